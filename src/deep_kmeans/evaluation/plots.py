@@ -1,0 +1,91 @@
+"""Figures people would rather look at than read: confusion matrix, 2-D embedding, loss curves."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # no screen on our machines; figures go to files and MLflow
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.manifold import TSNE
+
+from deep_kmeans.evaluation.metrics import contingency, hungarian_map
+
+
+def confusion_figure(y_true, y_pred, class_names=None, title="Confusion matrix"):
+    """Counts of class (rows) × cluster (columns), clusters ordered by the Hungarian map."""
+    counts, clusters, classes = contingency(y_true, y_pred)  # clusters × classes
+    mapping = hungarian_map(y_true, y_pred)
+    order_class = {c: i for i, c in enumerate(classes)}
+    # Matched clusters first, in the order of their class; unmatched ones at the end.
+    order = sorted(range(len(clusters)), key=lambda i: order_class.get(mapping.get(clusters[i].item()), len(classes)))
+    m = counts[order].T  # classes × clusters
+    size = max(4.0, 0.45 * max(m.shape) + 2)
+    fig, ax = plt.subplots(figsize=(size, size * 0.85))
+    im = ax.imshow(m, cmap="Blues")
+    ax.set_xticks(range(m.shape[1]), [str(clusters[i]) for i in order], fontsize=8)
+    names = [str(class_names[c]) if class_names is not None and c < len(class_names) else str(c) for c in classes]
+    ax.set_yticks(range(m.shape[0]), names, fontsize=8)
+    ax.set_xlabel("cluster (ordered by the Hungarian map)")
+    ax.set_ylabel("true class")
+    if m.shape[0] * m.shape[1] <= 400:
+        for (i, j), v in np.ndenumerate(m):
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=7,
+                    color="white" if v > m.max() / 2 else "black")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def embed_2d(z: np.ndarray, seed: int = 0, max_points: int = 3000) -> tuple[np.ndarray, np.ndarray]:
+    """t-SNE of at most ``max_points`` rows of ``z`` (a seeded subsample); returns (coords, row indices)."""
+    z = np.asarray(z, dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    idx = np.sort(rng.choice(len(z), size=min(len(z), max_points), replace=False))
+    sub = z[idx]
+    if sub.shape[1] <= 2:
+        coords = np.pad(sub, ((0, 0), (0, 2 - sub.shape[1])))
+    else:
+        perplexity = float(min(30.0, max(2.0, (len(sub) - 1) / 3)))
+        coords = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(sub)
+    return coords, idx
+
+
+def embedding_figure(z, y_true, y_pred, seed: int = 0, title: str = "t-SNE of the learned features"):
+    """Side by side: the 2-D embedding coloured by true label and by cluster."""
+    coords, idx = embed_2d(z, seed=seed)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+    for ax, labels, name in zip(axes, (np.asarray(y_true)[idx], np.asarray(y_pred)[idx]), ("true label", "cluster")):
+        ax.scatter(coords[:, 0], coords[:, 1], c=labels, cmap="tab20", s=4, linewidths=0)
+        ax.set_title(f"coloured by {name}")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"{title} ({len(idx)} points)")
+    fig.tight_layout()
+    return fig
+
+
+def history_figure(history: dict[str, list[float]], title: str = "Training losses"):
+    """One panel per training phase (key prefix before '/'), one line per loss term, log scale."""
+    phases: dict[str, dict[str, list[float]]] = {}
+    for key, values in history.items():
+        phase, _, term = key.rpartition("/")
+        phases.setdefault(phase or "train", {})[term] = values
+    n = max(1, len(phases))
+    fig, axes = plt.subplots(1, n, figsize=(5 * n, 3.8), squeeze=False)
+    for ax, (phase, terms) in zip(axes[0], phases.items()):
+        for term, values in terms.items():
+            v = np.array([np.nan if u is None else u for u in values], dtype=float)  # None: term off
+            if len(v) and np.all(v[np.isfinite(v)] > 0):
+                ax.semilogy(np.arange(1, len(v) + 1), v, label=term)
+            else:
+                ax.plot(np.arange(1, len(v) + 1), v, label=term)
+        ax.set_xlabel("epoch")
+        ax.set_title(phase)
+        ax.legend(fontsize=8)
+    if not phases:
+        axes[0][0].text(0.5, 0.5, "no losses recorded", ha="center", va="center")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,14 @@
+"""``kedro run --pipeline=dckm``: data → features → ``fit_dckm`` → shared evaluation.
+
+Parameters: ``conf/base/parameters_dckm.yml`` (key ``dckm``); outputs ``dckm.assignments``,
+``dckm.model``, ``dckm.loss_history`` and the evaluation's ``dckm.*`` records.
+"""
+
+from kedro.pipeline import Pipeline
+
+from deep_kmeans.models.dckm import fit_dckm
+from deep_kmeans.pipelines.method import create_method_pipeline
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return create_method_pipeline("dckm", fit_dckm)

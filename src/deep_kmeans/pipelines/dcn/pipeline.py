@@ -1,0 +1,14 @@
+"""``kedro run --pipeline=dcn``: data → features → ``fit_dcn`` → shared evaluation.
+
+Parameters: ``conf/base/parameters_dcn.yml`` (key ``dcn``); outputs ``dcn.assignments``,
+``dcn.model``, ``dcn.loss_history`` and the evaluation's ``dcn.*`` records.
+"""
+
+from kedro.pipeline import Pipeline
+
+from deep_kmeans.models.dcn import fit_dcn
+from deep_kmeans.pipelines.method import create_method_pipeline
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return create_method_pipeline("dcn", fit_dcn)

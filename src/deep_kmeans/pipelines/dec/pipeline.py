@@ -1,0 +1,14 @@
+"""``kedro run --pipeline=dec``: data → features → ``fit_dec`` → shared evaluation.
+
+Parameters: ``conf/base/parameters_dec.yml`` (key ``dec``); outputs ``dec.assignments``,
+``dec.model``, ``dec.loss_history`` and the evaluation's ``dec.*`` records.
+"""
+
+from kedro.pipeline import Pipeline
+
+from deep_kmeans.models.dec import fit_dec
+from deep_kmeans.pipelines.method import create_method_pipeline
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return create_method_pipeline("dec", fit_dec)

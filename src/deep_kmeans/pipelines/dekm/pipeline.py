@@ -1,0 +1,14 @@
+"""``kedro run --pipeline=dekm``: data → features → ``fit_dekm`` → shared evaluation.
+
+Parameters: ``conf/base/parameters_dekm.yml`` (key ``dekm``); outputs ``dekm.assignments``,
+``dekm.model``, ``dekm.loss_history`` and the evaluation's ``dekm.*`` records.
+"""
+
+from kedro.pipeline import Pipeline
+
+from deep_kmeans.models.dekm import fit_dekm
+from deep_kmeans.pipelines.method import create_method_pipeline
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return create_method_pipeline("dekm", fit_dekm)

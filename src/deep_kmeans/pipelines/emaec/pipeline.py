@@ -1,0 +1,14 @@
+"""``kedro run --pipeline=emaec``: data → features → ``fit_emaec`` → shared evaluation.
+
+Parameters: ``conf/base/parameters_emaec.yml`` (key ``emaec``); outputs ``emaec.assignments``,
+``emaec.model``, ``emaec.loss_history`` and the evaluation's ``emaec.*`` records.
+"""
+
+from kedro.pipeline import Pipeline
+
+from deep_kmeans.models.emaec import fit_emaec
+from deep_kmeans.pipelines.method import create_method_pipeline
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return create_method_pipeline("emaec", fit_emaec)

@@ -1,0 +1,14 @@
+"""``kedro run --pipeline=idec``: data → features → ``fit_idec`` → shared evaluation.
+
+Parameters: ``conf/base/parameters_idec.yml`` (key ``idec``); outputs ``idec.assignments``,
+``idec.model``, ``idec.loss_history`` and the evaluation's ``idec.*`` records.
+"""
+
+from kedro.pipeline import Pipeline
+
+from deep_kmeans.models.idec import fit_idec
+from deep_kmeans.pipelines.method import create_method_pipeline
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return create_method_pipeline("idec", fit_idec)

@@ -1,0 +1,42 @@
+"""Device choice and seeding, shared by every training loop."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """``auto`` → CUDA when present, else CPU; ``cpu``/``cuda``/``cuda:1`` as given.
+
+    Asking for CUDA on a machine without it is an error, not a silent fallback: a run that a user
+    believes is on the GPU should not quietly take a hundred times longer.
+    """
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was requested but CUDA is not available here; use device: auto or cpu")
+    return dev
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch; return a CPU generator for data order, seeded the same.
+
+    Same seed on the same machine gives the same run: CPU kernels here are deterministic, and on
+    CUDA we ask cuDNN for deterministic algorithms.
+    """
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    random.seed(int(seed))
+    np.random.seed(int(seed) % 2**32)
+    torch.manual_seed(int(seed))
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(int(seed))
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+    gen = torch.Generator()
+    gen.manual_seed(int(seed))
+    return gen

@@ -1,0 +1,368 @@
+"""TAKE's training phases (paper 3.3, 4.1) as plain functions over arrays and torch modules.
+
+1. ``pretrain``: warm-up epochs of L_r on the original data, then update epochs of
+   L_r + λ1 L_ccl + λ2 L_cl on the original and augmented data (L_r over all views).
+2. ``kmeans_initialise``: scikit-learn K-means on z of all data → M and the initial assignment.
+3. ``cluster``: L_r + λ3 L_k over the TAE and KNet's M jointly, with gradient clipping.
+4. ``predict``: argmax of the KNet forward, batch by batch (works on unseen data).
+
+The Kedro nodes and the :class:`deep_kmeans.models.take.TAKE` estimator both call these.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from deep_kmeans.data.registry import Geometry
+from deep_kmeans.models.kmeans_init import check_n_clusters, kmeans_init
+from deep_kmeans.models.knet import KNet
+from deep_kmeans.models.losses import contrastive_loss, convex_combination_loss, kmeans_loss, reconstruction_loss
+from deep_kmeans.models.tae import ContrastiveHead, TransformerAutoencoder
+from deep_kmeans.training.checkpoint import Checkpointer, cpu_state_dict, rng_state, run_key, set_rng_state
+from deep_kmeans.training.runtime import resolve_device, seed_everything
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TAKEConfig:
+    """Every hyperparameter of TAKE; defaults are the paper's MNIST settings (take.md)."""
+
+    # TAE (3.1.1)
+    embed_dim: int = 128
+    latent_dim: int = 10
+    depth: int = 8
+    heads: int = 8
+    decoder_depth: int = 2
+    decoder_heads: int = 2
+    mlp_ratio: float = 4.0
+    head_hidden: int = 256
+    head_out: int = 128
+    # Schedule (4.1)
+    warmup_epochs: int = 150
+    update_epochs: int = 50
+    cluster_epochs: int = 50
+    batch_size: int = 256
+    lr: float = 1e-3
+    grad_clip: float = 1.0  # max gradient norm in the clustering phase ("with gradient clipping")
+    # Losses
+    lambda1: float = 0.01  # L_ccl weight
+    lambda2: float = 0.01  # L_cl weight
+    lambda3: float = 1e-3  # L_k weight
+    tau: float = 0.07
+    reconstruction: str = "cosine"  # cosine | mse (Tables 6-7)
+    use_ccl: bool = True  # ablation (Tables 10-11)
+    use_cl: bool = True
+    # KNet (3.2)
+    knet_iters: int = 20
+    knet_alpha: float | str = "auto"
+    knet_lambda: float = 0.5
+    # knet: TAE + KNet jointly (the method); kmeans: pretrain + K-means only (Table 12)
+    assignment: str = "knet"
+    kmeans_n_init: int | str = "auto"
+    # Running
+    amp: bool = False  # bfloat16 autocast on CUDA
+    predict_batch_size: int = 2048
+    checkpoint_every: int = 10
+    resume: bool = True
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_params(cls, params: dict | None) -> "TAKEConfig":
+        """Build from a parameter dict; unknown keys are an error naming them."""
+        params = dict(params or {})
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        ignored = {"overrides", "split"}
+        unknown = set(params) - known - ignored
+        if unknown:
+            raise ValueError(f"unknown TAKE parameters {sorted(unknown)}; known ones: {sorted(known)}")
+        cfg = cls(**{k: v for k, v in params.items() if k in known})
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        for name in ("warmup_epochs", "update_epochs", "cluster_epochs", "checkpoint_every"):
+            if int(getattr(self, name)) < 0:
+                raise ValueError(f"{name} must be ≥ 0, got {getattr(self, name)}")
+        for name in ("lambda1", "lambda2", "lambda3", "lr", "tau", "grad_clip"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be ≥ 0, got {getattr(self, name)}")
+        if self.lr <= 0 or self.tau <= 0:
+            raise ValueError("lr and tau must be positive")
+        if not 0.0 <= self.knet_lambda <= 1.0:
+            raise ValueError(f"knet_lambda (λ of eq. 7) must lie in [0, 1], got {self.knet_lambda}")
+        if self.batch_size < 2:
+            raise ValueError(f"batch_size must be ≥ 2 (the contrastive loss needs negatives), got {self.batch_size}")
+        if self.reconstruction not in ("cosine", "mse"):
+            raise ValueError(f"reconstruction must be 'cosine' or 'mse', got {self.reconstruction!r}")
+        if self.assignment not in ("knet", "kmeans"):
+            raise ValueError(f"assignment must be 'knet' or 'kmeans', got {self.assignment!r}")
+        if self.embed_dim % self.heads or self.embed_dim % self.decoder_heads:
+            raise ValueError(f"embed_dim {self.embed_dim} must be divisible by heads {self.heads} "
+                             f"and decoder_heads {self.decoder_heads}")
+        if not (self.knet_alpha == "auto" or (isinstance(self.knet_alpha, (int, float)) and self.knet_alpha > 0)):
+            raise ValueError(f"knet_alpha must be a positive number or 'auto', got {self.knet_alpha!r}")
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d.pop("extra")
+        return d
+
+
+def build_tae(geometry: Geometry, cfg: TAKEConfig) -> TransformerAutoencoder:
+    return TransformerAutoencoder(geometry, embed_dim=cfg.embed_dim, latent_dim=cfg.latent_dim, depth=cfg.depth,
+                                  heads=cfg.heads, decoder_depth=cfg.decoder_depth, decoder_heads=cfg.decoder_heads,
+                                  mlp_ratio=cfg.mlp_ratio)
+
+
+def check_inputs(x: np.ndarray, geometry: Geometry, views: np.ndarray | None = None) -> None:
+    """Shape and value checks, before any long work starts."""
+    if not isinstance(x, np.ndarray) or x.ndim != 2:
+        raise ValueError(f"x must be a 2-D array (samples × features), got {getattr(x, 'shape', type(x))}")
+    if x.shape[1] != geometry.dim:
+        raise ValueError(f"x has {x.shape[1]} features but the geometry expects {geometry.dim}")
+    if not np.isfinite(x).all():
+        raise ValueError("x contains NaN or infinite values; clean the input first")
+    if views is not None:
+        if views.ndim != 3 or views.shape[0] != x.shape[0] or views.shape[2] != x.shape[1] or views.shape[1] < 4:
+            raise ValueError(f"views must have shape ({x.shape[0]}, 4, {x.shape[1]}) "
+                             f"(2 crops, 2 rotations), got {views.shape}")
+        if not np.isfinite(views).all():
+            raise ValueError("views contain NaN or infinite values")
+
+
+def _batches(n: int, batch_size: int, generator: torch.Generator):
+    order = torch.randperm(n, generator=generator)
+    for start in range(0, n, batch_size):
+        idx = order[start:start + batch_size]
+        if len(idx) >= 2 or n < 2:  # a lone last sample carries no contrastive signal
+            yield idx
+
+
+def _autocast(device: torch.device, enabled: bool):
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda")
+
+
+def _epoch_bar(total: int, start: int, desc: str, progress: bool):
+    return tqdm(range(start, total), desc=desc, initial=start, total=total, disable=not progress, leave=False)
+
+
+def pretrain(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: TAKEConfig, seed: int = 0,
+             device: str = "auto", progress: bool = True, store=None, data_key: str = "",
+             stop_after: int | None = None) -> tuple[dict, dict]:
+    """Warm-up then update epochs (paper 3.3). Returns ({"tae", "head", "ccl_logits"} CPU states, history).
+
+    ``views`` (N, 4, dim): [:, 0:2] crops for L_cl, [:, 2:4] rotations for L_ccl; None → L_r only in
+    every epoch (REUTERS, or views off). ``stop_after`` stops after that many epochs without
+    finishing, to test resuming.
+    """
+    check_inputs(x, geometry, views)
+    dev = resolve_device(device)
+    gen = seed_everything(seed)
+    tae = build_tae(geometry, cfg).to(dev)
+    head = ContrastiveHead(cfg.latent_dim, cfg.head_hidden, cfg.head_out).to(dev)
+    ccl_logits = nn.Parameter(torch.zeros(2, device=dev))  # c̃ ∈ R^p, p = 2 rotations
+    params = list(tae.parameters()) + list(head.parameters()) + [ccl_logits]
+    opt = torch.optim.Adam(params, lr=cfg.lr)
+    total = cfg.warmup_epochs + cfg.update_epochs
+    history: dict[str, list[float]] = {}
+    ckpt = Checkpointer(store, run_key("take-pretrain", cfg.to_dict(), data_key, seed, x.shape), cfg.checkpoint_every,
+                        cfg.resume)
+    start = 0
+    state = ckpt.load()
+    if state is not None:
+        tae.load_state_dict(state["tae"])
+        head.load_state_dict(state["head"])
+        with torch.no_grad():
+            ccl_logits.copy_(state["ccl_logits"])
+        opt.load_state_dict(state["optimizer"])
+        history, start = state["history"], state["epoch"]
+        set_rng_state(state["rng"], gen)
+    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    vt = None if views is None else torch.from_numpy(np.ascontiguousarray(views[:, :4], dtype=np.float32))
+    bar = _epoch_bar(total, start, "TAKE pretrain", progress)
+    for epoch in bar:
+        update = epoch >= cfg.warmup_epochs and vt is not None
+        tae.train()
+        head.train()
+        sums: dict[str, float] = {}
+        seen = 0
+        for idx in _batches(len(xt), cfg.batch_size, gen):
+            xb = xt[idx].to(dev, non_blocking=True)
+            b = len(idx)
+            with _autocast(dev, cfg.amp):
+                if update:
+                    vb = vt[idx].to(dev, non_blocking=True)  # (B, 4, dim)
+                    inputs = torch.cat([xb, vb.flatten(0, 1)])  # original then all views: (5B, dim)
+                    z_all, rec_all = tae(inputs)
+                    l_r = reconstruction_loss(inputs, rec_all, cfg.reconstruction)
+                    z = z_all[:b]
+                    zv = z_all[b:].reshape(b, 4, -1)
+                    terms = {"l_r": l_r}
+                    loss = l_r
+                    if cfg.use_ccl:
+                        terms["l_ccl"] = convex_combination_loss(z.float(), zv[:, 2:4].float(), ccl_logits)
+                        loss = loss + cfg.lambda1 * terms["l_ccl"]
+                    if cfg.use_cl:
+                        terms["l_cl"] = contrastive_loss(head(zv[:, 0]).float(), head(zv[:, 1]).float(), cfg.tau)
+                        loss = loss + cfg.lambda2 * terms["l_cl"]
+                else:
+                    _, rec = tae(xb)
+                    loss = reconstruction_loss(xb, rec, cfg.reconstruction)
+                    terms = {"l_r": loss}
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            for k, v in {**terms, "loss": loss}.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach()) * b
+            seen += b
+        means = {k: v / seen for k, v in sums.items()}
+        if not math.isfinite(means["loss"]):
+            raise FloatingPointError(f"TAKE pretraining diverged at epoch {epoch + 1} (loss {means['loss']}); "
+                                     "lower take.lr or check the input scale")
+        for k in ("loss", "l_r", "l_ccl", "l_cl"):  # None where a term is off (warm-up has no L_cl)
+            history.setdefault(f"pretrain/{k}", []).append(means.get(k))
+        bar.set_postfix({k: f"{v:.4g}" for k, v in means.items()})
+        done = epoch + 1
+        ckpt.maybe_save(done, total, lambda: {
+            "tae": cpu_state_dict(tae), "head": cpu_state_dict(head), "ccl_logits": ccl_logits.detach().cpu(),
+            "optimizer": opt.state_dict(), "history": history, "rng": rng_state(gen)})
+        if stop_after is not None and done >= stop_after and done < total:
+            raise KeyboardInterrupt(f"stopped after epoch {done} (stop_after)")
+    bar.close()
+    ckpt.clear()
+    history = {k: v for k, v in history.items() if any(u is not None for u in v)}
+    state = {"tae": cpu_state_dict(tae), "head": cpu_state_dict(head), "ccl_logits": ccl_logits.detach().cpu()}
+    return state, history
+
+
+@torch.no_grad()
+def encode(tae: TransformerAutoencoder, x: np.ndarray, batch_size: int = 2048, device: str = "auto") -> np.ndarray:
+    """z of every row of ``x``, batch by batch: (N, d) float32."""
+    dev = resolve_device(device)
+    tae = tae.to(dev).eval()
+    out = [tae.encode(torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size], dtype=np.float32)).to(dev)).float().cpu()
+           for i in range(0, len(x), batch_size)]
+    return torch.cat(out).numpy()
+
+
+def load_tae(state: dict, geometry: Geometry, cfg: TAKEConfig) -> TransformerAutoencoder:
+    tae = build_tae(geometry, cfg)
+    tae.load_state_dict(state["tae"])
+    return tae
+
+
+def kmeans_initialise(x: np.ndarray, pretrained: dict, geometry: Geometry, cfg: TAKEConfig, n_clusters: int,
+                      seed: int = 0, device: str = "auto") -> dict:
+    """K-means (scikit-learn defaults) on z of all data → {"centers" (K, d), "labels", "inertia", "z"}."""
+    check_n_clusters(n_clusters, len(x))
+    z = encode(load_tae(pretrained, geometry, cfg), x, cfg.predict_batch_size, device)
+    centers, labels, inertia = kmeans_init(z, n_clusters, seed=seed, n_init=cfg.kmeans_n_init)
+    return {"centers": centers, "labels": labels, "inertia": inertia, "z": z}
+
+
+def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geometry, cfg: TAKEConfig,
+            seed: int = 0, device: str = "auto", progress: bool = True, store=None, data_key: str = "",
+            stop_after: int | None = None) -> tuple[dict, dict]:
+    """Joint training of TAE and KNet on L_r + λ3 L_k (eq. 15). Returns ({"tae", "knet"} CPU states, history).
+
+    Also records, per epoch, the fraction of samples whose assignment changed since the epoch before.
+    """
+    check_inputs(x, geometry)
+    dev = resolve_device(device)
+    gen = seed_everything(seed)
+    tae = load_tae(pretrained, geometry, cfg).to(dev)
+    knet = KNet(torch.as_tensor(centers), n_iter=cfg.knet_iters, alpha=cfg.knet_alpha, lam=cfg.knet_lambda).to(dev)
+    opt = torch.optim.Adam(list(tae.parameters()) + list(knet.parameters()), lr=cfg.lr)
+    history: dict[str, list[float]] = {}
+    total = cfg.cluster_epochs
+    ckpt = Checkpointer(store, run_key("take-cluster", cfg.to_dict(), data_key, seed, x.shape,
+                                       np.asarray(centers).round(5).tolist()), cfg.checkpoint_every, cfg.resume)
+    start = 0
+    previous = np.full(len(x), -1, dtype=np.int64)
+    state = ckpt.load()
+    if state is not None:
+        tae.load_state_dict(state["tae"])
+        knet.load_state_dict(state["knet"])
+        opt.load_state_dict(state["optimizer"])
+        history, start, previous = state["history"], state["epoch"], state["previous"]
+        set_rng_state(state["rng"], gen)
+    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    bar = _epoch_bar(total, start, "TAKE cluster", progress)
+    for epoch in bar:
+        tae.train()
+        sums = {"loss": 0.0, "l_r": 0.0, "l_k": 0.0}
+        current = previous.copy()
+        for idx in _batches(len(xt), cfg.batch_size, gen):
+            xb = xt[idx].to(dev, non_blocking=True)
+            with _autocast(dev, cfg.amp):
+                z, rec = tae(xb)
+                l_r = reconstruction_loss(xb, rec, cfg.reconstruction)
+            z = z.float()
+            s = knet(z)  # KNet in float32: the projection's sort is precision-sensitive
+            l_k = kmeans_loss(z, s, knet.M, knet.lam)
+            loss = l_r.float() + cfg.lambda3 * l_k
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                nn.utils.clip_grad_norm_(list(tae.parameters()) + list(knet.parameters()), cfg.grad_clip)
+            opt.step()
+            current[idx.numpy()] = s.detach().argmax(dim=1).cpu().numpy()
+            for k, v in (("loss", loss), ("l_r", l_r), ("l_k", l_k)):
+                sums[k] += float(v.detach()) * len(idx)
+        means = {k: v / len(xt) for k, v in sums.items()}
+        if not math.isfinite(means["loss"]):
+            raise FloatingPointError(f"TAKE clustering diverged at epoch {epoch + 1}; lower take.lr or take.lambda3")
+        means["changed"] = float((current != previous).mean())
+        previous = current
+        for k, v in means.items():
+            history.setdefault(f"cluster/{k}", []).append(v)
+        bar.set_postfix({k: f"{v:.4g}" for k, v in means.items()})
+        done = epoch + 1
+        ckpt.maybe_save(done, total, lambda: {
+            "tae": cpu_state_dict(tae), "knet": cpu_state_dict(knet), "optimizer": opt.state_dict(),
+            "history": history, "previous": previous, "rng": rng_state(gen)})
+        if stop_after is not None and done >= stop_after and done < total:
+            raise KeyboardInterrupt(f"stopped after epoch {done} (stop_after)")
+    bar.close()
+    ckpt.clear()
+    return {"tae": cpu_state_dict(tae), "knet": cpu_state_dict(knet)}, history
+
+
+def load_knet(state: dict, cfg: TAKEConfig) -> KNet:
+    centers = state["knet"]["M"].T
+    knet = KNet(centers, n_iter=cfg.knet_iters, alpha=cfg.knet_alpha, lam=cfg.knet_lambda)
+    knet.load_state_dict(state["knet"])
+    return knet
+
+
+@torch.no_grad()
+def predict(x: np.ndarray, state: dict, geometry: Geometry, cfg: TAKEConfig, device: str = "auto"
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Assignments (argmax of the KNet forward) and z of every row of ``x``, batch by batch (4.2.3)."""
+    check_inputs(x, geometry)
+    dev = resolve_device(device)
+    tae = load_tae(state, geometry, cfg).to(dev).eval()
+    knet = load_knet(state, cfg).to(dev)
+    labels, zs = [], []
+    for i in range(0, len(x), cfg.predict_batch_size):
+        xb = torch.from_numpy(np.ascontiguousarray(x[i:i + cfg.predict_batch_size], dtype=np.float32)).to(dev)
+        z = tae.encode(xb).float()
+        labels.append(knet(z).argmax(dim=1).cpu())
+        zs.append(z.cpu())
+    return torch.cat(labels).numpy().astype(np.int64), torch.cat(zs).numpy()
+
+
+def timed(fn, *args, **kwargs):
+    start = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - start

@@ -1,0 +1,26 @@
+"""Test-wide settings: no telemetry, no hub downloads, and the shared offline data folder."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATASETS = PROJECT_ROOT.parent / "shared" / "datasets"
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    return PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def shared_datasets() -> Path:
+    if not SHARED_DATASETS.is_dir():
+        pytest.skip(f"the offline data copies are not at {SHARED_DATASETS} (only our machines have ../shared)")
+    return SHARED_DATASETS

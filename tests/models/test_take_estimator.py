@@ -1,0 +1,47 @@
+"""The scikit-learn-style TAKE estimator, ClustPy-test style: tiny data, tiny net, few epochs."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+from deep_kmeans.data.registry import geometry_for
+from deep_kmeans.evaluation.metrics import cluster_accuracy
+from deep_kmeans.models.take import TAKE
+
+TINY = dict(embed_dim=16, depth=1, heads=2, decoder_depth=1, decoder_heads=2, mlp_ratio=2.0,
+            warmup_epochs=15, update_epochs=0, cluster_epochs=3, batch_size=64, lambda3=0.1)
+
+
+@pytest.fixture(scope="module")
+def data():
+    d = load_digits(n_class=4)
+    x = (d.data / 16).astype(np.float32)
+    return x[:300], d.target[:300]
+
+
+def test_fit_predict_deterministic_and_above_chance(data):
+    x, y = data
+    a = TAKE(n_clusters=4, geometry=geometry_for("digits", 64), seed=0, **TINY).fit(x)
+    b = TAKE(n_clusters=4, geometry=geometry_for("digits", 64), seed=0, **TINY).fit(x)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_array_equal(a.predict(x), a.labels_)
+    assert a.cluster_centers_.shape == (4, 10) and a.embedding_.shape == (300, 10)
+    assert cluster_accuracy(y, a.labels_) > 0.6  # chance is 0.25
+    assert a.transform(x[:7]).shape == (7, 10)
+
+
+def test_kmeans_assignment_ablation_and_default_geometry(data):
+    x, y = data
+    m = TAKE(n_clusters=4, assignment="kmeans", **TINY).fit(x)  # geometry: 8×8, grid 4
+    np.testing.assert_array_equal(m.predict(x), m.labels_)
+    np.testing.assert_array_equal(m.labels_, m.init_labels_)
+
+
+def test_errors(data):
+    x, _ = data
+    with pytest.raises(RuntimeError, match="not fitted"):
+        TAKE(n_clusters=3).predict(x)
+    with pytest.raises(ValueError, match="larger than the number of samples"):
+        TAKE(n_clusters=50, **TINY).fit(x[:10])
+    with pytest.raises(ValueError, match="2-D"):
+        TAKE(n_clusters=2, **TINY).fit(x[0])

@@ -1,0 +1,30 @@
+"""The data and feature pipelines through Kedro, on digits."""
+
+import pickle
+
+import numpy as np
+
+from .conftest import tiny_params
+
+
+def test_features_pipeline_on_digits(scratch_project):
+    scratch_project.run("features", tiny_params())
+    raw = pickle.loads((scratch_project.path / "data/02_intermediate/digits/raw_data.pkl").read_bytes())
+    assert raw["x"].shape == (300, 8, 8) and raw["x"].dtype == np.float32
+    assert np.bincount(raw["y"]).tolist() == [30] * 10
+    version = scratch_project.versions("data/04_feature/digits/features.pkl")[-1]
+    feats = pickle.loads((scratch_project.path / "data/04_feature/digits/features.pkl" / version / "features.pkl")
+                         .read_bytes())
+    assert feats["x"].shape == (300, 64) and 0 <= feats["x"].min() and feats["x"].max() <= 1
+    assert feats["views"].shape == (300, 4, 64)
+    assert feats["geometry"] == {"dim": 64, "channels": 1, "side": 8, "patch": 2}
+    assert feats["extractor"] == "pixels"
+
+
+def test_changed_feature_parameters_invalidate_the_cache(scratch_project):
+    scratch_project.run("features", tiny_params())
+    params = tiny_params()
+    params["features"] = {"views": {"enabled": True, "crop_scale": [0.8, 1.0], "max_rotation": 10.0}}
+    scratch_project.run("features", params)
+    scratch_project.run("features", tiny_params())
+    assert len(list((scratch_project.path / "data/04_feature/cache").glob("*.pkl"))) == 2

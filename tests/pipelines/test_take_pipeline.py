@@ -1,0 +1,106 @@
+"""End-to-end `kedro run --pipeline=take` (and its stages) on a 300-image digits subset."""
+
+from __future__ import annotations
+
+import pickle
+
+import mlflow
+import numpy as np
+import pytest
+
+from .conftest import TINY_TAKE, tiny_params
+
+
+def latest_assignments(project, version: str | None = None) -> np.ndarray:
+    folder = project.path / "data/07_model_output/digits/take/assignments.pkl"
+    version = version or project.versions("data/07_model_output/digits/take/assignments.pkl")[-1]
+    with open(folder / version / "assignments.pkl", "rb") as fh:
+        return pickle.load(fh)["labels"]
+
+
+def test_take_end_to_end_logs_everything_to_mlflow(scratch_project):
+    scratch_project.run("take")
+    runs = scratch_project.runs()
+    assert len(runs) == 1
+    run = runs.iloc[0]
+    assert run["status"] == "FINISHED"
+    for metric in ("acc", "nmi", "nmi_max", "ari", "train_seconds", "init_acc"):
+        assert np.isfinite(run[f"metrics.{metric}"]), metric
+    assert run["metrics.acc"] > 0.4  # 10 classes: chance ≈ 0.1, and this is 8 epochs of a 1-block TAE
+    assert run["metrics.nmi_max"] <= run["metrics.nmi"] + 1e-12
+    assert run["tags.dataset"] == "digits" and run["tags.pipeline"] == "take" and run["tags.device"] == "cpu"
+    assert run["tags.git_commit"]
+    assert run["params.take.overrides.digits.warmup_epochs"] == str(TINY_TAKE["warmup_epochs"])
+    client = mlflow.MlflowClient()
+    # per-epoch losses as metric histories: warm-up + update epochs, then clustering epochs
+    assert len(client.get_metric_history(run.run_id, "pretrain.l_r")) == 6
+    assert [m.step for m in client.get_metric_history(run.run_id, "pretrain.l_cl")] == [5, 6]
+    assert len(client.get_metric_history(run.run_id, "cluster.l_k")) == 2
+    artifacts = {a.path for folder in ("plots", "model", "outputs", "reports")
+                 for a in client.list_artifacts(run.run_id, folder)}
+    assert {"plots/confusion.png", "plots/embedding.png", "plots/losses.png", "model/model.pkl",
+            "outputs/assignments.pkl", "reports/scores.json"} <= artifacts
+    labels = latest_assignments(scratch_project)
+    assert labels.shape == (300,) and labels.dtype == np.int64
+
+
+def test_same_seed_same_assignments_and_nothing_overwritten(scratch_project):
+    scratch_project.run("take")
+    scratch_project.run("take")
+    versions = scratch_project.versions("data/07_model_output/digits/take/assignments.pkl")
+    assert len(versions) == 2  # versioned: the second run did not overwrite the first
+    np.testing.assert_array_equal(latest_assignments(scratch_project, versions[0]),
+                                  latest_assignments(scratch_project, versions[1]))
+    # features come from the cache on the second run (one cache entry, two versioned copies)
+    assert len(list((scratch_project.path / "data/04_feature/cache").glob("*.pkl"))) == 1
+    assert len(scratch_project.versions("data/04_feature/digits/features.pkl")) == 2
+
+
+def test_recluster_without_pretraining(scratch_project):
+    scratch_project.run("take")
+    scratch_project.run("take_cluster", tiny_params(take={"overrides": {"digits": {**TINY_TAKE, "lambda3": 0.5}}}))
+    assert len(scratch_project.versions("data/06_models/digits/take/pretrained.pkl")) == 1
+    assert len(scratch_project.versions("data/06_models/digits/take/model.pkl")) == 2
+    runs = scratch_project.runs()
+    assert list(runs["tags.pipeline"]) == ["take", "take_cluster"]
+    assert runs.iloc[1]["status"] == "FINISHED" and np.isfinite(runs.iloc[1]["metrics.acc"])
+
+
+def test_unseen_split_reports_both_parts(scratch_project):
+    params = tiny_params()
+    params["take"]["split"] = {"train_fraction": 0.5}
+    scratch_project.run("take", params)
+    run = scratch_project.runs().iloc[0]
+    for metric in ("acc_train", "acc_unseen", "nmi_unseen"):
+        assert 0 < run[f"metrics.{metric}"] <= 1
+
+
+@pytest.mark.parametrize("params,match", [
+    ({"n_clusters": 1}, "at least 2"),
+    ({"n_clusters": 301}, "larger than the number of samples"),
+    ({"take": {"knet_lambda": 2.0}}, r"\[0, 1\]"),
+    ({"take": {"overrides": {"digits": {**TINY_TAKE, "heads": 3}}}}, "divisible"),
+    ({"features": {"patch": 3}}, "does not divide"),
+])
+def test_bad_parameters_fail_fast_and_mark_the_run_failed(scratch_project, params, match):
+    base = tiny_params()
+    for key, value in params.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = {**base[key], **value}
+        else:
+            base[key] = value
+    with pytest.raises(Exception, match=match):
+        scratch_project.run("take", base)
+    runs = scratch_project.runs()
+    assert list(runs["status"]) == ["FAILED"]
+    assert scratch_project.versions("data/06_models/digits/take/pretrained.pkl") == []
+
+
+def test_unknown_dataset_lists_the_known_ones(scratch_project):
+    with pytest.raises(Exception, match="known data sets: 2mnist, agnews, cifar10, digits"):
+        scratch_project.run("take", tiny_params(dataset="imagenet"))
+
+
+def test_missing_raw_files_name_the_folder(scratch_project):
+    with pytest.raises(FileNotFoundError, match="data/01_raw/mnist"):
+        scratch_project.run("data", tiny_params(dataset="mnist"))

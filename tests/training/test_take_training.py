@@ -1,0 +1,109 @@
+"""TAKE's training phases on a tiny real set: determinism, resume, parameter checks."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+
+from deep_kmeans.data.registry import geometry_for
+from deep_kmeans.io import DirectoryStore
+from deep_kmeans.training import take as T
+
+TINY = dict(embed_dim=16, depth=1, heads=2, decoder_depth=1, decoder_heads=2, mlp_ratio=2.0, head_hidden=16,
+            head_out=8, warmup_epochs=2, update_epochs=2, cluster_epochs=3, batch_size=64, lambda1=0.1,
+            lambda2=0.1, lambda3=0.1, checkpoint_every=1)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    d = load_digits()
+    rng = np.random.default_rng(0)
+    idx = np.sort(rng.choice(len(d.target), 240, replace=False))
+    x = (d.images[idx] / 16).reshape(len(idx), -1).astype(np.float32)
+    views = np.stack([np.roll(x, s, axis=1) for s in (1, -1, 8, -8)], axis=1)  # cheap stand-in views
+    return x, views, d.target[idx], geometry_for("digits", 64)
+
+
+def run_all(x, views, g, cfg, seed, store=None):
+    pre, _ = T.pretrain(x, views, g, cfg, seed, "cpu", False, store=store, data_key="d")
+    init = T.kmeans_initialise(x, pre, g, cfg, 10, seed, "cpu")
+    state, hist = T.cluster(x, pre, init["centers"], g, cfg, seed, "cpu", False, store=store, data_key="d")
+    return T.predict(x, state, g, cfg, "cpu")[0], state, hist
+
+
+def test_same_seed_same_assignments_different_seed_differs(digits):
+    x, views, _, g = digits
+    cfg = T.TAKEConfig.from_params(TINY)
+    a, _, hist = run_all(x, views, g, cfg, seed=3)
+    b, _, _ = run_all(x, views, g, cfg, seed=3)
+    c, _, _ = run_all(x, views, g, cfg, seed=4)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert len(hist["cluster/l_k"]) == 3 and hist["cluster/changed"][0] == 1.0
+
+
+def test_pretrain_history_has_every_term(digits):
+    x, views, _, g = digits
+    _, hist = T.pretrain(x, views, g, T.TAKEConfig.from_params(TINY), 0, "cpu", False)
+    assert len(hist["pretrain/l_r"]) == 4
+    assert hist["pretrain/l_cl"][:2] == [None, None] and None not in hist["pretrain/l_cl"][2:]  # warm-up: L_r only
+    _, hist = T.pretrain(x, None, g, T.TAKEConfig.from_params(TINY), 0, "cpu", False)
+    assert set(hist) == {"pretrain/loss", "pretrain/l_r"}  # no views: L_r only
+
+
+def test_resume_after_interruption_gives_the_uninterrupted_result(digits, tmp_path):
+    x, views, _, g = digits
+    cfg = T.TAKEConfig.from_params(TINY)
+    store = DirectoryStore(tmp_path / "ckpt")
+    full, full_hist = T.pretrain(x, views, g, cfg, 0, "cpu", False, store=store, data_key="d")
+    assert store.keys() == []  # a finished phase leaves no checkpoint behind
+    with pytest.raises(KeyboardInterrupt):
+        T.pretrain(x, views, g, cfg, 0, "cpu", False, store=store, data_key="d", stop_after=3)
+    assert len(store.keys()) == 1
+    resumed, hist = T.pretrain(x, views, g, cfg, 0, "cpu", False, store=store, data_key="d")
+    for k in full["tae"]:
+        torch.testing.assert_close(resumed["tae"][k], full["tae"][k])
+    assert hist == full_hist
+    assert store.keys() == []
+
+    init = T.kmeans_initialise(x, full, g, cfg, 10, 0, "cpu")
+    done, _ = T.cluster(x, full, init["centers"], g, cfg, 0, "cpu", False, store=store, data_key="d")
+    with pytest.raises(KeyboardInterrupt):
+        T.cluster(x, full, init["centers"], g, cfg, 0, "cpu", False, store=store, data_key="d", stop_after=1)
+    again, _ = T.cluster(x, full, init["centers"], g, cfg, 0, "cpu", False, store=store, data_key="d")
+    torch.testing.assert_close(again["knet"]["M"], done["knet"]["M"])
+
+
+@pytest.mark.parametrize("params,match", [
+    ({"knet_lambda": 1.5}, r"\[0, 1\]"),
+    ({"knet_lambda": -0.1}, r"\[0, 1\]"),
+    ({"batch_size": 1}, "batch_size"),
+    ({"warmup_epochs": -1}, "warmup_epochs"),
+    ({"reconstruction": "l1"}, "cosine"),
+    ({"assignment": "gmm"}, "knet"),
+    ({"knet_alpha": "fast"}, "knet_alpha"),
+    ({"embed_dim": 30, "heads": 4}, "divisible"),
+    ({"learning_rate": 0.1}, "unknown TAKE parameters"),
+])
+def test_bad_parameters_are_clear_errors(params, match):
+    with pytest.raises(ValueError, match=match):
+        T.TAKEConfig.from_params(params)
+
+
+def test_bad_inputs_fail_before_training(digits):
+    x, views, _, g = digits
+    cfg = T.TAKEConfig.from_params(TINY)
+    bad = x.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        T.pretrain(bad, None, g, cfg, 0, "cpu", False)
+    with pytest.raises(ValueError, match="features but the geometry"):
+        T.pretrain(x[:, :60], None, g, cfg, 0, "cpu", False)
+    with pytest.raises(ValueError, match="views must have shape"):
+        T.pretrain(x, views[:, :2], g, cfg, 0, "cpu", False)
+    pre, _ = T.pretrain(x, None, g, T.TAKEConfig.from_params({**TINY, "warmup_epochs": 0, "update_epochs": 0}),
+                        0, "cpu", False)
+    with pytest.raises(ValueError, match="at least 2"):
+        T.kmeans_initialise(x, pre, g, cfg, 1, 0, "cpu")
+    with pytest.raises(ValueError, match="larger than the number of samples"):
+        T.kmeans_initialise(x[:5], pre, g, cfg, 6, 0, "cpu")
