@@ -11,4 +11,7 @@ CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
+    # An environment (conf/local, conf/offline) overrides single keys of a parameter group
+    # instead of replacing the whole group.
+    "merge_strategy": {"parameters": "soft", "mlflow": "soft"},
 }

@@ -53,6 +53,7 @@ class TAKEConfig:
     cluster_epochs: int = 50
     batch_size: int = 256
     lr: float = 1e-3
+    cluster_lr: float | None = None  # learning rate of the clustering phase; None = lr (the paper)
     grad_clip: float = 1.0  # max gradient norm in the clustering phase ("with gradient clipping")
     # Losses
     lambda1: float = 0.01  # L_ccl weight
@@ -98,6 +99,8 @@ class TAKEConfig:
                 raise ValueError(f"{name} must be ≥ 0, got {getattr(self, name)}")
         if self.lr <= 0 or self.tau <= 0:
             raise ValueError("lr and tau must be positive")
+        if self.cluster_lr is not None and not self.cluster_lr > 0:
+            raise ValueError(f"cluster_lr must be positive or null, got {self.cluster_lr}")
         if not 0.0 <= self.knet_lambda <= 1.0:
             raise ValueError(f"knet_lambda (λ of eq. 7) must lie in [0, 1], got {self.knet_lambda}")
         if self.batch_size < 2:
@@ -282,7 +285,7 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
     gen = seed_everything(seed)
     tae = load_tae(pretrained, geometry, cfg).to(dev)
     knet = KNet(torch.as_tensor(centers), n_iter=cfg.knet_iters, alpha=cfg.knet_alpha, lam=cfg.knet_lambda).to(dev)
-    opt = torch.optim.Adam(list(tae.parameters()) + list(knet.parameters()), lr=cfg.lr)
+    opt = torch.optim.Adam(list(tae.parameters()) + list(knet.parameters()), lr=cfg.cluster_lr or cfg.lr)
     history: dict[str, list[float]] = {}
     total = cfg.cluster_epochs
     ckpt = Checkpointer(store, run_key("take-cluster", cfg.to_dict(), data_key, seed, x.shape,

@@ -1,0 +1,46 @@
+"""The configuration as users get it: base parameters, the offline environment, the registry."""
+
+from kedro.config import OmegaConfigLoader
+from kedro.framework.project import settings
+from kedro.framework.startup import bootstrap_project
+
+from deep_kmeans.data.registry import DATASETS
+
+
+def load_params(project_root, env):
+    bootstrap_project(project_root)
+    loader = OmegaConfigLoader(conf_source=str(project_root / "conf"), env=env, **settings.CONFIG_LOADER_ARGS)
+    return loader["parameters"]
+
+
+def test_offline_environment_overrides_single_keys(project_root):
+    base = load_params(project_root, "local")
+    offline = load_params(project_root, "offline")
+    assert base["dataset"] == "digits" and base["features"]["backbone"] == "resnet50"
+    assert offline["features"]["backbone"] == "efficientnet_lite0"
+    assert offline["features"]["text_encoder"] == "minilm"
+    # soft merge: keys the offline env does not name keep their base values
+    assert offline["features"]["views"] == base["features"]["views"]
+    assert offline["data"]["options"]["cifar10"] == base["data"]["options"]["cifar10"]
+    assert offline["data"]["options"]["agnews"]["per_class"] == 1900
+    assert offline["data"]["raw_dirs"]["reuters21578"].endswith("shared/datasets/reuters21578")
+
+
+def test_every_dataset_has_take_overrides_and_every_method_has_parameters(project_root):
+    params = load_params(project_root, "local")
+    assert set(params["take"]["overrides"]) == set(DATASETS)
+    for method in ("take", "kmeans", "dec", "idec", "dcn", "dekm", "emaec", "ulhe_dc", "dckm"):
+        assert method in params, method
+
+
+def test_registered_pipelines(project_root):
+    bootstrap_project(project_root)
+    from deep_kmeans.pipeline_registry import register_pipelines
+
+    pipelines = register_pipelines()
+    for name in ("__default__", "take", "take_pretrain", "take_cluster", "take_evaluate", "data", "features",
+                 "kmeans", "dec", "idec", "dcn", "dekm", "emaec", "ulhe_dc", "dckm"):
+        assert name in pipelines, name
+    assert pipelines["__default__"].outputs() == pipelines["take"].outputs()
+    # take_cluster reads what take_pretrain wrote: re-cluster without re-pretraining
+    assert {"take.pretrained", "features"} <= pipelines["take_cluster"].inputs()

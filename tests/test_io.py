@@ -1,0 +1,37 @@
+import mlflow
+import numpy as np
+import pytest
+
+from deep_kmeans.io import DirectoryStore, DirectoryStoreDataset, MlflowVersionedArtifactDataset
+
+
+def test_directory_store_round_trip(tmp_path):
+    store = DirectoryStoreDataset(str(tmp_path / "s")).load()
+    assert store.get("a") is None and "a" not in store
+    store.put("a", {"x": np.arange(3)})
+    assert "a" in store and store.keys() == ["a"]
+    np.testing.assert_array_equal(store.get("a")["x"], np.arange(3))
+    store.delete("a")
+    assert store.keys() == [] and not list((tmp_path / "s").glob(".*tmp"))
+    with pytest.raises(ValueError, match="store keys"):
+        store.put("../escape", 1)
+
+
+def test_versioned_artifact_dataset_logs_each_version(tmp_path, monkeypatch):
+    from kedro.io import Version
+
+    monkeypatch.chdir(tmp_path)
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    config = {"type": "json.JSONDataset", "filepath": str(tmp_path / "out" / "scores.json")}
+    try:
+        with mlflow.start_run() as run:
+            for version in ("2026-01-01T00.00.00.000Z", "2026-01-02T00.00.00.000Z"):
+                ds = MlflowVersionedArtifactDataset(config, artifact_path="reports", version=Version(None, version))
+                ds.save({"v": version})
+        assert sorted(p.name for p in (tmp_path / "out" / "scores.json").iterdir()) == [
+            "2026-01-01T00.00.00.000Z", "2026-01-02T00.00.00.000Z"]
+        assert ds.load() == {"v": "2026-01-02T00.00.00.000Z"}
+        paths = [a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "reports")]
+        assert paths == ["reports/scores.json"]
+    finally:
+        mlflow.set_tracking_uri(None)
