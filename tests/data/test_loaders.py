@@ -203,6 +203,17 @@ def test_mnist_from_idx_gz(tmp_path):
     assert raw["classes"] == [str(d) for d in range(10)]
 
 
+def test_mnist_and_fashion_subsample_is_balanced_and_seeded(tmp_path):
+    idx_set(tmp_path)
+    a = load_raw_dataset("mnist", tmp_path, {"n_samples": 20}, seed=0)
+    b = load_raw_dataset("mnist", tmp_path, {"n_samples": 20}, seed=0)
+    c = load_raw_dataset("mnist", tmp_path, {"n_samples": 20}, seed=1)
+    assert np.bincount(a["y"]).tolist() == [2] * 10
+    np.testing.assert_array_equal(a["x"], b["x"])
+    assert not np.array_equal(a["x"], c["x"])
+    assert load_raw_dataset("fashion_mnist", tmp_path, {"n_samples": 10})["x"].shape == (10, 28, 28)
+
+
 def test_mnist_from_torchvision_subfolder_uncompressed(tmp_path):
     idx_set(tmp_path / "MNIST" / "raw", gz=False)
     raw = load_raw_dataset("mnist", tmp_path)

