@@ -177,6 +177,30 @@ def method_params(method: str, dataset: str, scale: str, epochs: tuple[int, int,
     return params
 
 
+# TAKE schedules (warm-up, update, clustering epochs) from the paper's down, for --budget-s.
+SCHEDULES = [(150, 50, 50), (100, 35, 35), (75, 25, 25), (60, 20, 20), (45, 15, 15), (30, 10, 10), (20, 8, 8),
+             (15, 5, 5), (10, 4, 4), (6, 2, 2)]
+
+
+def pick_schedule(speed_json: str | None, seconds: float, n: int, n_seeds: int, views: bool) -> tuple[tuple, dict]:
+    """The largest of ``SCHEDULES`` whose time, predicted from a speed.py run's per-sample epoch
+    times of the grayscale configuration (the paper's MNIST TAE), fits ``seconds`` for all seeds."""
+    import json
+
+    if not speed_json:
+        raise SystemExit("--budget-s needs --speed-json")
+    tae = json.loads(Path(speed_json).read_text())["tae"]["gray_mnist_16patches_depth8"]
+    per = {p: tae[p]["epoch_s"] / tae["n"] for p in ("warmup", "update", "cluster")}
+    overhead = 10.0  # K-means init, predict, model set-up, per seed
+    for w, u, c in SCHEDULES:
+        per_seed = n * (w * per["warmup"] + u * (per["update"] if views else per["warmup"]) + c * per["cluster"])
+        if n_seeds * (per_seed + overhead) <= seconds:
+            return (w, u, c), {"budget_s": round(seconds, 1), "predicted_s": round(n_seeds * (per_seed + overhead), 1),
+                               "per_sample_epoch_s": per, "from": speed_json}
+    w, u, c = SCHEDULES[-1]
+    return (w, u, c), {"budget_s": round(seconds, 1), "note": "nothing fits; the smallest schedule", "from": speed_json}
+
+
 # ---------------------------------------------------------------------------------------------- runs
 
 
@@ -320,6 +344,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", default=None, help="TAKE's warm-up,update,cluster epochs, e.g. 30,10,10")
     ap.add_argument("--n-samples", type=int, default=None, help="cap on the samples per data set")
     ap.add_argument("--set", action="append", default=[], metavar="METHOD.KEY=VALUE")
+    ap.add_argument("--budget-s", type=float, default=None,
+                    help="with --speed-json: pick TAKE's largest schedule of SCHEDULES whose predicted time for "
+                         "all seeds fits in this many seconds (counted from the start of this script)")
+    ap.add_argument("--speed-json", default=None, help="a speed.py JSON of the same machine (its tae section)")
     ap.add_argument("--out-dir", default=str(C.REPO / "benchmarks" / "results"))
     ap.add_argument("--tag", default="", help="suffix of the output files' names")
     args = ap.parse_args(argv)
@@ -368,6 +396,12 @@ def main(argv: list[str] | None = None) -> int:
             "load_s": time.perf_counter() - t0}
         print(f"[{dataset}] N={len(features['y'])} dim={features['x'].shape[1]} K={k} "
               f"sha256(x)={report['data'][dataset]['x_sha256'][:16]} ({time.perf_counter() - t0:.1f}s)", flush=True)
+        if args.budget_s is not None and "take" in methods:
+            epochs, report["settings"]["schedule_pick"] = pick_schedule(
+                args.speed_json, args.budget_s - (time.perf_counter() - started), len(features["y"]),
+                len(args.seeds), views is not None)
+            report["settings"]["epochs_override"] = epochs
+            print(f"[{dataset}] schedule picked: {epochs} ({report['settings']['schedule_pick']})", flush=True)
         params = {m: method_params(m, dataset, args.scale, epochs, sets) for m in methods}
         for m, p in params.items():
             report["params"][f"{dataset}/{m}"] = p

@@ -24,6 +24,7 @@ def test_versioned_artifact_dataset_logs_each_version(tmp_path, monkeypatch):
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     config = {"type": "json.JSONDataset", "filepath": str(tmp_path / "out" / "scores.json")}
     try:
+        mlflow.set_experiment("io-test")  # not whatever experiment an earlier Kedro run left active
         with mlflow.start_run() as run:
             for version in ("2026-01-01T00.00.00.000Z", "2026-01-02T00.00.00.000Z"):
                 ds = MlflowVersionedArtifactDataset(config, artifact_path="reports", version=Version(None, version))

@@ -12,7 +12,7 @@ from kedro.framework.startup import bootstrap_project
 
 # A TAKE small enough for seconds on 2 cores; merged into take.overrides.digits.
 TINY_TAKE = {"embed_dim": 16, "depth": 1, "heads": 2, "decoder_depth": 1, "decoder_heads": 2, "mlp_ratio": 2.0,
-             "head_hidden": 16, "head_out": 8, "warmup_epochs": 4, "update_epochs": 2, "cluster_epochs": 2,
+             "head_hidden": 16, "head_out": 8, "warmup_epochs": 8, "update_epochs": 2, "cluster_epochs": 2,
              "batch_size": 64}
 
 

@@ -33,8 +33,8 @@ def test_take_end_to_end_logs_everything_to_mlflow(scratch_project):
     assert run["params.take.overrides.digits.warmup_epochs"] == str(TINY_TAKE["warmup_epochs"])
     client = mlflow.MlflowClient()
     # per-epoch losses as metric histories: warm-up + update epochs, then clustering epochs
-    assert len(client.get_metric_history(run.run_id, "pretrain.l_r")) == 6
-    assert [m.step for m in client.get_metric_history(run.run_id, "pretrain.l_cl")] == [5, 6]
+    assert len(client.get_metric_history(run.run_id, "pretrain.l_r")) == 10
+    assert [m.step for m in client.get_metric_history(run.run_id, "pretrain.l_cl")] == [9, 10]
     assert len(client.get_metric_history(run.run_id, "cluster.l_k")) == 2
     artifacts = {a.path for folder in ("plots", "model", "outputs", "reports")
                  for a in client.list_artifacts(run.run_id, folder)}
