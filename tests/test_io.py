@@ -2,7 +2,7 @@ import mlflow
 import numpy as np
 import pytest
 
-from deep_kmeans.io import DirectoryStore, DirectoryStoreDataset, MlflowVersionedArtifactDataset
+from deep_kmeans.io import DirectoryStoreDataset, MlflowVersionedArtifactDataset
 
 
 def test_directory_store_round_trip(tmp_path):

@@ -36,8 +36,8 @@ from deep_kmeans.data.registry import Geometry
 from deep_kmeans.models.kmeans import cluster_sums, label_change_rate, nearest_center
 from deep_kmeans.models.kmeans_init import kmeans_init
 from deep_kmeans.training.autoencoder import (
-    ParamReader, as_tensor, build_autoencoder, check_inputs, cpu_state_dict, encode_tensor, epoch_bar,
-    make_optimizer, minibatches, pretrain_autoencoder, read_ae_params,
+    ParamReader, check_inputs, cpu_state_dict, encode_tensor, epoch_bar,
+    make_optimizer, minibatches, build_and_pretrain, read_ae_params,
 )
 from deep_kmeans.training.result import ClusteringResult
 from deep_kmeans.training.runtime import resolve_device, seed_everything
@@ -100,11 +100,7 @@ def fit_dcn(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict, se
     dev = resolve_device(device)
     start = time.perf_counter()
 
-    ae = build_autoencoder(geometry=geometry, **cfg)
-    history = pretrain_autoencoder(ae, x, cfg["pretrain_epochs"], cfg["batch_size"], cfg["pretrain_lr"],
-                                   cfg["pretrain_optimizer"], cfg["pretrain_momentum"], device=dev,
-                                   progress=progress, desc="dcn pretrain", generator=gen)
-    X = as_tensor(x, dev)
+    ae, history, X = build_and_pretrain(x, geometry, cfg, dev, gen, progress, "dcn pretrain")
     centers, labels, _ = kmeans_init(encode_tensor(ae, X).cpu().numpy(), n_clusters, seed=seed,
                                      n_init=cfg["kmeans_n_init"])
     model = DCNModel(ae, centers, cfg["init_count"]).to(dev)

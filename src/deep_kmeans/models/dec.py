@@ -36,8 +36,8 @@ from deep_kmeans.data.registry import Geometry
 from deep_kmeans.models.kmeans import label_change_rate, squared_distances
 from deep_kmeans.models.kmeans_init import kmeans_init
 from deep_kmeans.training.autoencoder import (
-    ParamReader, as_tensor, build_autoencoder, check_inputs, cpu_state_dict, cycle_minibatches, encode_tensor,
-    epoch_bar, make_optimizer, pretrain_autoencoder, read_ae_params,
+    ParamReader, check_inputs, cpu_state_dict, cycle_minibatches, encode_tensor,
+    epoch_bar, make_optimizer, build_and_pretrain, read_ae_params,
 )
 from deep_kmeans.training.result import ClusteringResult
 from deep_kmeans.training.runtime import resolve_device, seed_everything
@@ -108,11 +108,7 @@ def fit_dec_family(method: str, x: np.ndarray, n_clusters: int, geometry: Geomet
     dev = resolve_device(device)
     start = time.perf_counter()
 
-    ae = build_autoencoder(geometry=geometry, **cfg)
-    history = pretrain_autoencoder(ae, x, cfg["pretrain_epochs"], cfg["batch_size"], cfg["pretrain_lr"],
-                                   cfg["pretrain_optimizer"], cfg["pretrain_momentum"], device=dev,
-                                   progress=progress, desc=f"{method} pretrain", generator=gen)
-    X = as_tensor(x, dev)
+    ae, history, X = build_and_pretrain(x, geometry, cfg, dev, gen, progress, f"{method} pretrain")
     centers, _, _ = kmeans_init(encode_tensor(ae, X).cpu().numpy(), n_clusters, seed=seed,
                                 n_init=cfg["kmeans_n_init"])
     model = DECModel(ae, centers, cfg["alpha"]).to(dev)

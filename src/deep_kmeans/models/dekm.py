@@ -37,8 +37,8 @@ from deep_kmeans.data.registry import Geometry
 from deep_kmeans.models.kmeans import label_change_rate
 from deep_kmeans.models.kmeans_init import kmeans_init
 from deep_kmeans.training.autoencoder import (
-    ParamReader, as_tensor, build_autoencoder, check_inputs, cpu_state_dict, cycle_minibatches, encode_tensor,
-    epoch_bar, make_optimizer, pretrain_autoencoder, read_ae_params,
+    ParamReader, check_inputs, cpu_state_dict, cycle_minibatches, encode_tensor,
+    epoch_bar, make_optimizer, build_and_pretrain, read_ae_params,
 )
 from deep_kmeans.training.result import ClusteringResult
 from deep_kmeans.training.runtime import resolve_device, seed_everything
@@ -93,11 +93,7 @@ def fit_dekm(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict, s
     dev = resolve_device(device)
     start = time.perf_counter()
 
-    ae = build_autoencoder(geometry=geometry, **cfg)
-    history = pretrain_autoencoder(ae, x, cfg["pretrain_epochs"], cfg["batch_size"], cfg["pretrain_lr"],
-                                   cfg["pretrain_optimizer"], cfg["pretrain_momentum"], device=dev,
-                                   progress=progress, desc="dekm pretrain", generator=gen)
-    X = as_tensor(x, dev)
+    ae, history, X = build_and_pretrain(x, geometry, cfg, dev, gen, progress, "dekm pretrain")
     opt = make_optimizer(ae.encoder_parameters(), cfg["optimizer"], cfg["lr"], cfg["momentum"])
     batches = cycle_minibatches(len(X), cfg["batch_size"], gen, dev)
     last = None

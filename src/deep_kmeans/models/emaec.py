@@ -44,8 +44,8 @@ from deep_kmeans.models.autoencoders import is_image_geometry
 from deep_kmeans.models.kmeans import cluster_means, label_change_rate, nearest_center
 from deep_kmeans.models.kmeans_init import kmeans_init
 from deep_kmeans.training.autoencoder import (
-    ParamReader, as_tensor, build_autoencoder, check_inputs, cpu_state_dict, encode_tensor, epoch_bar,
-    make_optimizer, pretrain_autoencoder, read_ae_params,
+    ParamReader, as_tensor, check_inputs, cpu_state_dict, encode_tensor, epoch_bar,
+    make_optimizer, build_and_pretrain, read_ae_params,
 )
 from deep_kmeans.training.result import ClusteringResult
 from deep_kmeans.training.runtime import resolve_device, seed_everything
@@ -170,17 +170,12 @@ def fit_emaec(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict, 
     aug_kind = resolve_augment(cfg["augment"], geometry, views)
     augment = make_augment(aug_kind, geometry, gen, views, dev, cfg["max_rotation"], cfg["max_shift"])
 
-    ae = build_autoencoder(geometry=geometry, **cfg)
-
     def pretrain_loss(model, xb, z, xr):
         loss, rec, smooth = smoothed_reconstruction_loss(xb, xr, z, cfg["eps"])
         return loss, {"rec": rec, "smooth": smooth}
 
-    history = pretrain_autoencoder(ae, x, cfg["pretrain_epochs"], cfg["batch_size"], cfg["pretrain_lr"],
-                                   cfg["pretrain_optimizer"], cfg["pretrain_momentum"], loss_fn=pretrain_loss,
-                                   augment=augment, device=dev, progress=progress, desc="emaec pretrain",
-                                   generator=gen)
-    X = as_tensor(x, dev)
+    ae, history, X = build_and_pretrain(x, geometry, cfg, dev, gen, progress, "emaec pretrain",
+                                        loss_fn=pretrain_loss, augment=augment)
     z_all = encode_tensor(ae, X)
     centers_np, labels_np, _ = kmeans_init(z_all.cpu().numpy(), n_clusters, seed=seed, n_init=cfg["kmeans_n_init"])
     centers = torch.as_tensor(centers_np, device=dev)

@@ -45,8 +45,8 @@ from deep_kmeans.data.registry import Geometry
 from deep_kmeans.models.kmeans import cluster_sums, label_change_rate
 from deep_kmeans.models.kmeans_init import kmeans_init
 from deep_kmeans.training.autoencoder import (
-    ParamReader, as_tensor, build_autoencoder, check_inputs, cpu_state_dict, encode_tensor, epoch_bar,
-    make_optimizer, minibatches, pretrain_autoencoder, read_ae_params,
+    ParamReader, check_inputs, cpu_state_dict, encode_tensor, epoch_bar,
+    make_optimizer, minibatches, build_and_pretrain, read_ae_params,
 )
 from deep_kmeans.training.result import ClusteringResult
 from deep_kmeans.training.runtime import resolve_device, seed_everything
@@ -167,16 +167,12 @@ def fit_ulhe_dc(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict
     dev = resolve_device(device)
     start = time.perf_counter()
 
-    ae = build_autoencoder(geometry=geometry, **cfg)
-
     def pretrain_loss(model, xb, z, xr):
         rec, nrm = F.mse_loss(xr, xb), norm_loss(z)
         return rec + nrm, {"rec": rec, "norm": nrm}
 
-    history = pretrain_autoencoder(ae, x, cfg["pretrain_epochs"], cfg["batch_size"], cfg["pretrain_lr"],
-                                   cfg["pretrain_optimizer"], cfg["pretrain_momentum"], loss_fn=pretrain_loss,
-                                   device=dev, progress=progress, desc="ulhe_dc pretrain", generator=gen)
-    X = as_tensor(x, dev)
+    ae, history, X = build_and_pretrain(x, geometry, cfg, dev, gen, progress, "ulhe_dc pretrain",
+                                        loss_fn=pretrain_loss)
     z_all = encode_tensor(ae, X)
     centers_np, _, _ = kmeans_init(F.normalize(z_all, dim=1).cpu().numpy(), n_clusters, seed=seed,
                                    n_init=cfg["kmeans_n_init"])

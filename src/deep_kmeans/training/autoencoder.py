@@ -302,3 +302,15 @@ def pretrain_autoencoder(model: nn.Module, x, epochs: int, batch_size: int = 256
             history[f"pretrain/{k}"].append(v)
         bar.set_postfix({k: f"{v:.4g}" for k, v in means.items()})
     return dict(history)
+
+
+def build_and_pretrain(x, geometry, cfg: dict, device: torch.device, generator: torch.Generator, progress: bool,
+                       desc: str, loss_fn: LossFn | None = None, augment: Augment | None = None):
+    """The first step every AE-based method shares: build the autoencoder ``cfg`` describes (see
+    :func:`read_ae_params`) and pretrain it. Returns ``(autoencoder, history, x as a tensor on device)``."""
+    ae = build_autoencoder(geometry=geometry, **cfg)
+    history = pretrain_autoencoder(ae, x, cfg["pretrain_epochs"], cfg["batch_size"], cfg["pretrain_lr"],
+                                   cfg["pretrain_optimizer"], cfg["pretrain_momentum"], loss_fn=loss_fn,
+                                   augment=augment, device=device, progress=progress, desc=desc,
+                                   generator=generator)
+    return ae, history, as_tensor(x, device)
