@@ -62,6 +62,7 @@ from deep_kmeans.training import take as T  # noqa: E402
 from deep_kmeans.training.runtime import resolve_device  # noqa: E402
 
 SECTIONS = ["tae", "knet", "peers", "scaling", "patches", "amp", "compile"]
+EXTRA_SECTIONS = ["profile"]  # run only when named in --sections
 
 GRAY = dict(geometry=Geometry(dim=784, channels=1, side=28, patch=7),
             cfg=dict(embed_dim=128, depth=8, heads=8, decoder_depth=2, decoder_heads=2))
@@ -78,7 +79,12 @@ SIZES = {
     # tiny: a smoke test of the script itself (figures meaningless)
     "tiny": dict(tae_n=64, tae_epochs=2, knet_n=5000, peers_data="digits", peers_n=None, peers_epochs=(1, 1),
                  scaling_n=[64, 128, 256], scaling_cfg="small", patches_n=64, patches_cfg="small",
-                 real_data="digits", real_n=None, real_epochs=(1, 1, 1), real_cfg="digits"),
+                 real_data="digits", real_n=None, real_epochs=(1, 1, 1), real_cfg="digits",
+                 profile_steps=2, profile_n=512),
+    # gpu-short: the second GPU call (profile, compile, amp) on a smaller budget
+    "gpu-short": dict(tae_n=8192, tae_epochs=2, knet_n=500_000, peers_data="mnist", peers_n=10000, peers_epochs=(20, 10),
+                      scaling_n=[4096, 16384, 65536], scaling_cfg="paper", patches_n=8192, patches_cfg="paper",
+                      real_data="mnist", real_n=5000, real_epochs=(6, 2, 2), real_cfg="paper", amp_configs=["gray"]),
     # large: one GPU, a few minutes in all
     "large": dict(tae_n=16384, tae_epochs=3, knet_n=500_000, peers_data="mnist", peers_n=10000, peers_epochs=(20, 10),
                   scaling_n=[4096, 16384, 65536], scaling_cfg="paper", patches_n=8192, patches_cfg="paper",
@@ -424,6 +430,8 @@ def section_amp(dev, size, report):
         print("  amp: CUDA only, skipped", flush=True)
         return
     for name, conf in (("gray", GRAY), ("resnet", RESNET)):
+        if name not in size.get("amp_configs", ["gray", "resnet"]):
+            continue
         g = conf["geometry"]
         x, v = synthetic(size["tae_n"], g.dim)
         off = phase_times(x, v, g, conf["cfg"], dev, size["tae_epochs"], amp=False)
@@ -480,6 +488,54 @@ def section_compile(dev, size, report):
     finally:
         T.build_tae = original
     report["compile"] = res
+
+
+def section_profile(dev, size, report):
+    """Where a training step's time goes: torch.profiler over one warm-up epoch (20 steps of 256) of
+    the paper's MNIST TAE, and the warm-up throughput at batch 256 / 1024 / 4096 (an overhead-bound
+    loop speeds up almost linearly with the batch; a compute-bound one does not)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    res: dict = {}
+    g = GRAY["geometry"]
+    steps = size.get("profile_steps", 20)
+    x, _ = synthetic(256 * steps, g.dim, views=False)
+    cfg = take_cfg(GRAY["cfg"], warmup_epochs=1, update_epochs=0)
+    T.pretrain(x[:1024], None, g, cfg, seed=0, device=str(dev), progress=False)  # warm-up
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
+    sync(dev)
+    with profile(activities=acts) as prof:
+        t0 = time.perf_counter()
+        T.pretrain(x, None, g, cfg, seed=0, device=str(dev), progress=False)
+        sync(dev)
+        wall = time.perf_counter() - t0
+    ev = prof.key_averages()
+
+    def dev_time(e):
+        return getattr(e, "self_device_time_total", None) or getattr(e, "self_cuda_time_total", 0) or 0
+
+    kernel_us = sum(dev_time(e) for e in ev)
+    counts = {e.key: e.count for e in ev}
+    res.update(steps=steps, wall_s=wall, wall_ms_per_step=1e3 * wall / steps,
+               gpu_kernel_ms_per_step=kernel_us / 1e3 / steps,
+               gpu_busy_fraction=(kernel_us / 1e6) / wall if wall else None,
+               kernel_launches_per_step=counts.get("cudaLaunchKernel", 0) / steps,
+               syncs_per_step={k: counts[k] / steps for k in counts
+                               if k in ("cudaStreamSynchronize", "cudaDeviceSynchronize", "cudaMemcpyAsync",
+                                        "aten::item", "aten::_local_scalar_dense")},
+               top_cpu=prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
+    rows = []
+    xb, _ = synthetic(size.get("profile_n", 16384), g.dim, views=False)
+    for bs in (256, 1024, 4096) if len(xb) >= 8192 else (64, 128, 256):
+        c = take_cfg(GRAY["cfg"], warmup_epochs=3, update_epochs=0, batch_size=bs)
+        T.pretrain(xb, None, g, c, seed=0, device=str(dev), progress=False)
+        t = steady(EpochTimer.last.times)
+        rows.append({"batch": bs, "warmup_samples_per_s": len(xb) / t, "epoch_s": t})
+    res["batch_rows"] = rows
+    print(f"  profile: {res['wall_ms_per_step']:.1f} ms/step wall, {res['gpu_kernel_ms_per_step']:.1f} ms/step in "
+          f"kernels, {res['kernel_launches_per_step']:.0f} launches/step; warm-up /s by batch: "
+          + ", ".join(f"{r['batch']}: {r['warmup_samples_per_s']:.0f}" for r in rows), flush=True)
+    report["profile"] = res
 
 
 # ---------------------------------------------------------------------------------------------- report
@@ -555,7 +611,7 @@ def markdown(report: dict) -> str:
         else:
             L += ["| config | phase | fp32 /s | amp /s | speed-up | peak MiB fp32 → amp |", "|---|---|---|---|---|---|"]
             for name in ("gray", "resnet"):
-                for ph, r in a[name].items():
+                for ph, r in a.get(name, {}).items():
                     L.append(f"| {name} | {ph} | {r['fp32_samples_per_s']:.0f} | {r['amp_samples_per_s']:.0f} | "
                              f"{r['speedup']:.2f} | {r['fp32_peak_mib']:.0f} → {r['amp_peak_mib']:.0f} |")
             L += ["", "Short real run: " + "; ".join(f"seed {r['seed']} amp={r['amp']}: ACC {r['acc']:.4f} "
@@ -576,6 +632,15 @@ def markdown(report: dict) -> str:
                     f"compiled={r['compiled']}: ACC {r['acc']:.4f} ({r['wall_s']:.1f}s)" for r in c["real"])
                       + f"; label agreement (Hungarian) {c['real_label_agreement']:.4f}."]
         L.append("")
+    if "profile" in report:
+        pf = report["profile"]
+        L += ["## Where a step's time goes (paper MNIST TAE, warm-up, batch 256)", "",
+              f"{pf['wall_ms_per_step']:.1f} ms per step wall; {pf['gpu_kernel_ms_per_step']:.1f} ms of it in GPU kernels "
+              f"(GPU busy {100 * (pf['gpu_busy_fraction'] or 0):.0f}%); {pf['kernel_launches_per_step']:.0f} kernel "
+              f"launches per step; per-step syncs/copies {pf['syncs_per_step']}.", "",
+              "| batch | warm-up samples/s | epoch s (16,384 samples) |", "|---|---|---|"]
+        L += [f"| {r['batch']} | {r['warmup_samples_per_s']:.0f} | {r['epoch_s']:.3f} |" for r in pf["batch_rows"]]
+        L += ["", "```", pf["top_cpu"], "```", ""]
     if report.get("errors"):
         L += ["## Errors", ""] + [f"- {k}: {v.splitlines()[-1]}" for k, v in report["errors"].items()]
     return "\n".join(L) + "\n"
@@ -594,7 +659,7 @@ def main(argv=None) -> int:
     size_name = args.size or ("large" if dev.type == "cuda" else "small")
     size = SIZES[size_name]
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
-    bad = sorted(set(sections) - set(SECTIONS))
+    bad = sorted(set(sections) - set(SECTIONS) - set(EXTRA_SECTIONS))
     if bad:
         ap.error(f"unknown sections {bad}; known {SECTIONS}")
     report = {"provenance": C.provenance(str(dev)), "size": size_name, "size_preset": size, "sections": sections,
