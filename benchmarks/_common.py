@@ -58,7 +58,10 @@ def git_commit() -> dict:
         return {"commit": os.environ.get("DEEP_KMEANS_COMMIT", "unknown"), "source": "DEEP_KMEANS_COMMIT env",
                 "dirty_paths": os.environ.get("DEEP_KMEANS_DIRTY", "unknown")}
     status = _git("status", "--porcelain", "--", "src", "conf") or ""
-    return {"commit": commit, "source": "git", "dirty_paths": [line[3:] for line in status.splitlines()]}
+    # "XY path" lines; _git strips the output, so the first line may have lost its leading blank:
+    # split off the status field instead of slicing at a fixed column.
+    return {"commit": commit, "source": "git",
+            "dirty_paths": [line.split(None, 1)[1] for line in status.splitlines() if line.strip()]}
 
 
 def device_info(device: str) -> dict:

@@ -214,7 +214,10 @@ def run_take(features: dict, k: int, params: dict, seed: int, device: str) -> tu
     x, views = features["x"], features.get("views")
     phases = {}
     t0 = time.perf_counter()
-    state, hist = T.pretrain(x, views, geometry, cfg, seed=seed, device=device, progress=False)
+    augment = None
+    if cfg.fresh_views and cfg.update_epochs:
+        augment = T.view_augmenter(features, (C.load_conf("features")["features"] or {}).get("views"))
+    state, hist = T.pretrain(x, views, geometry, cfg, seed=seed, device=device, progress=False, augment=augment)
     phases["pretrain_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     init = T.kmeans_initialise(x, state, geometry, cfg, k, seed=seed, device=device)

@@ -81,6 +81,18 @@ def test_crop_boxes_respect_scale_and_bounds():
     assert area.min() > 0.45 and area.max() < 0.85
 
 
+def test_random_views_draw_what_image_views_draws(gray_images):
+    # Same generator state → the same crops and rotations as the stored views (random_views is the
+    # per-batch form of image_views); the next call draws new ones.
+    gen = I._generator(7)
+    fresh = I.random_views(torch.from_numpy(gray_images)[:, None], gen, crop_scale=(0.5, 0.9), max_rotation=20.0)
+    stored = image_views(gray_images, seed=7, crop_scale=(0.5, 0.9), max_rotation=20.0)
+    assert fresh.shape == (len(gray_images), 4, 1) + gray_images.shape[1:]
+    np.testing.assert_allclose(fresh.clamp(0, 1)[:, :, 0].numpy(), stored, atol=1e-6)
+    again = I.random_views(torch.from_numpy(gray_images)[:, None], gen, crop_scale=(0.5, 0.9), max_rotation=20.0)
+    assert not torch.allclose(again, fresh)
+
+
 def test_views_reject_bad_input(gray_images):
     with pytest.raises(ValueError, match="gray float32"):
         image_views(gray_images.astype(np.float64), seed=0)

@@ -24,8 +24,17 @@ def test_take_end_to_end_logs_everything_to_mlflow(scratch_project):
     assert len(runs) == 1
     run = runs.iloc[0]
     assert run["status"] == "FINISHED"
-    for metric in ("acc", "nmi", "nmi_max", "ari", "train_seconds", "init_acc"):
+    for metric in ("acc", "nmi", "nmi_max", "ari", "train_seconds", "init_acc", "input_kmeans_acc"):
         assert np.isfinite(run[f"metrics.{metric}"]), metric
+    # the plain baseline in the same run: K-means on the same 300 pixel rows, same seed and n_init
+    features_dir = scratch_project.path / "data/04_feature/digits/features.pkl"
+    with open(next(features_dir.iterdir()) / "features.pkl", "rb") as fh:
+        features = pickle.load(fh)
+    from sklearn.cluster import KMeans
+    from deep_kmeans.evaluation.metrics import cluster_accuracy
+
+    km = KMeans(10, random_state=0, n_init=10).fit(features["x"].astype(np.float64))
+    assert run["metrics.input_kmeans_acc"] == pytest.approx(cluster_accuracy(features["y"], km.labels_))
     assert run["metrics.acc"] > 0.4  # 10 classes: chance ≈ 0.1, and this is 8 epochs of a 1-block TAE
     assert run["metrics.nmi_max"] <= run["metrics.nmi"] + 1e-12
     assert run["tags.dataset"] == "digits" and run["tags.pipeline"] == "take" and run["tags.device"] == "cpu"

@@ -107,3 +107,43 @@ def test_bad_inputs_fail_before_training(digits):
         T.kmeans_initialise(x, pre, g, cfg, 1, 0, "cpu")
     with pytest.raises(ValueError, match="larger than the number of samples"):
         T.kmeans_initialise(x[:5], pre, g, cfg, 6, 0, "cpu")
+
+
+def digits_features(x, views):
+    return {"name": "digits", "extractor": "pixels", "x": x, "views": views,
+            "geometry": {"dim": 64, "channels": 1, "side": 8, "patch": 2}}
+
+
+def test_fresh_views_are_seeded_resumable_and_change_training(digits, tmp_path):
+    x, views, _, g = digits
+    cfg = T.TAKEConfig.from_params({**TINY, "fresh_views": True})
+    augment = T.view_augmenter(digits_features(x, views), {"crop_scale": [0.6, 1.0], "max_rotation": 15.0})
+    xb = torch.from_numpy(x[:5])
+    gen = torch.Generator().manual_seed(0)
+    v = augment(xb, gen)
+    assert v.shape == (5, 4, 64) and 0.0 <= float(v.min()) and float(v.max()) <= 1.0
+    assert not torch.equal(augment(xb, gen), v)  # new views at every call
+
+    store = DirectoryStore(tmp_path / "ckpt")
+    full, full_hist = T.pretrain(x, views, g, cfg, 0, "cpu", False, store=store, data_key="d", augment=augment)
+    again, _ = T.pretrain(x, views, g, cfg, 0, "cpu", False, augment=augment)
+    static, static_hist = T.pretrain(x, views, g, cfg, 0, "cpu", False)
+    for k in full["tae"]:
+        torch.testing.assert_close(again["tae"][k], full["tae"][k])  # same seed, same fresh views
+    assert full_hist["pretrain/l_cl"][2:] != static_hist["pretrain/l_cl"][2:]  # not the stored views
+    # an interrupted run resumes with the generator where it stopped: the uninterrupted result
+    with pytest.raises(KeyboardInterrupt):
+        T.pretrain(x, views, g, cfg, 0, "cpu", False, store=store, data_key="d", stop_after=3, augment=augment)
+    resumed, hist = T.pretrain(x, views, g, cfg, 0, "cpu", False, store=store, data_key="d", augment=augment)
+    for k in full["tae"]:
+        torch.testing.assert_close(resumed["tae"][k], full["tae"][k])
+    assert hist == full_hist
+
+
+def test_fresh_views_fall_back_to_stored_views_off_pixels(digits, caplog):
+    x, views, _, _ = digits
+    features = {**digits_features(x, views), "name": "agnews", "extractor": "minilm"}
+    with caplog.at_level("WARNING", logger="deep_kmeans.training.take"):
+        assert T.view_augmenter(features) is None
+    assert "pixel data sets" in caplog.text and "agnews" in caplog.text
+    assert T.view_augmenter({**digits_features(x, None)}) is None  # views disabled: none are made up

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from deep_kmeans.evaluation.metrics import clustering_scores
 from deep_kmeans.evaluation.plots import confusion_figure, embedding_figure, history_figure
+
+logger = logging.getLogger(__name__)
 
 
 def as_mlflow_metrics(values: dict[str, float], step: int = 0) -> dict:
@@ -40,6 +44,9 @@ def evaluate_assignments(assignments: dict, features: dict, method: str) -> tupl
     for k, v in assignments.get("extra_scores", {}).items():
         record[k] = v
     metrics = as_mlflow_metrics({**scores, **extra, **assignments.get("extra_scores", {})})
+    # The line a user reads at the end of `kedro run`; the full record is in MLflow and scores.json.
+    logger.info("%s on %s (%d samples): ACC %.4f  NMI %.4f  NMI_max %.4f  ARI %.4f", method, features["name"],
+                len(labels), scores["acc"], scores["nmi"], scores["nmi_max"], scores["ari"])
     return metrics, record
 
 

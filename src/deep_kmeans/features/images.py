@@ -73,6 +73,26 @@ def image_views(
     return out
 
 
+def random_views(
+    x: torch.Tensor,
+    generator: torch.Generator,
+    n_crops: int = 2,
+    n_rotations: int = 2,
+    crop_scale: tuple[float, float] = (0.6, 1.0),
+    max_rotation: float = 15.0,
+) -> torch.Tensor:
+    """Fresh views of a float (B, C, H, W) batch on the CPU: (B, n_crops + n_rotations, C, H, W), crops first.
+
+    The same crops and rotations as :func:`image_views`, drawn from ``generator`` at every call: what a
+    training loop uses to see new views of each image every epoch instead of the ones stored with the
+    features (TAKE's ``fresh_views``).
+    """
+    b, _, h, w = x.shape
+    boxes = _draw_crop_boxes(b, n_crops, h, w, crop_scale, generator)
+    angles = _draw_angles(b, n_rotations, max_rotation, generator)
+    return torch.stack(_crop_views(x, boxes) + _rotation_views(x, angles), dim=1)
+
+
 def _check_image_array(images: np.ndarray) -> None:
     gray = images.ndim == 3 and images.dtype == np.float32
     rgb = images.ndim == 4 and images.shape[-1] == 3 and images.dtype == np.uint8

@@ -70,6 +70,11 @@ class TAKEConfig:
     # knet: TAE + KNet jointly (the method); kmeans: pretrain + K-means only (Table 12)
     assignment: str = "knet"
     kmeans_n_init: int | str = "auto"
+    # Pixel data sets: draw new crops/rotations of each batch every update epoch instead of reusing the
+    # 4 views stored with the features (the paper augments once). Not for backbone/text features, whose
+    # views must go through the backbone.
+    fresh_views: bool = False
+    baseline_kmeans: bool = True  # also score K-means on the raw input in the run (the plain baseline)
     # Running
     amp: bool = False  # bfloat16 autocast on CUDA
     predict_batch_size: int = 2048
@@ -143,6 +148,33 @@ def check_inputs(x: np.ndarray, geometry: Geometry, views: np.ndarray | None = N
             raise ValueError("views contain NaN or infinite values")
 
 
+def view_augmenter(features: dict, view_params: dict | None = None):
+    """``augment(xb, generator) -> (B, 4, dim)``: fresh 2 crops + 2 rotations of a CPU batch of flat pixel
+    images, with the crop scale and rotation of ``view_params`` (``params:features.views``).
+
+    Returns None, with a warning, where fresh views cannot apply: the features are not pixels (backbone,
+    sentence-encoder or tf-idf vectors: their views must go through the extractor) or the data set was
+    built without views (``features.views.enabled: false``), so the stored views, if any, are used.
+    """
+    if features.get("extractor") != "pixels" or features.get("views") is None:
+        logger.warning("take.fresh_views applies to pixel data sets built with views; %s has %s features%s: "
+                       "using the stored views", features.get("name"), features.get("extractor"),
+                       "" if features.get("views") is not None else " and no views")
+        return None
+    from deep_kmeans.features.images import random_views
+
+    g = Geometry.from_dict(features["geometry"])
+    v = view_params or {}
+    crop_scale, max_rotation = tuple(v.get("crop_scale", (0.6, 1.0))), float(v.get("max_rotation", 15.0))
+
+    def augment(xb: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        images = xb.reshape(-1, g.channels, g.side, g.side)  # pixels: dim = C·S·S, no padding
+        views = random_views(images, generator, crop_scale=crop_scale, max_rotation=max_rotation)
+        return views.clamp_(0.0, 1.0).flatten(2)  # (B, 4, dim), values in [0, 1] like the stored views
+
+    return augment
+
+
 def _batches(n: int, batch_size: int, generator: torch.Generator):
     order = torch.randperm(n, generator=generator)
     for start in range(0, n, batch_size):
@@ -161,12 +193,13 @@ def _epoch_bar(total: int, start: int, desc: str, progress: bool):
 
 def pretrain(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: TAKEConfig, seed: int = 0,
              device: str = "auto", progress: bool = True, store=None, data_key: str = "",
-             stop_after: int | None = None) -> tuple[dict, dict]:
+             stop_after: int | None = None, augment=None) -> tuple[dict, dict]:
     """Warm-up then update epochs (paper 3.3). Returns ({"tae", "head", "ccl_logits"} CPU states, history).
 
     ``views`` (N, 4, dim): [:, 0:2] crops for L_cl, [:, 2:4] rotations for L_ccl; None → L_r only in
-    every epoch (REUTERS, or views off). ``stop_after`` stops after that many epochs without
-    finishing, to test resuming.
+    every epoch (REUTERS, or views off). ``augment`` (:func:`view_augmenter`), when given, draws the
+    4 views of every batch afresh from the run's generator instead of reading ``views``.
+    ``stop_after`` stops after that many epochs without finishing, to test resuming.
     """
     check_inputs(x, geometry, views)
     dev = resolve_device(device)
@@ -194,7 +227,7 @@ def pretrain(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: T
     vt = None if views is None else torch.from_numpy(np.ascontiguousarray(views[:, :4], dtype=np.float32))
     bar = _epoch_bar(total, start, "TAKE pretrain", progress)
     for epoch in bar:
-        update = epoch >= cfg.warmup_epochs and vt is not None
+        update = epoch >= cfg.warmup_epochs and (vt is not None or augment is not None)
         tae.train()
         head.train()
         sums: dict[str, float] = {}
@@ -204,7 +237,8 @@ def pretrain(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: T
             b = len(idx)
             with _autocast(dev, cfg.amp):
                 if update:
-                    vb = vt[idx].to(dev, non_blocking=True)  # (B, 4, dim)
+                    # (B, 4, dim); fresh views come from `gen`, whose state the checkpoints keep
+                    vb = (augment(xt[idx], gen) if augment is not None else vt[idx]).to(dev, non_blocking=True)
                     inputs = torch.cat([xb, vb.flatten(0, 1)])  # original then all views: (5B, dim)
                     z_all, rec_all = tae(inputs)
                     l_r = reconstruction_loss(inputs, rec_all, cfg.reconstruction)

@@ -23,7 +23,8 @@ RUN = ["params:seed", "params:device"]
 def create_pretrain_pipeline() -> Pipeline:
     return pipeline([
         node(pretrain_take,
-             inputs=["features", "params:take", *RUN, "params:progress", "params:n_clusters", "checkpoints"],
+             inputs=["features", "params:take", *RUN, "params:progress", "params:n_clusters", "checkpoints",
+                     "params:features"],
              outputs=["take.pretrained", "take.pretrain_losses"], name="take_pretrain"),
     ])
 

@@ -1,0 +1,29 @@
+"""The shared evaluation node: scores, the MLflow metric dict, and the line a user reads."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from deep_kmeans.evaluation.nodes import as_mlflow_metrics, evaluate_assignments, history_metrics
+
+
+def test_evaluate_assignments_scores_records_and_logs(caplog):
+    y = np.array([0, 0, 1, 1, 2, 2])
+    labels = np.array([1, 1, 0, 0, 0, 2])  # Hungarian map 1→0, 0→1, 2→2: 5 of 6 right
+    features = {"name": "toy", "y": y}
+    with caplog.at_level(logging.INFO, logger="deep_kmeans.evaluation.nodes"):
+        metrics, record = evaluate_assignments({"labels": labels, "train_seconds": 2.5}, features, method="take")
+    assert metrics["acc"] == {"value": pytest.approx(5 / 6), "step": 0}
+    assert metrics["train_seconds"]["value"] == 2.5
+    assert record["method"] == "take" and record["dataset"] == "toy"
+    assert record["n_samples"] == 6 and record["n_clusters_found"] == 3
+    assert "take on toy (6 samples): ACC 0.8333" in caplog.text
+
+
+def test_metric_helpers_drop_missing_values():
+    assert as_mlflow_metrics({"a": 1, "b": None}, step=3) == {"a": {"value": 1.0, "step": 3}}
+    assert history_metrics({"pretrain/l_cl": [None, 0.5], "pretrain/off": [None]}) == {
+        "pretrain.l_cl": [{"value": 0.5, "step": 2}]}
