@@ -24,8 +24,8 @@ reported as a ratio. Sections (``--sections``, default all):
 ``patches``  cost vs the number of patches: MNIST geometry with patch 14/7/4 → 4/16/49 patches.
 ``amp``      ``TAKEConfig.amp`` (bfloat16 autocast, CUDA only) off vs on: throughput, and a short real
              TAKE run with the same seed (ACC with each, and with another seed for the noise).
-``compile``  ``torch.compile`` of the TAE (``nn.Module.compile`` in place, patched into
-             ``training.take.build_tae`` by this script only): steady-state throughput, the cost of
+``compile``  ``TAKEConfig.compile`` (``torch.compile`` of the TAE, ``nn.Module.compile`` in place) off vs
+             on: steady-state throughput, the cost of
              the first (compiling) epoch, and the same short real run's ACC.
 
 Timing: ``training.take._epoch_bar`` is replaced (in this process) by a timer that records each
@@ -402,7 +402,7 @@ def section_patches(dev, size, report):
     report["patches"] = res
 
 
-def short_real_run(size, dev, seed=0, amp=False) -> dict:
+def short_real_run(size, dev, seed=0, amp=False, compile=False) -> dict:
     x, y, v, g, name = real_data(size["real_data"], size["real_n"])
     w, u, c = size["real_epochs"]
     if size["real_cfg"] == "digits":
@@ -411,7 +411,7 @@ def short_real_run(size, dev, seed=0, amp=False) -> dict:
         base.pop("split", None)
     else:
         base = {**GRAY["cfg"], "lambda1": 0.01, "lambda2": 0.01, "lambda3": 0.001}
-    cfg = take_cfg(base, warmup_epochs=w, update_epochs=u, cluster_epochs=c, amp=amp)
+    cfg = take_cfg(base, warmup_epochs=w, update_epochs=u, cluster_epochs=c, amp=amp, compile=compile)
     t0 = time.perf_counter()
     state, _ = T.pretrain(x, v, g, cfg, seed=seed, device=str(dev), progress=False)
     init = T.kmeans_initialise(x, state, g, cfg, 10, seed=seed, device=str(dev))
@@ -451,42 +451,29 @@ def section_amp(dev, size, report):
 
 def section_compile(dev, size, report):
     res: dict = {}
-    original = T.build_tae
-
-    def compiled_build(geometry, cfg):
-        tae = original(geometry, cfg)
-        tae.compile()  # in place: state_dict keys unchanged, so the project's save/load keep working
-        return tae
-
     base = dict(GRAY["cfg"]) if dev.type == "cuda" else dict(SMALL_TAE)
     g = GRAY["geometry"]
     x, v = synthetic(size["tae_n"], g.dim)
     eager = phase_times(x, v, g, base, dev, size["tae_epochs"])
-    T.build_tae = compiled_build
-    try:
-        torch._dynamo.reset()
-        comp = phase_times(x, v, g, base, dev, size["tae_epochs"])
-        res["config"] = base
-        res["synthetic"] = {p: {"eager_samples_per_s": eager[p]["samples_per_s"],
-                                "compiled_samples_per_s": comp[p]["samples_per_s"],
-                                "speedup": comp[p]["samples_per_s"] / eager[p]["samples_per_s"],
-                                "eager_first_epoch_s": eager[p]["first_epoch_s"],
-                                "compiled_first_epoch_s": comp[p]["first_epoch_s"]}
-                            for p in ("warmup", "update", "cluster")}
-        print("  compile: speed-up " + ", ".join(f"{p} {res['synthetic'][p]['speedup']:.2f}x" for p in res["synthetic"]),
-              flush=True)
-        T.build_tae = original
-        r_eager = short_real_run(size, dev, seed=0)
-        T.build_tae = compiled_build
-        torch._dynamo.reset()
-        r_comp = short_real_run(size, dev, seed=0)
-        res["real"] = [{k: v for k, v in r.items() if k != "labels"} | {"compiled": c}
-                       for r, c in ((r_eager, False), (r_comp, True))]
-        res["real_label_agreement"] = float(cluster_accuracy(r_eager["labels"], r_comp["labels"]))
-        print(f"  compile real: eager ACC {r_eager['acc']:.4f} ({r_eager['wall_s']:.1f}s), compiled ACC "
-              f"{r_comp['acc']:.4f} ({r_comp['wall_s']:.1f}s)", flush=True)
-    finally:
-        T.build_tae = original
+    torch._dynamo.reset()
+    comp = phase_times(x, v, g, {**base, "compile": True}, dev, size["tae_epochs"])
+    res["config"] = base
+    res["synthetic"] = {p: {"eager_samples_per_s": eager[p]["samples_per_s"],
+                            "compiled_samples_per_s": comp[p]["samples_per_s"],
+                            "speedup": comp[p]["samples_per_s"] / eager[p]["samples_per_s"],
+                            "eager_first_epoch_s": eager[p]["first_epoch_s"],
+                            "compiled_first_epoch_s": comp[p]["first_epoch_s"]}
+                        for p in ("warmup", "update", "cluster")}
+    print("  compile: speed-up " + ", ".join(f"{p} {res['synthetic'][p]['speedup']:.2f}x" for p in res["synthetic"]),
+          flush=True)
+    r_eager = short_real_run(size, dev, seed=0)
+    torch._dynamo.reset()
+    r_comp = short_real_run(size, dev, seed=0, compile=True)
+    res["real"] = [{k: v for k, v in r.items() if k != "labels"} | {"compiled": c}
+                   for r, c in ((r_eager, False), (r_comp, True))]
+    res["real_label_agreement"] = float(cluster_accuracy(r_eager["labels"], r_comp["labels"]))
+    print(f"  compile real: eager ACC {r_eager['acc']:.4f} ({r_eager['wall_s']:.1f}s), compiled ACC "
+          f"{r_comp['acc']:.4f} ({r_comp['wall_s']:.1f}s)", flush=True)
     report["compile"] = res
 
 

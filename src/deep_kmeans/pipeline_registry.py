@@ -7,6 +7,8 @@ alone on the versioned outputs of the stage before it.
 
 from __future__ import annotations
 
+import warnings
+
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
@@ -18,7 +20,11 @@ from deep_kmeans.pipelines.take import pipeline as take
 def register_pipelines() -> dict[str, Pipeline]:
     # Kedro 1.7 may ask find_pipelines for the requested pipelines only, so the ones named below
     # are built here whatever it returned.
-    pipelines = find_pipelines()
+    with warnings.catch_warnings():
+        # Asked for a TAKE stage (`kedro run --pipeline=take_cluster`), Kedro 1.7 looks for a folder of
+        # that name and warns that it could not import it; the stages are registered below.
+        warnings.filterwarnings("ignore", message=r".*'deep_kmeans\.pipelines\.take_(pretrain|cluster|evaluate)' module")
+        pipelines = find_pipelines()
     full_take = take.create_pipeline()
     pipelines.update({
         "data": create_data_pipeline(),

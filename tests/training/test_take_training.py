@@ -147,3 +147,16 @@ def test_fresh_views_fall_back_to_stored_views_off_pixels(digits, caplog):
         assert T.view_augmenter(features) is None
     assert "pixel data sets" in caplog.text and "agnews" in caplog.text
     assert T.view_augmenter({**digits_features(x, None)}) is None  # views disabled: none are made up
+
+
+def test_compile_option_compiles_the_tae_in_place(monkeypatch):
+    # torch.compile itself costs ~30 s on CPU; what is ours to test is that the option reaches the module
+    # and leaves its state_dict keys (what checkpoints and saved models hold) unchanged.
+    compiled = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, *a, **k: compiled.append(type(self).__name__))
+    g = geometry_for("digits", 64)
+    eager = T.build_tae(g, T.TAKEConfig.from_params(TINY))
+    assert compiled == []
+    tae = T.build_tae(g, T.TAKEConfig.from_params({**TINY, "compile": True}))
+    assert compiled == ["TransformerAutoencoder"]
+    assert tae.state_dict().keys() == eager.state_dict().keys()
