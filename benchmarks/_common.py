@@ -120,12 +120,29 @@ def provenance(device: str) -> dict:
     }
 
 
-def load_conf(name: str) -> dict:
-    """``conf/base/parameters_<name>.yml`` as a dict (plain YAML: these files hold no resolvers)."""
+def load_conf(name: str, env: str | None = None) -> dict:
+    """``conf/base/parameters_<name>.yml`` as a dict (plain YAML: these files hold no resolvers), with the
+    ``<name>`` key of ``conf/<env>/parameters*.yml`` deep-merged over it, as the project's soft merge does."""
     import yaml
 
     path = REPO / "conf" / "base" / f"parameters_{name}.yml"
-    return yaml.safe_load(path.read_text()) or {}
+    conf = yaml.safe_load(path.read_text()) or {}
+    if env:
+        folder = REPO / "conf" / env
+        if not folder.is_dir():
+            raise SystemExit(f"no configuration environment conf/{env}")
+        for extra in sorted(folder.glob("parameters*.yml")):
+            layer = yaml.safe_load(extra.read_text()) or {}
+            if name in layer:
+                conf = _deep_merge(conf, {name: layer[name]})
+    return conf
+
+
+def _deep_merge(base: dict, top: dict) -> dict:
+    out = dict(base)
+    for key, value in top.items():
+        out[key] = _deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def write_json(path: Path, data: dict) -> None:

@@ -93,15 +93,16 @@ log = logging.getLogger("benchmarks.quality")
 # ---------------------------------------------------------------------------------------------- data
 
 
-def load_features(dataset: str, scale: str, n_samples: int | None, data_seed: int, device: str) -> dict:
+def load_features(dataset: str, scale: str, n_samples: int | None, data_seed: int, device: str,
+                  env: str | None = None) -> dict:
     """The ``features`` record, as the data and features pipelines build it from conf/base."""
     from deep_kmeans.data.loaders import load_raw_dataset, loader_options, stratified_indices
     from deep_kmeans.features.build import build_features
 
     raw_dir_for = C.raw_dir_for
 
-    data_params = C.load_conf("data")["data"]
-    feat_params = C.load_conf("features")["features"]
+    data_params = C.load_conf("data", env)["data"]
+    feat_params = C.load_conf("features", env)["features"]
     options = dict((data_params.get("options") or {}).get(dataset) or {})
     if dataset == "2mnist":
         for key, name in (("mnist_dir", "mnist"), ("fashion_dir", "fashion_mnist")):
@@ -130,6 +131,7 @@ def load_features(dataset: str, scale: str, n_samples: int | None, data_seed: in
         features = {**features, "x": features["x"][idx], "y": features["y"][idx],
                     "views": None if features["views"] is None else features["views"][idx]}
     features["loader_options"] = {k: str(v) for k, v in options.items()}
+    features["view_params"] = feat_params.get("views")  # what take.fresh_views draws with
     return features
 
 
@@ -157,9 +159,9 @@ def parse_sets(items: list[str]) -> dict[str, dict]:
 
 
 def method_params(method: str, dataset: str, scale: str, epochs: tuple[int, int, int] | None,
-                  sets: dict[str, dict]) -> dict:
-    """The parameters a method runs with: conf/base + the data set's block (+ the cpu scale)."""
-    conf = C.load_conf(method)[method]
+                  sets: dict[str, dict], env: str | None = None) -> dict:
+    """The parameters a method runs with: conf/base (+ conf/<env>) + the data set's block (+ the cpu scale)."""
+    conf = C.load_conf(method, env)[method]
     params = C.params_for(copy.deepcopy(conf), dataset)
     params.pop("split", None)
     if scale == "cpu" and dataset != "digits":
@@ -216,7 +218,7 @@ def run_take(features: dict, k: int, params: dict, seed: int, device: str) -> tu
     t0 = time.perf_counter()
     augment = None
     if cfg.fresh_views and cfg.update_epochs:
-        augment = T.view_augmenter(features, (C.load_conf("features")["features"] or {}).get("views"))
+        augment = T.view_augmenter(features, features.get("view_params"))
     state, hist = T.pretrain(x, views, geometry, cfg, seed=seed, device=device, progress=False, augment=augment)
     phases["pretrain_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -353,6 +355,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--speed-json", default=None, help="a speed.py JSON of the same machine (its tae section)")
     ap.add_argument("--out-dir", default=str(C.REPO / "benchmarks" / "results"))
     ap.add_argument("--tag", default="", help="suffix of the output files' names")
+    ap.add_argument("--env", default=None,
+                    help="a configuration environment merged over conf/base, as `kedro run --env`: `offline` "
+                         "reads the offline copies and backbones (docs/offline.md)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -375,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     report = {"provenance": C.provenance(args.device),
               "settings": {"scale": args.scale, "datasets": datasets, "methods": methods, "seeds": args.seeds,
                            "data_seed": args.data_seed, "epochs_override": epochs, "n_samples": args.n_samples,
-                           "sets": sets, "cpu_max_samples": CPU_MAX_SAMPLES, "helpers": C.HELPERS},
+                           "sets": sets, "env": args.env, "cpu_max_samples": CPU_MAX_SAMPLES,
+                           "helpers": C.HELPERS},
               "data": {}, "params": {}, "runs": [], "summary": []}
     started = time.perf_counter()
 
@@ -387,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
 
     for dataset in datasets:
         t0 = time.perf_counter()
-        features = load_features(dataset, args.scale, args.n_samples, args.data_seed, args.device)
+        features = load_features(dataset, args.scale, args.n_samples, args.data_seed, args.device, args.env)
         k = resolve_n_clusters(None, features)
         views = features.get("views")
         report["data"][dataset] = {
@@ -405,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
                 len(args.seeds), views is not None)
             report["settings"]["epochs_override"] = epochs
             print(f"[{dataset}] schedule picked: {epochs} ({report['settings']['schedule_pick']})", flush=True)
-        params = {m: method_params(m, dataset, args.scale, epochs, sets) for m in methods}
+        params = {m: method_params(m, dataset, args.scale, epochs, sets, args.env) for m in methods}
         for m, p in params.items():
             report["params"][f"{dataset}/{m}"] = p
         for seed in args.seeds:

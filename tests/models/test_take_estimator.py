@@ -45,3 +45,18 @@ def test_errors(data):
         TAKE(n_clusters=50, **TINY).fit(x[:10])
     with pytest.raises(ValueError, match="2-D"):
         TAKE(n_clusters=2, **TINY).fit(x[0])
+    with pytest.raises(ValueError, match="fresh_views is an option of the Kedro pipeline"):
+        TAKE(n_clusters=2, fresh_views=True, **TINY)
+
+
+def test_readme_example_runs_as_written(project_root):
+    # The "Without Kedro" block of the README, executed verbatim on 120 digits.
+    readme = (project_root / "README.md").read_text()
+    section = readme.split("## Without Kedro", 1)[1]
+    code = section.split("```python", 1)[1].split("```", 1)[0]
+    x = (load_digits().data[:120] / 16).astype(np.float32)
+    namespace = {"X": x[:100], "X_new": x[100:]}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    model = namespace["model"]
+    assert model.labels_.shape == (100,) and model.transform(x[100:]).shape == (20, 10)
+    np.testing.assert_array_equal(model.predict(x[:100]), model.labels_)

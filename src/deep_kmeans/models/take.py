@@ -34,6 +34,10 @@ class TAKE:
         self.progress = progress
         self.hyperparameters = hyperparameters
         self.config = training.TAKEConfig.from_params(hyperparameters)
+        if self.config.fresh_views:
+            # The estimator cannot tell pixels from feature vectors: it trains on the views it is given.
+            raise ValueError("fresh_views is an option of the Kedro pipeline for pixel data sets "
+                             "(kedro run --params=take.fresh_views=true); pass precomputed views to fit(X, views=...)")
 
     def _geometry(self, dim: int) -> Geometry:
         if self.geometry is None:
