@@ -127,7 +127,15 @@ def load_features(dataset: str, scale: str, n_samples: int | None, data_seed: in
         raw = load_raw_dataset(dataset, raw_dir, options=options, seed=data_seed, download=download)
     features = build_features(raw, feat_params, seed=data_seed, device=device, progress=False)
     if post_cap is not None and post_cap < len(features["y"]):
-        idx = np.sort(stratified_indices(features["y"], post_cap, data_seed))
+        try:
+            idx = np.sort(stratified_indices(features["y"], post_cap, data_seed))  # class-balanced
+            options["subsample"] = f"{post_cap}, class-balanced"
+        except ValueError:  # a class too small for a balanced cap (Reuters-21578's crude: 355): proportional
+            from sklearn.model_selection import train_test_split
+
+            idx = np.sort(train_test_split(np.arange(len(features["y"])), train_size=post_cap,
+                                           stratify=features["y"], random_state=data_seed)[0])
+            options["subsample"] = f"{post_cap}, class proportions kept"
         features = {**features, "x": features["x"][idx], "y": features["y"][idx],
                     "views": None if features["views"] is None else features["views"][idx]}
     features["loader_options"] = {k: str(v) for k, v in options.items()}
