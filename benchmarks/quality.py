@@ -224,9 +224,7 @@ def run_take(features: dict, k: int, params: dict, seed: int, device: str) -> tu
     x, views = features["x"], features.get("views")
     phases = {}
     t0 = time.perf_counter()
-    augment = None
-    if cfg.fresh_views and cfg.update_epochs:
-        augment = T.view_augmenter(features, features.get("view_params"))
+    augment = T.view_augmenter(features, cfg, features.get("view_params"))
     state, hist = T.pretrain(x, views, geometry, cfg, seed=seed, device=device, progress=False, augment=augment)
     phases["pretrain_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()

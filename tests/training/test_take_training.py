@@ -117,7 +117,7 @@ def digits_features(x, views):
 def test_fresh_views_are_seeded_resumable_and_change_training(digits, tmp_path):
     x, views, _, g = digits
     cfg = T.TAKEConfig.from_params({**TINY, "fresh_views": True})
-    augment = T.view_augmenter(digits_features(x, views), {"crop_scale": [0.6, 1.0], "max_rotation": 15.0})
+    augment = T.view_augmenter(digits_features(x, views), cfg, {"crop_scale": [0.6, 1.0], "max_rotation": 15.0})
     xb = torch.from_numpy(x[:5])
     gen = torch.Generator().manual_seed(0)
     v = augment(xb, gen)
@@ -143,10 +143,15 @@ def test_fresh_views_are_seeded_resumable_and_change_training(digits, tmp_path):
 def test_fresh_views_fall_back_to_stored_views_off_pixels(digits, caplog):
     x, views, _, _ = digits
     features = {**digits_features(x, views), "name": "agnews", "extractor": "minilm"}
+    cfg = T.TAKEConfig.from_params({**TINY, "fresh_views": True})
     with caplog.at_level("WARNING", logger="deep_kmeans.training.take"):
-        assert T.view_augmenter(features) is None
+        assert T.view_augmenter(features, cfg) is None
     assert "pixel data sets" in caplog.text and "agnews" in caplog.text
-    assert T.view_augmenter({**digits_features(x, None)}) is None  # views disabled: none are made up
+    assert T.view_augmenter({**digits_features(x, None)}, cfg) is None  # views disabled: none are made up
+    # off, or no update phase to use them: nothing to draw
+    assert T.view_augmenter(digits_features(x, views), T.TAKEConfig.from_params(TINY)) is None
+    assert T.view_augmenter(digits_features(x, views), T.TAKEConfig.from_params(
+        {**TINY, "fresh_views": True, "update_epochs": 0})) is None
 
 
 def test_compile_option_compiles_the_tae_in_place(monkeypatch):

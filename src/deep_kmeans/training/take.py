@@ -154,14 +154,18 @@ def check_inputs(x: np.ndarray, geometry: Geometry, views: np.ndarray | None = N
             raise ValueError("views contain NaN or infinite values")
 
 
-def view_augmenter(features: dict, view_params: dict | None = None):
-    """``augment(xb, generator) -> (B, 4, dim)``: fresh 2 crops + 2 rotations of a CPU batch of flat pixel
-    images, with the crop scale and rotation of ``view_params`` (``params:features.views``).
+def view_augmenter(features: dict, cfg: TAKEConfig, view_params: dict | None = None):
+    """``augment(xb, generator) -> (B, 4, dim)`` for ``pretrain`` when ``cfg.fresh_views`` asks for it: fresh
+    2 crops + 2 rotations of a CPU batch of flat pixel images, with the crop scale and rotation of
+    ``view_params`` (``params:features.views``).
 
-    Returns None, with a warning, where fresh views cannot apply: the features are not pixels (backbone,
-    sentence-encoder or tf-idf vectors: their views must go through the extractor) or the data set was
-    built without views (``features.views.enabled: false``), so the stored views, if any, are used.
+    Returns None when fresh views are off or there is no update phase, and, with a warning, where they
+    cannot apply: the features are not pixels (backbone, sentence-encoder or tf-idf vectors: their views must
+    go through the extractor) or the data set was built without views (``features.views.enabled: false``),
+    so the stored views, if any, are used.
     """
+    if not (cfg.fresh_views and cfg.update_epochs):
+        return None
     if features.get("extractor") != "pixels" or features.get("views") is None:
         logger.warning("take.fresh_views applies to pixel data sets built with views; %s has %s features%s: "
                        "using the stored views", features.get("name"), features.get("extractor"),

@@ -51,8 +51,7 @@ def pretrain_take(features: dict, params: dict, seed: int, device: str, progress
     k = resolve_n_clusters(n_clusters, features)
     x, views, idx = _train_view(features, params, seed)
     geometry = Geometry.from_dict(features["geometry"])
-    augment = (training.view_augmenter(features, (feature_params or {}).get("views"))
-               if cfg.fresh_views and cfg.update_epochs else None)
+    augment = training.view_augmenter(features, cfg, (feature_params or {}).get("views"))
     start = time.perf_counter()
     state, history = training.pretrain(x, views, geometry, cfg, seed=seed, device=device, progress=progress,
                                        store=checkpoints, data_key=features["fingerprint"], augment=augment)
@@ -139,7 +138,9 @@ def kmeans_baseline_scores(init: dict, features: dict, params: dict, seed: int) 
     if cfg.baseline_kmeans:
         _, labels, _ = kmeans_init(x, len(init["centers"]), seed=seed, n_init=cfg.kmeans_n_init)
         scores.update({f"input_kmeans_{k}": v for k, v in clustering_scores(y, labels).items()})
-    logger.info("K-means on the pretrained z: ACC %.4f NMI %.4f%s", scores["init_acc"], scores["init_nmi"],
-                "" if not cfg.baseline_kmeans else
-                f"; K-means on the input: ACC {scores['input_kmeans_acc']:.4f} NMI {scores['input_kmeans_nmi']:.4f}")
+    message = f"K-means on the pretrained z: ACC {scores['init_acc']:.4f} NMI {scores['init_nmi']:.4f}"
+    if cfg.baseline_kmeans:
+        message += (f"; K-means on the input: ACC {scores['input_kmeans_acc']:.4f} "
+                    f"NMI {scores['input_kmeans_nmi']:.4f}")
+    logger.info(message)
     return as_mlflow_metrics(scores)
