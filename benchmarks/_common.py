@@ -67,7 +67,7 @@ def git_commit() -> dict:
 def device_info(device: str) -> dict:
     import torch
 
-    from deep_kmeans.training.runtime import resolve_device
+    from deep_kmeans.runtime import resolve_device
 
     dev = resolve_device(device)
     info = {"device": str(dev), "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
@@ -172,35 +172,9 @@ def fmt(mean: float | None, std: float | None = None, digits: int = 4) -> str:
     return f"{mean:.{digits}f}" if std is None else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-# ---- the three small helpers of deep_kmeans.pipelines that the benchmarks need -------------------
-# deep_kmeans.pipelines imports Kedro, which the GPU machine lacks: use the project's functions when
-# Kedro is importable, else these copies (same code, pipelines/method.py and pipelines/data/nodes.py).
+# ---- the project's config helpers (Kedro-free, so they import on the GPU machine too) -------------
 
-def _params_for(params: dict | None, dataset: str) -> dict:
-    params = dict(params or {})
-    overrides = params.pop("overrides", None) or {}
-    params.update(overrides.get(dataset) or {})
-    return params
+from deep_kmeans.data.loaders import raw_dir_for  # noqa: E402
+from deep_kmeans.methods.config import params_for, resolve_n_clusters  # noqa: E402
 
-
-def _raw_dir_for(dataset: str, data_params: dict) -> Path:
-    override = (data_params.get("raw_dirs") or {}).get(dataset)
-    return Path(override) if override else Path(data_params.get("raw_root", "data/01_raw")) / dataset
-
-
-def _resolve_n_clusters(n_clusters, features: dict) -> int:
-    from deep_kmeans.data.registry import get_dataset_info
-    from deep_kmeans.models.kmeans_init import check_n_clusters
-
-    k = get_dataset_info(features["name"]).n_classes if n_clusters is None else n_clusters
-    check_n_clusters(k, len(features["x"]))
-    return int(k)
-
-
-try:
-    from deep_kmeans.pipelines.data.nodes import raw_dir_for
-    from deep_kmeans.pipelines.method import params_for, resolve_n_clusters
-    HELPERS = "deep_kmeans.pipelines"
-except ImportError:  # no Kedro here
-    params_for, raw_dir_for, resolve_n_clusters = _params_for, _raw_dir_for, _resolve_n_clusters
-    HELPERS = "benchmarks/_common.py copies (Kedro not importable)"
+HELPERS = "deep_kmeans.methods.config, deep_kmeans.data.loaders"

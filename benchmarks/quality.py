@@ -217,37 +217,23 @@ def pick_schedule(speed_json: str | None, seconds: float, n: int, n_seeds: int, 
 def run_take(features: dict, k: int, params: dict, seed: int, device: str) -> tuple[np.ndarray, dict]:
     from deep_kmeans.data.registry import Geometry
     from deep_kmeans.evaluation.metrics import clustering_scores
-    from deep_kmeans.training import take as T
+    from deep_kmeans.methods import take as T
 
     cfg = T.TAKEConfig.from_params(params)
-    geometry = Geometry.from_dict(features["geometry"])
-    x, views = features["x"], features.get("views")
-    phases = {}
-    t0 = time.perf_counter()
     augment = T.view_augmenter(features, cfg, features.get("view_params"))
-    state, hist = T.pretrain(x, views, geometry, cfg, seed=seed, device=device, progress=False, augment=augment)
-    phases["pretrain_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    init = T.kmeans_initialise(x, state, geometry, cfg, k, seed=seed, device=device)
-    phases["kmeans_init_s"] = time.perf_counter() - t0
-    extra = {"init_scores": clustering_scores(features["y"], init["labels"]), "phases": phases}
-    if cfg.assignment == "kmeans":
-        return np.asarray(init["labels"]), extra
-    t0 = time.perf_counter()
-    cstate, chist = T.cluster(x, state, init["centers"], geometry, cfg, seed=seed, device=device, progress=False)
-    phases["cluster_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    labels, _ = T.predict(x, cstate, geometry, cfg, device=device)
-    phases["predict_s"] = time.perf_counter() - t0
-    extra["final_losses"] = {k: v[-1] for k, v in {**hist, **chist}.items() if v and v[-1] is not None}
-    extra["changed_last_epoch"] = chist.get("cluster/changed", [None])[-1]
-    return labels, extra
+    out = T.fit_take(features["x"], features.get("views"), Geometry.from_dict(features["geometry"]), cfg, k,
+                     seed=seed, device=device, progress=False, augment=augment)
+    extra = {"init_scores": clustering_scores(features["y"], out["init"]["labels"]), "phases": out["phases"]}
+    if cfg.assignment != "kmeans":
+        extra["final_losses"] = {k: v[-1] for k, v in out["history"].items() if v and v[-1] is not None}
+        extra["changed_last_epoch"] = out["history"].get("cluster/changed", [None])[-1]
+    return out["labels"], extra
 
 
 def fit_function(method: str):
     import importlib
 
-    module = importlib.import_module(f"deep_kmeans.models.{method}")
+    module = importlib.import_module(f"deep_kmeans.methods.{method}")
     return getattr(module, f"fit_{method}")
 
 

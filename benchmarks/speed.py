@@ -28,7 +28,7 @@ reported as a ratio. Sections (``--sections``, default all):
              on: steady-state throughput, the cost of
              the first (compiling) epoch, and the same short real run's ACC.
 
-Timing: ``training.take._epoch_bar`` is replaced (in this process) by a timer that records each
+Timing: ``methods.take.epoch_bar`` is replaced (in this process) by a timer that records each
 epoch's wall time around the project's own loop, with ``torch.cuda.synchronize``; the first
 epoch of a phase is dropped (warm-up, allocation, compilation) and the median of the rest kept.
 Peak memory: ``torch.cuda.max_memory_allocated`` on CUDA (reset per phase); on CPU the process's
@@ -58,8 +58,8 @@ import torch  # noqa: E402
 
 from deep_kmeans.data.registry import Geometry  # noqa: E402
 from deep_kmeans.evaluation.metrics import cluster_accuracy  # noqa: E402
-from deep_kmeans.training import take as T  # noqa: E402
-from deep_kmeans.training.runtime import resolve_device  # noqa: E402
+from deep_kmeans.methods import take as T  # noqa: E402
+from deep_kmeans.runtime import resolve_device  # noqa: E402
 
 SECTIONS = ["tae", "knet", "peers", "scaling", "patches", "amp", "compile"]
 EXTRA_SECTIONS = ["profile"]  # run only when named in --sections
@@ -101,12 +101,12 @@ def sync(dev: torch.device) -> None:
 
 
 class EpochTimer:
-    """Stands in for ``training.take._epoch_bar``: iterates the epochs and records each one's wall time."""
+    """Stands in for ``methods.take.epoch_bar``: iterates the epochs and records each one's wall time."""
 
     last: "EpochTimer | None" = None
     device = torch.device("cpu")
 
-    def __init__(self, total, start, desc, progress):
+    def __init__(self, total, desc, progress, start=0):
         self.epochs = range(start, total)
         self.desc = desc
         self.times: list[float] = []
@@ -127,7 +127,7 @@ class EpochTimer:
         pass
 
 
-T._epoch_bar = EpochTimer  # this process only: the loops are the project's, unchanged
+T.epoch_bar = EpochTimer  # this process only: the loops are the project's, unchanged
 
 
 def steady(times: list[float]) -> float:
@@ -313,9 +313,9 @@ def section_peers(dev, size, report):
         report["peers"] = res
         print("  peers:", res["error"], flush=True)
         return
-    from deep_kmeans.models.dcn import fit_dcn
-    from deep_kmeans.models.dec import fit_dec
-    from deep_kmeans.models.idec import fit_idec
+    from deep_kmeans.methods.dcn import fit_dcn
+    from deep_kmeans.methods.dec import fit_dec
+    from deep_kmeans.methods.idec import fit_idec
 
     x, y, _, g, name = real_data(size["peers_data"], size["peers_n"])
     ep, ec = size["peers_epochs"]

@@ -18,7 +18,7 @@ from deep_kmeans.data.loaders import load_digits_raw
 from deep_kmeans.data.registry import Geometry
 from deep_kmeans.evaluation.metrics import clustering_scores
 from deep_kmeans.features.build import build_features
-from deep_kmeans.training import take as T
+from deep_kmeans.methods import take as T
 
 BASE = dict(embed_dim=32, depth=2, heads=2, decoder_depth=1, mlp_ratio=2.0, head_hidden=64, head_out=32,
             warmup_epochs=30, update_epochs=15, cluster_epochs=10, batch_size=128, lambda1=0.1, lambda2=0.1,

@@ -29,7 +29,7 @@ def test_offline_environment_overrides_single_keys(project_root):
 def test_every_dataset_has_take_overrides_and_every_method_has_parameters(project_root):
     params = load_params(project_root, "local")
     assert set(params["take"]["overrides"]) == set(DATASETS)
-    for method in ("take", "kmeans", "dec", "idec", "dcn", "dekm", "emaec", "ulhe_dc", "dckm"):
+    for method in ("take", "kmeans", "dec", "idec", "dcn", "dekm", "emaec", "ulhe_dc", "dckm", "umap_gmm"):
         assert method in params, method
 
 
@@ -39,8 +39,26 @@ def test_registered_pipelines(project_root):
 
     pipelines = register_pipelines()
     for name in ("__default__", "take", "take_pretrain", "take_cluster", "take_evaluate", "data", "features",
-                 "kmeans", "dec", "idec", "dcn", "dekm", "emaec", "ulhe_dc", "dckm"):
+                 "kmeans", "dec", "idec", "dcn", "dekm", "emaec", "ulhe_dc", "dckm", "umap_gmm", "compare"):
         assert name in pipelines, name
+    assert "evaluation" not in pipelines  # a stage, composed into every method, not a run of its own
     assert pipelines["__default__"].outputs() == pipelines["take"].outputs()
     # take_cluster reads what take_pretrain wrote: re-cluster without re-pretraining
     assert {"take.pretrained", "features"} <= pipelines["take_cluster"].inputs()
+
+
+def test_registry_composes_each_method_from_the_shared_stages(project_root):
+    bootstrap_project(project_root)
+    from deep_kmeans.pipeline_registry import register_pipelines
+
+    pipelines = register_pipelines()
+    shared = {n.name for n in pipelines["features"].nodes}  # data + features, defined once
+    for method in ("take", "kmeans", "dec", "umap_gmm"):
+        names = {n.name for n in pipelines[method].nodes}
+        assert shared <= names, method
+        # the evaluation stage, one template namespaced by the method
+        assert {f"{method}.evaluate", f"{method}.plot_confusion", f"{method}.log_losses"} <= names, method
+        assert {f"{method}.metrics", f"{method}.scores", f"{method}.confusion_plot"} <= pipelines[method].all_outputs()
+    own_dec = {n.name for n in pipelines["dec"].nodes} - shared
+    assert own_dec == {"dec_train"} | {f"dec.{n}" for n in ("evaluate", "log_losses", "plot_confusion",
+                                                            "plot_embedding", "plot_losses")}

@@ -25,7 +25,7 @@ def git_commit(path: str | Path) -> str:
 
 
 class RunTagsHook:
-    """Tags every MLflow run with data set, pipeline, device, seed and git commit.
+    """Tags every MLflow run with data set, pipeline, device, seed, data_seed and git commit.
 
     kedro-mlflow starts the run in its own ``before_pipeline_run``; plugins registered through entry
     points are called before project hooks, so the run is active when ours runs. We tag on the first
@@ -38,7 +38,7 @@ class RunTagsHook:
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], catalog) -> None:
-        from deep_kmeans.training.runtime import resolve_device
+        from deep_kmeans.runtime import resolve_device
 
         def param(name, default=None):
             try:
@@ -55,6 +55,7 @@ class RunTagsHook:
             "dataset": str(param("dataset")),
             "device": device,
             "seed": str(param("seed")),
+            "data_seed": str(param("data_seed")),
             "pipeline": "+".join(names),
             "git_commit": git_commit(run_params.get("project_path") or "."),
         }

@@ -7,8 +7,7 @@ import torch
 from torch import nn
 
 from deep_kmeans.data.registry import Geometry
-from deep_kmeans.models.autoencoders import ConvAutoencoder, MLPAutoencoder, is_image_geometry
-from deep_kmeans.training.autoencoder import build_autoencoder, resolve_ae_kind
+from deep_kmeans.models.autoencoders import ConvAutoencoder, MLPAutoencoder
 
 
 def test_mlp_shapes_and_layers():
@@ -67,7 +66,7 @@ def test_conv_rejects_small_images_and_even_kernels():
 @pytest.mark.parametrize("kind", ["mlp", "conv"])
 def test_gradients_reach_every_parameter(kind):
     g = Geometry(dim=64, channels=1, side=8, patch=2)
-    ae = build_autoencoder(kind, g, embedding_dim=4, hidden=(16,), channels=(4, 4, 4))
+    ae = MLPAutoencoder([64, 16, 4]) if kind == "mlp" else ConvAutoencoder(g, channels=(4, 4, 4), embedding_dim=4)
     x = torch.rand(6, 64)
     z, xr = ae(x)
     ((xr - x) ** 2).mean().backward()
@@ -76,16 +75,3 @@ def test_gradients_reach_every_parameter(kind):
         assert p.grad.abs().sum() > 0, name
     enc = {id(p) for p in ae.encoder_parameters()}
     assert 0 < len(enc) < len(list(ae.parameters()))
-
-
-def test_resolve_ae_kind():
-    img = Geometry(dim=64, channels=1, side=8, patch=2)
-    feat = Geometry(dim=60, channels=1, side=8, patch=2)
-    small = Geometry(dim=16, channels=1, side=4, patch=2)
-    assert is_image_geometry(img) and not is_image_geometry(feat)
-    assert resolve_ae_kind("auto", img) == "conv"
-    assert resolve_ae_kind("auto", feat) == "mlp"
-    assert resolve_ae_kind("auto", small) == "mlp"
-    assert resolve_ae_kind("conv", feat) == "conv"
-    with pytest.raises(ValueError):
-        resolve_ae_kind("transformer", img)

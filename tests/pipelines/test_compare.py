@@ -8,7 +8,6 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from deep_kmeans.pipelines.compare.nodes import (
     build_comparison_table, comparison_bars, comparison_metrics, comparison_table, method_of, table_markdown,
@@ -116,12 +115,6 @@ TINY_DEC = {"hidden": [64, 64, 128], "batch_size": 64, "pretrain_epochs": 10, "u
             "kmeans_n_init": 3}
 
 
-@pytest.fixture
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)  # two cores shared with other test runs
-    yield
-    torch.set_num_threads(old)
 
 
 def test_compare_end_to_end(scratch_project, one_thread):

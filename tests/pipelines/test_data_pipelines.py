@@ -28,3 +28,22 @@ def test_changed_feature_parameters_invalidate_the_cache(scratch_project):
     scratch_project.run("features", params)
     scratch_project.run("features", tiny_params())
     assert len(list((scratch_project.path / "data/04_feature/cache").glob("*.pkl"))) == 2
+
+
+def _raw_labels(project) -> np.ndarray:
+    return pickle.loads((project.path / "data/02_intermediate/digits/raw_data.pkl").read_bytes())["y"]
+
+
+def _raw_pixels(project) -> np.ndarray:
+    return pickle.loads((project.path / "data/02_intermediate/digits/raw_data.pkl").read_bytes())["x"]
+
+
+def test_data_seed_draws_the_subset_and_seed_does_not(scratch_project):
+    scratch_project.run("data", tiny_params())
+    first = _raw_pixels(scratch_project)
+    scratch_project.run("data", tiny_params(seed=5))  # another training seed: the same 300 images
+    np.testing.assert_array_equal(_raw_pixels(scratch_project), first)
+    scratch_project.run("data", tiny_params(data_seed=1))  # another data seed: another balanced subset
+    other = _raw_pixels(scratch_project)
+    assert other.shape == first.shape and not np.array_equal(other, first)
+    assert np.bincount(_raw_labels(scratch_project)).tolist() == [30] * 10

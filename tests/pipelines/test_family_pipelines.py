@@ -6,7 +6,6 @@ from __future__ import annotations
 import mlflow
 import numpy as np
 import pytest
-import torch
 
 from .conftest import tiny_params
 
@@ -22,21 +21,16 @@ TINY_OVERRIDES = {
     "emaec": {**TINY_AE, "hidden": [64, 32, 64], "pretrain_epochs": 30, "rounds": 3, "finetune_iters": 5},
     "ulhe_dc": {**TINY_AE, "cluster_epochs": 3},
     "dckm": {"rounds": 3, "inner_epochs": 2, "kmeans_n_init": 3},
+    "umap_gmm": {"n_neighbors": 10, "n_init": 2},
 }
 METHODS = list(TINY_OVERRIDES)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def family_params(method: str) -> dict:
     return tiny_params(**{method: {"overrides": {"digits": TINY_OVERRIDES[method]}}})
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Two cores are shared with other test runs: one intra-op thread is faster and fairer."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -54,7 +48,7 @@ def test_method_pipeline_runs_and_logs_to_mlflow(scratch_project, method):
     metric_names = set(client.get_run(run.run_id).data.metrics)
     if method != "kmeans":  # the trained ones log per-epoch losses
         assert any(m.startswith("cluster.") for m in metric_names), sorted(metric_names)
-        if method != "dckm":  # dckm has no pretraining
+        if method not in ("dckm", "umap_gmm"):  # no pretraining
             history = client.get_metric_history(run.run_id, "pretrain.loss")
             assert len(history) == TINY_OVERRIDES[method]["pretrain_epochs"]
             assert all(np.isfinite(m.value) for m in history)

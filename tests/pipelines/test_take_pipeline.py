@@ -66,12 +66,21 @@ def test_same_seed_same_assignments_and_nothing_overwritten(scratch_project):
     assert len(scratch_project.versions("data/04_feature/digits/features.pkl")) == 2
 
 
-def test_recluster_without_pretraining(scratch_project):
+def test_recluster_without_pretraining(scratch_project, caplog):
     scratch_project.run("take")
-    with warnings.catch_warnings(record=True) as caught:
+    # a clustering option applies; a pretraining option (the TAE's width) cannot and is reported, while the
+    # stored configuration of the pretrained model is used
+    changed = {**TINY_TAKE, "lambda3": 0.5, "embed_dim": 32}
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level("WARNING"):
         warnings.simplefilter("always")
-        scratch_project.run("take_cluster", tiny_params(take={"overrides": {"digits": {**TINY_TAKE, "lambda3": 0.5}}}))
+        scratch_project.run("take_cluster", tiny_params(take={"overrides": {"digits": changed}}))
     assert not [w for w in caught if "take_cluster" in str(w.message)]  # no spurious "could not import"
+    assert "embed_dim=16 kept" in caplog.text
+    model_dir = scratch_project.path / "data/06_models/digits/take/model.pkl"
+    versions = scratch_project.versions("data/06_models/digits/take/model.pkl")
+    with open(model_dir / versions[-1] / "model.pkl", "rb") as fh:
+        config = pickle.load(fh)["config"]
+    assert config["embed_dim"] == TINY_TAKE["embed_dim"] and config["lambda3"] == 0.5
     assert len(scratch_project.versions("data/06_models/digits/take/pretrained.pkl")) == 1
     assert len(scratch_project.versions("data/06_models/digits/take/model.pkl")) == 2
     runs = scratch_project.runs()

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from deep_kmeans.data.registry import get_dataset_info
 from deep_kmeans.data.validation import CorruptRawFileError, corrupt_file_error, validate_raw
-from deep_kmeans.features.tfidf import stemmed_tfidf
+from deep_kmeans.data.tfidf import stemmed_tfidf
 
 __all__ = [
     "MissingRawDataError",
@@ -761,3 +761,9 @@ def load_raw_dataset(name: str, raw_dir: str | Path, options: dict | None = None
         raise ValueError(f"unknown option(s) {', '.join(unknown)} for data set {name!r}; "
                          f"accepted: {', '.join(accepted) or 'none'}")
     return LOADERS[name](raw_dir, seed=seed, download=download, **options)
+
+
+def raw_dir_for(dataset: str, data_params: dict) -> Path:
+    """The folder of ``dataset``'s raw files: ``raw_dirs[dataset]`` or ``<raw_root>/<dataset>``."""
+    override = (data_params.get("raw_dirs") or {}).get(dataset)
+    return Path(override) if override else Path(data_params.get("raw_root", "data/01_raw")) / dataset

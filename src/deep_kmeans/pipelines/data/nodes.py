@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from deep_kmeans.data.loaders import load_raw_dataset
+from deep_kmeans.data.loaders import load_raw_dataset, raw_dir_for
 from deep_kmeans.data.registry import get_dataset_info
 
 
-def raw_dir_for(dataset: str, data_params: dict) -> Path:
-    """The folder of ``dataset``'s raw files: ``raw_dirs[dataset]`` or ``<raw_root>/<dataset>``."""
-    override = (data_params.get("raw_dirs") or {}).get(dataset)
-    return Path(override) if override else Path(data_params.get("raw_root", "data/01_raw")) / dataset
+def load_raw_data(dataset: str, data_params: dict, data_seed: int) -> dict:
+    """Load ``dataset`` from its raw folder (or download it when ``data.download`` is true).
 
-
-def load_raw_data(dataset: str, data_params: dict, seed: int) -> dict:
-    """Load ``dataset`` from its raw folder (or download it when ``data.download`` is true)."""
+    ``data_seed`` draws the subsets (``data.options.<dataset>.n_samples``); training has its own ``seed``.
+    """
     get_dataset_info(dataset)  # unknown names fail here, listing the known ones
     options = dict((data_params.get("options") or {}).get(dataset) or {})
     if dataset == "2mnist":
@@ -25,6 +20,6 @@ def load_raw_data(dataset: str, data_params: dict, seed: int) -> dict:
         dataset,
         raw_dir_for(dataset, data_params),
         options=options,
-        seed=seed,
+        seed=data_seed,
         download=bool(data_params.get("download", False)),
     )

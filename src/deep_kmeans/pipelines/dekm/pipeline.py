@@ -1,4 +1,4 @@
-"""``kedro run --pipeline=dekm``: data → features → ``fit_dekm`` → shared evaluation.
+"""``kedro run --pipeline=dekm``: ``fit_dekm`` (``methods/dekm.py``); the registry adds the shared data, features and evaluation.
 
 Parameters: ``conf/base/parameters_dekm.yml`` (key ``dekm``); outputs ``dekm.assignments``,
 ``dekm.model``, ``dekm.loss_history`` and the evaluation's ``dekm.*`` records.
@@ -6,8 +6,8 @@ Parameters: ``conf/base/parameters_dekm.yml`` (key ``dekm``); outputs ``dekm.ass
 
 from kedro.pipeline import Pipeline
 
-from deep_kmeans.models.dekm import fit_dekm
-from deep_kmeans.pipelines.method import create_method_pipeline
+from deep_kmeans.methods.dekm import fit_dekm
+from deep_kmeans.pipelines.method_nodes import create_method_pipeline
 
 
 def create_pipeline(**kwargs) -> Pipeline:

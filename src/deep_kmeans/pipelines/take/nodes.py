@@ -1,4 +1,10 @@
-"""TAKE's nodes: thin wrappers that turn catalog records into calls of ``training.take``."""
+"""TAKE's nodes: thin wrappers that turn catalog records into calls of the phases in ``methods.take``.
+
+The run's TAKE configuration is resolved once (:func:`resolve_take_config`) and stored with the
+pretrained model; the clustering stage starts from that stored configuration (:func:`cluster_config`), so
+``kedro run --pipeline=take_cluster`` re-clusters the model that was pretrained, whatever the current
+pretraining parameters say.
+"""
 
 from __future__ import annotations
 
@@ -8,105 +14,130 @@ import time
 import numpy as np
 
 from deep_kmeans.data.registry import Geometry
-from deep_kmeans.pipelines.method import params_for, resolve_n_clusters
-from deep_kmeans.training import take as training
+from deep_kmeans.evaluation.metrics import clustering_scores
+from deep_kmeans.methods import take
+from deep_kmeans.methods.config import params_for, resolve_n_clusters
+from deep_kmeans.methods.kit import kmeans_init
+from deep_kmeans.pipelines.evaluation.nodes import as_mlflow_metrics
 
 logger = logging.getLogger(__name__)
 
+# Options of the clustering phase: taken from the current parameters when re-clustering a stored model.
+# Everything else (the TAE's shape, the pretraining schedule and losses) comes from the stored config.
+CLUSTER_KEYS = ("cluster_epochs", "cluster_lr", "grad_clip", "lambda3", "knet_iters", "knet_alpha", "knet_lambda",
+                "assignment", "kmeans_n_init", "baseline_kmeans", "batch_size", "predict_batch_size", "amp",
+                "checkpoint_every", "resume")
 
-def take_config(params: dict, dataset: str) -> training.TAKEConfig:
-    """TAKEConfig from ``params:take`` with the data set's block of ``overrides`` merged in."""
-    return training.TAKEConfig.from_params(params_for(params, dataset))
 
-
-def train_indices(features: dict, params: dict, seed: int) -> np.ndarray:
-    """Rows used for training. ``split.train_fraction`` (Table 5): a seeded stratified subset;
-    the rest is predicted as unseen data. null = all rows."""
-    fraction = (params.get("split") or {}).get("train_fraction")
-    n = len(features["y"])
+def train_indices(y: np.ndarray, split: dict | None, data_seed: int) -> np.ndarray:
+    """Rows used for training. ``split.train_fraction`` (Table 5): a stratified subset drawn with
+    ``data_seed``; the rest is predicted as unseen data. null = all rows."""
+    fraction = (split or {}).get("train_fraction")
+    n = len(y)
     if fraction is None:
         return np.arange(n)
     if not 0 < fraction < 1:
         raise ValueError(f"take.split.train_fraction must lie in (0, 1) or be null, got {fraction}")
     from sklearn.model_selection import train_test_split
 
-    idx, _ = train_test_split(np.arange(n), train_size=fraction, random_state=seed, stratify=features["y"])
+    idx, _ = train_test_split(np.arange(n), train_size=fraction, random_state=data_seed, stratify=y)
     return np.sort(idx)
 
 
-def _train_view(features: dict, params: dict, seed: int):
-    idx = train_indices(features, params, seed)
-    views = features.get("views")
-    return features["x"][idx], (None if views is None else views[idx]), idx
+def resolve_take_config(params: dict, features: dict, n_clusters, data_seed: int) -> dict:
+    """``params:take`` with the data set's ``overrides`` block merged, checked, plus K and the training rows:
+    everything the later nodes need, resolved once, before any long work."""
+    merged = params_for(params, features["name"])
+    cfg = take.TAKEConfig.from_params(merged)
+    return {"config": cfg.to_dict(), "n_clusters": resolve_n_clusters(n_clusters, features),
+            "train_rows": train_indices(features["y"], merged.get("split"), data_seed)}
 
 
-def pretrain_take(features: dict, params: dict, seed: int, device: str, progress: bool, n_clusters,
-                  checkpoints, feature_params: dict | None = None) -> tuple[dict, dict]:
-    """Warm-up + update pretraining of the TAE. Checks K before the long work starts.
+def pretrain_take(features: dict, config: dict, seed: int, device: str, progress: bool, checkpoints,
+                  feature_params: dict | None = None) -> tuple[dict, dict]:
+    """Warm-up + update pretraining of the TAE on the training rows.
 
     ``feature_params`` (``params:features``): its ``views`` block sets the crops and rotations that
     ``take.fresh_views`` draws every epoch.
     """
-    cfg = take_config(params, features["name"])
-    k = resolve_n_clusters(n_clusters, features)
-    x, views, idx = _train_view(features, params, seed)
+    cfg = take.TAKEConfig.from_params(config["config"])
+    rows = config["train_rows"]
+    views = features.get("views")
     geometry = Geometry.from_dict(features["geometry"])
-    augment = training.view_augmenter(features, cfg, (feature_params or {}).get("views"))
+    augment = take.view_augmenter(features, cfg, (feature_params or {}).get("views"))
     start = time.perf_counter()
-    state, history = training.pretrain(x, views, geometry, cfg, seed=seed, device=device, progress=progress,
-                                       store=checkpoints, data_key=features["fingerprint"], augment=augment)
-    pretrained = {**state, "config": cfg.to_dict(), "geometry": geometry.to_dict(), "n_clusters": k,
-                  "dataset": features["name"], "fingerprint": features["fingerprint"], "seed": seed,
-                  "seconds": time.perf_counter() - start}
+    state, history = take.pretrain(features["x"][rows], None if views is None else views[rows], geometry, cfg,
+                                   seed=seed, device=device, progress=progress, store=checkpoints,
+                                   data_key=features["fingerprint"], augment=augment)
+    pretrained = {**state, "config": cfg.to_dict(), "geometry": geometry.to_dict(),
+                  "n_clusters": config["n_clusters"], "train_rows": rows, "dataset": features["name"],
+                  "fingerprint": features["fingerprint"], "seed": seed, "seconds": time.perf_counter() - start}
     return pretrained, history
 
 
-def initialise_take(pretrained: dict, features: dict, params: dict, seed: int, device: str) -> dict:
+def cluster_config(pretrained: dict, params: dict) -> dict:
+    """The stored pretraining config with the clustering options of the current ``params:take``.
+
+    A pretraining option that differs from the stored one is reported, not applied: it would need a new
+    pretraining (``kedro run --pipeline=take``).
+    """
+    stored = dict(pretrained["config"])
+    current = take.TAKEConfig.from_params(params_for(params, pretrained["dataset"])).to_dict()
+    ignored = sorted(k for k in current if k not in CLUSTER_KEYS and current[k] != stored.get(k))
+    if ignored:
+        logger.warning("take: %s differ from the pretrained model's and are not applied (they shape the "
+                       "pretraining; rerun `kedro run --pipeline=take` to change them): %s", ", ".join(ignored),
+                       ", ".join(f"{k}={stored.get(k)!r} kept" for k in ignored))
+    stored.update({k: current[k] for k in CLUSTER_KEYS})
+    return take.TAKEConfig.from_params(stored).to_dict()
+
+
+def _train_x(features: dict, pretrained: dict) -> np.ndarray:
+    if features["fingerprint"] != pretrained["fingerprint"]:
+        raise ValueError(f"the pretrained TAKE model was trained on other features (fingerprint "
+                         f"{pretrained['fingerprint']}) than the current ones ({features['fingerprint']}): "
+                         "rerun `kedro run --pipeline=take` instead of a later stage")
+    return features["x"][pretrained["train_rows"]]
+
+
+def initialise_take(pretrained: dict, features: dict, config: dict, seed: int, device: str) -> dict:
     """K-means on z of the training rows → initial centres and assignment."""
-    cfg = take_config(params, features["name"])
-    x, _, _ = _train_view(features, params, seed)
-    init = training.kmeans_initialise(x, pretrained, Geometry.from_dict(pretrained["geometry"]), cfg,
-                                      pretrained["n_clusters"], seed=seed, device=device)
+    init = take.kmeans_initialise(_train_x(features, pretrained), pretrained,
+                                  Geometry.from_dict(pretrained["geometry"]), take.TAKEConfig.from_params(config),
+                                  pretrained["n_clusters"], seed=seed, device=device)
     return {"centers": init["centers"], "labels": init["labels"], "inertia": init["inertia"]}
 
 
-def cluster_take(pretrained: dict, init: dict, features: dict, params: dict, seed: int, device: str,
+def cluster_take(pretrained: dict, init: dict, features: dict, config: dict, seed: int, device: str,
                  progress: bool, checkpoints) -> tuple[dict, dict]:
     """Joint TAE + KNet training (or, with ``assignment: kmeans``, the pretrained TAE and K-means centres)."""
-    cfg = take_config(params, features["name"])
-    x, _, _ = _train_view(features, params, seed)
+    cfg = take.TAKEConfig.from_params(config)
     geometry = Geometry.from_dict(pretrained["geometry"])
     start = time.perf_counter()
     if cfg.assignment == "kmeans":
         state, history = {"tae": pretrained["tae"], "knet": None}, {}
     else:
-        state, history = training.cluster(x, pretrained, init["centers"], geometry, cfg, seed=seed, device=device,
-                                          progress=progress, store=checkpoints, data_key=features["fingerprint"])
+        state, history = take.cluster(_train_x(features, pretrained), pretrained, init["centers"], geometry, cfg,
+                                      seed=seed, device=device, progress=progress, store=checkpoints,
+                                      data_key=features["fingerprint"], init_labels=init["labels"])
     model = {**state, "centers": init["centers"] if state["knet"] is None else state["knet"]["M"].T.numpy(),
              "config": cfg.to_dict(), "geometry": geometry.to_dict(), "n_clusters": pretrained["n_clusters"],
-             "dataset": features["name"], "seed": seed,
+             "train_rows": pretrained["train_rows"], "dataset": features["name"], "seed": seed,
              "train_seconds": pretrained.get("seconds", 0.0) + time.perf_counter() - start}
     return model, history
 
 
-def predict_take(model: dict, features: dict, params: dict, seed: int, device: str) -> dict:
+def predict_take(model: dict, features: dict, device: str) -> dict:
     """Assignments of every row by the KNet forward (nearest K-means centre for ``assignment: kmeans``).
 
     With a train/unseen split, the scores of the unseen rows are added as ``*_unseen`` (Table 5).
     """
-    cfg = training.TAKEConfig.from_params(model["config"])
-    geometry = Geometry.from_dict(model["geometry"])
-    if model["knet"] is None:
-        z = training.encode(training.load_tae(model, geometry, cfg), features["x"], cfg.predict_batch_size, device)
-        labels = ((z[:, None, :] - model["centers"][None]) ** 2).sum(-1).argmin(1).astype(np.int64)
-    else:
-        labels, z = training.predict(features["x"], model, geometry, cfg, device=device)
+    cfg = take.TAKEConfig.from_params(model["config"])
+    labels, z = take.predict(features["x"], model, Geometry.from_dict(model["geometry"]), cfg, device=device)
     assignments = {"method": "take", "labels": labels, "embedding": z, "centers": model["centers"],
                    "train_seconds": model["train_seconds"], "extra_scores": {}}
-    train_idx = train_indices(features, params, seed)
+    train_idx = np.asarray(model.get("train_rows", np.arange(len(labels))))
     if len(train_idx) < len(labels):
-        from deep_kmeans.evaluation.metrics import clustering_scores
-
         unseen = np.setdiff1d(np.arange(len(labels)), train_idx)
         for name, rows in (("train", train_idx), ("unseen", unseen)):
             for k, v in clustering_scores(features["y"][rows], labels[rows]).items():
@@ -119,7 +150,7 @@ def merge_histories(pretrain_history: dict, cluster_history: dict) -> dict:
     return {**pretrain_history, **cluster_history}
 
 
-def kmeans_baseline_scores(init: dict, features: dict, params: dict, seed: int) -> dict:
+def kmeans_baseline_scores(init: dict, pretrained: dict, features: dict, config: dict, seed: int) -> dict:
     """Scores of the two K-means baselines, logged beside TAKE's so one run shows what TAKE adds:
 
     - ``init_*``: K-means on the pretrained TAE's z (the initialisation; Table 12's "pretrain + K-means");
@@ -127,13 +158,9 @@ def kmeans_baseline_scores(init: dict, features: dict, params: dict, seed: int) 
       the same seed and ``kmeans_n_init``: the plain baseline. ``take.baseline_kmeans: false`` skips it
       (it costs one K-means on the raw input: about a minute on MNIST's 70,000 × 784 on 2 cores).
     """
-    from deep_kmeans.evaluation.metrics import clustering_scores
-    from deep_kmeans.evaluation.nodes import as_mlflow_metrics
-    from deep_kmeans.models.kmeans_init import kmeans_init
-
-    cfg = take_config(params, features["name"])
-    x, _, idx = _train_view(features, params, seed)
-    y = features["y"][idx]
+    cfg = take.TAKEConfig.from_params(config)
+    x = _train_x(features, pretrained)
+    y = features["y"][pretrained["train_rows"]]
     scores = {f"init_{k}": v for k, v in clustering_scores(y, init["labels"]).items()}
     if cfg.baseline_kmeans:
         _, labels, _ = kmeans_init(x, len(init["centers"]), seed=seed, n_init=cfg.kmeans_n_init)

@@ -1,41 +1,43 @@
-"""TAKE: pretrain → K-means init → joint clustering → predict → evaluate.
+"""TAKE's own nodes: config → pretrain → K-means init → joint clustering → predict.
 
-Registered pipelines (see pipeline_registry.py):
-  take            data + features + all of the below
+The registry (``pipeline_registry.py``) puts the shared data, features and evaluation stages around
+them and registers the stages, each runnable alone on the versioned outputs of the one before:
+
+  take            data + features + all of the below + evaluation
   take_pretrain   the TAE pretraining alone (reads the latest `features`)
-  take_cluster    K-means init + joint clustering + predict + evaluate, from the latest
-                  `take.pretrained`: re-cluster without re-pretraining
-  take_evaluate   predict + evaluate from the latest `take.model`
+  take_cluster    K-means init + joint clustering + predict + evaluation, from the latest
+                  `take.pretrained` and the config stored with it: re-cluster without re-pretraining
+  take_evaluate   predict + evaluation from the latest `take.model`
 """
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from deep_kmeans.pipelines.data.pipeline import create_pipeline as create_data_pipeline
-from deep_kmeans.evaluation.pipeline import create_evaluation_pipeline
-from deep_kmeans.pipelines.features.pipeline import create_pipeline as create_features_pipeline
-
-from .nodes import (cluster_take, initialise_take, kmeans_baseline_scores, merge_histories, predict_take,
-                    pretrain_take)
-
-RUN = ["params:seed", "params:device"]
+from .nodes import (cluster_config, cluster_take, initialise_take, kmeans_baseline_scores, merge_histories,
+                    predict_take, pretrain_take, resolve_take_config)
 
 
 def create_pretrain_pipeline() -> Pipeline:
     return pipeline([
+        node(resolve_take_config, inputs=["params:take", "features", "params:n_clusters", "params:data_seed"],
+             outputs="take.config", name="take_config"),
         node(pretrain_take,
-             inputs=["features", "params:take", *RUN, "params:progress", "params:n_clusters", "checkpoints",
+             inputs=["features", "take.config", "params:seed", "params:device", "params:progress", "checkpoints",
                      "params:features"],
              outputs=["take.pretrained", "take.pretrain_losses"], name="take_pretrain"),
     ])
 
 
 def create_cluster_pipeline() -> Pipeline:
+    run = ["params:seed", "params:device"]
     return pipeline([
-        node(initialise_take, inputs=["take.pretrained", "features", "params:take", *RUN], outputs="take.init",
-             name="take_kmeans_init"),
-        node(kmeans_baseline_scores, inputs=["take.init", "features", "params:take", "params:seed"],
+        node(cluster_config, inputs=["take.pretrained", "params:take"], outputs="take.cluster_config",
+             name="take_cluster_config"),
+        node(initialise_take, inputs=["take.pretrained", "features", "take.cluster_config", *run],
+             outputs="take.init", name="take_kmeans_init"),
+        node(kmeans_baseline_scores, inputs=["take.init", "take.pretrained", "features", "take.cluster_config",
+                                             "params:seed"],
              outputs="take.init_metrics", name="take_init_scores"),
-        node(cluster_take, inputs=["take.pretrained", "take.init", "features", "params:take", *RUN,
+        node(cluster_take, inputs=["take.pretrained", "take.init", "features", "take.cluster_config", *run,
                                    "params:progress", "checkpoints"],
              outputs=["take.model", "take.cluster_losses"], name="take_cluster"),
         node(merge_histories, inputs=["take.pretrain_losses", "take.cluster_losses"], outputs="take.loss_history",
@@ -43,13 +45,13 @@ def create_cluster_pipeline() -> Pipeline:
     ])
 
 
-def create_evaluate_pipeline() -> Pipeline:
+def create_predict_pipeline() -> Pipeline:
     return pipeline([
-        node(predict_take, inputs=["take.model", "features", "params:take", *RUN], outputs="take.assignments",
+        node(predict_take, inputs=["take.model", "features", "params:device"], outputs="take.assignments",
              name="take_predict"),
-    ]) + create_evaluation_pipeline("take")
+    ])
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return (create_data_pipeline() + create_features_pipeline() + create_pretrain_pipeline()
-            + create_cluster_pipeline() + create_evaluate_pipeline())
+    """TAKE's own nodes, from ``features`` to ``take.assignments`` and ``take.loss_history``."""
+    return create_pretrain_pipeline() + create_cluster_pipeline() + create_predict_pipeline()

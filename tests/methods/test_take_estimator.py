@@ -6,7 +6,7 @@ from sklearn.datasets import load_digits
 
 from deep_kmeans.data.registry import geometry_for
 from deep_kmeans.evaluation.metrics import cluster_accuracy
-from deep_kmeans.models.take import TAKE
+from deep_kmeans.methods.take import TAKE
 
 TINY = dict(embed_dim=16, depth=1, heads=2, decoder_depth=1, decoder_heads=2, mlp_ratio=2.0,
             warmup_epochs=15, update_epochs=0, cluster_epochs=3, batch_size=64, lambda3=0.1)
@@ -45,8 +45,22 @@ def test_errors(data):
         TAKE(n_clusters=50, **TINY).fit(x[:10])
     with pytest.raises(ValueError, match="2-D"):
         TAKE(n_clusters=2, **TINY).fit(x[0])
+    # hyperparameters are stored as given and validated in fit (scikit-learn's rule), before any training
     with pytest.raises(ValueError, match="fresh_views is an option of the Kedro pipeline"):
-        TAKE(n_clusters=2, fresh_views=True, **TINY)
+        TAKE(n_clusters=2, fresh_views=True, **TINY).fit(x)
+    with pytest.raises(ValueError, match=r"knet_lambda .*\[0, 1\]"):
+        TAKE(n_clusters=2, knet_lambda=3.0, **TINY).fit(x)
+
+
+def test_scikit_learn_protocol(data):
+    from sklearn.base import clone
+
+    model = TAKE(n_clusters=4, seed=3, **TINY)
+    params = model.get_params()
+    assert params["n_clusters"] == 4 and params["seed"] == 3 and params["embed_dim"] == 16
+    twin = clone(model)
+    assert twin.get_params() == params and not hasattr(twin, "labels_")
+    assert model.set_params(lambda3=0.5).lambda3 == 0.5
 
 
 def test_readme_example_runs_as_written(project_root):

@@ -7,7 +7,7 @@ from sklearn.datasets import load_digits
 
 from deep_kmeans.data.registry import geometry_for
 from deep_kmeans.io import DirectoryStore
-from deep_kmeans.training import take as T
+from deep_kmeans.methods import take as T
 
 TINY = dict(embed_dim=16, depth=1, heads=2, decoder_depth=1, decoder_heads=2, mlp_ratio=2.0, head_hidden=16,
             head_out=8, warmup_epochs=2, update_epochs=2, cluster_epochs=3, batch_size=64, lambda1=0.1,
@@ -144,7 +144,7 @@ def test_fresh_views_fall_back_to_stored_views_off_pixels(digits, caplog):
     x, views, _, _ = digits
     features = {**digits_features(x, views), "name": "agnews", "extractor": "minilm"}
     cfg = T.TAKEConfig.from_params({**TINY, "fresh_views": True})
-    with caplog.at_level("WARNING", logger="deep_kmeans.training.take"):
+    with caplog.at_level("WARNING", logger="deep_kmeans.methods.take"):
         assert T.view_augmenter(features, cfg) is None
     assert "pixel data sets" in caplog.text and "agnews" in caplog.text
     assert T.view_augmenter({**digits_features(x, None)}, cfg) is None  # views disabled: none are made up

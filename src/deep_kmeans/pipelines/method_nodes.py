@@ -1,11 +1,9 @@
-"""The shape every clustering method's pipeline shares.
+"""The one node every family method's pipeline holds: its fit function over the ``features`` record.
 
-A method is a fit function ``fit(x, n_clusters, geometry, params, seed, device, views, progress)
--> ClusteringResult``. :func:`create_method_pipeline` puts it between the shared data and feature
-pipelines and the shared evaluation, with outputs named ``<method>.assignments``, ``<method>.model``
-and ``<method>.loss_history`` (catalog factories give them versioned files and MLflow artifacts).
-Adding a method = a model module + a ``pipelines/<method>/pipeline.py`` calling this + a
-``conf/base/parameters_<method>.yml``.
+A method is ``methods/<name>.py`` with ``fit_<name>(x, n_clusters, geometry, params, seed, device, views,
+progress) -> ClusteringResult``. :func:`create_method_pipeline` wraps it as the node ``<name>_train`` with
+outputs ``<name>.assignments``, ``<name>.model`` and ``<name>.loss_history``; the registry composes the
+shared data, features and evaluation stages around it (``pipeline_registry.py``).
 """
 
 from __future__ import annotations
@@ -16,19 +14,9 @@ from typing import Callable
 import numpy as np
 from kedro.pipeline import Pipeline, node
 
-from deep_kmeans.data.registry import Geometry, get_dataset_info
-from deep_kmeans.models.kmeans_init import check_n_clusters
-from deep_kmeans.pipelines.data.pipeline import create_pipeline as create_data_pipeline
-from deep_kmeans.evaluation.pipeline import create_evaluation_pipeline
-from deep_kmeans.pipelines.features.pipeline import create_pipeline as create_features_pipeline
-from deep_kmeans.training.result import ClusteringResult
-
-
-def resolve_n_clusters(n_clusters: int | None, features: dict) -> int:
-    """``n_clusters`` or, when null, the data set's number of classes; checked against the data."""
-    k = get_dataset_info(features["name"]).n_classes if n_clusters is None else n_clusters
-    check_n_clusters(k, len(features["x"]))
-    return int(k)
+from deep_kmeans.data.registry import Geometry
+from deep_kmeans.methods.config import params_for, resolve_n_clusters
+from deep_kmeans.methods.kit import ClusteringResult
 
 
 def result_outputs(result: ClusteringResult, method: str) -> tuple[dict, object, dict]:
@@ -42,14 +30,6 @@ def result_outputs(result: ClusteringResult, method: str) -> tuple[dict, object,
     }
     history = {k: [None if v is None else float(v) for v in vals] for k, vals in result.history.items()}
     return assignments, result.model, history
-
-
-def params_for(params: dict | None, dataset: str) -> dict:
-    """A method's parameters with its ``overrides[<dataset>]`` block merged in (and removed)."""
-    params = dict(params or {})
-    overrides = params.pop("overrides", None) or {}
-    params.update(overrides.get(dataset) or {})
-    return params
 
 
 def fit_node(method: str, fit: Callable[..., ClusteringResult]) -> Callable:
@@ -70,12 +50,11 @@ def fit_node(method: str, fit: Callable[..., ClusteringResult]) -> Callable:
 
 
 def create_method_pipeline(method: str, fit: Callable[..., ClusteringResult]) -> Pipeline:
-    """data → features → ``<method>`` fit → shared evaluation."""
-    train = node(
+    """The method's own node: ``features`` → ``<method>.assignments``, ``.model``, ``.loss_history``."""
+    return Pipeline([node(
         fit_node(method, fit),
         inputs=["features", f"params:{method}", "params:seed", "params:device", "params:n_clusters",
                 "params:progress"],
         outputs=[f"{method}.assignments", f"{method}.model", f"{method}.loss_history"],
         name=f"{method}_train",
-    )
-    return create_data_pipeline() + create_features_pipeline() + Pipeline([train]) + create_evaluation_pipeline(method)
+    )])

@@ -1,4 +1,5 @@
-"""The shared pretraining loop, embed() and the parameter reader."""
+"""What the autoencoder methods share (methods/autoencoder.py): the pretraining loop, the parameter
+readers, the autoencoder kind, and embed()/ParamReader from the kit as they use them."""
 
 from __future__ import annotations
 
@@ -7,8 +8,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from deep_kmeans.models.autoencoders import MLPAutoencoder
-from deep_kmeans.training.autoencoder import ParamReader, embed, pretrain_autoencoder, read_ae_params
+from deep_kmeans.data.registry import Geometry
+from deep_kmeans.methods.autoencoder import (
+    EpochMeans, pretrain_autoencoder, read_ae_params, read_cluster_params, resolve_ae_kind,
+)
+from deep_kmeans.methods.kit import ParamReader, embed, label_change_rate
+from deep_kmeans.models.autoencoders import MLPAutoencoder, is_image_geometry
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_pretrain_history_decreases_and_is_reproducible(blobs):
@@ -68,3 +75,34 @@ def test_param_reader_errors_name_the_parameter_and_the_fix(blobs):
         ParamReader({"hidden": [10, 0]}, "x").ints("hidden", [1])
     cfg = read_ae_params(ParamReader({"unknown_key": 1, "overrides": {"digits": {}}}, "dec"), g)
     assert cfg["pretrain_epochs"] == 200 and cfg["kind"] == "mlp"
+    with pytest.raises(ValueError, match=r"dcn\.tol"):
+        read_cluster_params(ParamReader({"tol": 2.0}, "dcn"), optimizer="sgd", lr=1e-4, tol=0.0)
+    assert read_cluster_params(ParamReader({}, "dcn"), optimizer="sgd", lr=1e-4, tol=0.0) == {
+        "optimizer": "sgd", "lr": 1e-4, "momentum": 0.9, "tol": 0.0, "kmeans_n_init": 10}
+
+
+def test_epoch_means_weight_by_batch_size():
+    acc = EpochMeans()
+    acc.add({"loss": torch.tensor(1.0), "rec": 2.0}, 3)
+    acc.add({"loss": torch.tensor(5.0), "rec": 2.0}, 1)
+    assert acc.means() == {"loss": 2.0, "rec": 2.0}
+    assert EpochMeans().means() == {}
+
+
+def test_resolve_ae_kind():
+    img = Geometry(dim=64, channels=1, side=8, patch=2)
+    feat = Geometry(dim=60, channels=1, side=8, patch=2)
+    small = Geometry(dim=16, channels=1, side=4, patch=2)
+    assert is_image_geometry(img) and not is_image_geometry(feat)
+    assert resolve_ae_kind("auto", img) == "conv"
+    assert resolve_ae_kind("auto", feat) == "mlp"
+    assert resolve_ae_kind("auto", small) == "mlp"
+    assert resolve_ae_kind("conv", feat) == "conv"
+    with pytest.raises(ValueError):
+        resolve_ae_kind("transformer", img)
+
+
+def test_label_change_rate_matches_renumbered_clusters():
+    assert label_change_rate([0, 0, 1, 1], [1, 1, 0, 0]) == 1.0
+    assert label_change_rate([0, 0, 1, 1], [1, 1, 0, 0], matched=True) == 0.0
+    assert label_change_rate([0, 0, 1, 1], [1, 1, 0, 1], matched=True) == 0.25

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deep_kmeans.features.tfidf import stemmed_tfidf
+from deep_kmeans.data.tfidf import stemmed_tfidf
 
 TEXTS = [
     "The companies are running and the company runs.",

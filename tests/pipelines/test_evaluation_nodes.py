@@ -7,14 +7,14 @@ import logging
 import numpy as np
 import pytest
 
-from deep_kmeans.evaluation.nodes import as_mlflow_metrics, evaluate_assignments, history_metrics
+from deep_kmeans.pipelines.evaluation.nodes import as_mlflow_metrics, evaluate_assignments, history_metrics
 
 
 def test_evaluate_assignments_scores_records_and_logs(caplog):
     y = np.array([0, 0, 1, 1, 2, 2])
     labels = np.array([1, 1, 0, 0, 0, 2])  # Hungarian map 1→0, 0→1, 2→2: 5 of 6 right
     features = {"name": "toy", "y": y}
-    with caplog.at_level(logging.INFO, logger="deep_kmeans.evaluation.nodes"):
+    with caplog.at_level(logging.INFO, logger="deep_kmeans.pipelines.evaluation.nodes"):
         metrics, record = evaluate_assignments({"labels": labels, "train_seconds": 2.5}, features, method="take")
     assert metrics["acc"] == {"value": pytest.approx(5 / 6), "step": 0}
     assert metrics["train_seconds"]["value"] == 2.5

@@ -6,7 +6,8 @@
 3. ``cluster``: L_r + λ3 L_k over the TAE and KNet's M jointly, with gradient clipping.
 4. ``predict``: argmax of the KNet forward, batch by batch (works on unseen data).
 
-The Kedro nodes and the :class:`deep_kmeans.models.take.TAKE` estimator both call these.
+:func:`fit_take` runs the four in order; the :class:`TAKE` estimator, the benchmarks and the Kedro nodes
+(``pipelines/take/nodes.py``, one node per phase so each can be rerun alone) all call these functions.
 """
 
 from __future__ import annotations
@@ -20,15 +21,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from sklearn.base import BaseEstimator, ClusterMixin
 
-from deep_kmeans.data.registry import Geometry
-from deep_kmeans.models.kmeans_init import check_n_clusters, kmeans_init
+from deep_kmeans.data.registry import Geometry, vector_geometry
 from deep_kmeans.models.knet import KNet
 from deep_kmeans.models.losses import contrastive_loss, convex_combination_loss, kmeans_loss, reconstruction_loss
 from deep_kmeans.models.tae import ContrastiveHead, TransformerAutoencoder
-from deep_kmeans.training.checkpoint import Checkpointer, cpu_state_dict, rng_state, run_key, set_rng_state
-from deep_kmeans.training.runtime import resolve_device, seed_everything
+from deep_kmeans.methods.kit import (Checkpointer, check_inputs as _check_array, check_n_clusters, cpu_state_dict,
+                                     epoch_bar, kmeans_init, minibatches, record, resolve_device, rng_state, run_key,
+                                     seed_everything, set_rng_state)
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class TAKEConfig:
     decoder_depth: int = 2
     decoder_heads: int = 2
     mlp_ratio: float = 4.0
+    dropout: float = 0.0  # in attention and the MLPs of every block (the paper uses none)
     head_hidden: int = 256
     head_out: int = 128
     # Schedule (4.1)
@@ -83,13 +85,12 @@ class TAKEConfig:
     predict_batch_size: int = 2048
     checkpoint_every: int = 10
     resume: bool = True
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_params(cls, params: dict | None) -> "TAKEConfig":
         """Build from a parameter dict; unknown keys are an error naming them."""
         params = dict(params or {})
-        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        known = {f.name for f in dataclasses.fields(cls)}
         ignored = {"overrides", "split"}
         unknown = set(params) - known - ignored
         if unknown:
@@ -109,6 +110,8 @@ class TAKEConfig:
             raise ValueError("lr and tau must be positive")
         if self.cluster_lr is not None and not self.cluster_lr > 0:
             raise ValueError(f"cluster_lr must be positive or null, got {self.cluster_lr}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
         if not 0.0 <= self.knet_lambda <= 1.0:
             raise ValueError(f"knet_lambda (λ of eq. 7) must lie in [0, 1], got {self.knet_lambda}")
         if self.batch_size < 2:
@@ -124,34 +127,25 @@ class TAKEConfig:
             raise ValueError(f"knet_alpha must be a positive number or 'auto', got {self.knet_alpha!r}")
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d.pop("extra")
-        return d
+        return dataclasses.asdict(self)
 
 
 def build_tae(geometry: Geometry, cfg: TAKEConfig) -> TransformerAutoencoder:
     tae = TransformerAutoencoder(geometry, embed_dim=cfg.embed_dim, latent_dim=cfg.latent_dim, depth=cfg.depth,
                                  heads=cfg.heads, decoder_depth=cfg.decoder_depth, decoder_heads=cfg.decoder_heads,
-                                 mlp_ratio=cfg.mlp_ratio)
+                                 mlp_ratio=cfg.mlp_ratio, dropout=cfg.dropout)
     if cfg.compile:
         tae.compile()  # in place: parameter names and state_dict keys stay those of the eager module
     return tae
 
 
-def check_inputs(x: np.ndarray, geometry: Geometry, views: np.ndarray | None = None) -> None:
-    """Shape and value checks, before any long work starts."""
-    if not isinstance(x, np.ndarray) or x.ndim != 2:
-        raise ValueError(f"x must be a 2-D array (samples × features), got {getattr(x, 'shape', type(x))}")
-    if x.shape[1] != geometry.dim:
-        raise ValueError(f"x has {x.shape[1]} features but the geometry expects {geometry.dim}")
-    if not np.isfinite(x).all():
-        raise ValueError("x contains NaN or infinite values; clean the input first")
-    if views is not None:
-        if views.ndim != 3 or views.shape[0] != x.shape[0] or views.shape[2] != x.shape[1] or views.shape[1] < 4:
-            raise ValueError(f"views must have shape ({x.shape[0]}, 4, {x.shape[1]}) "
-                             f"(2 crops, 2 rotations), got {views.shape}")
-        if not np.isfinite(views).all():
-            raise ValueError("views contain NaN or infinite values")
+def check_inputs(x: np.ndarray, geometry: Geometry, views: np.ndarray | None = None) -> np.ndarray:
+    """The kit's shape and value checks, plus TAKE's own: the views hold 2 crops then 2 rotations."""
+    x = _check_array(x, geometry, "TAKE", views=views)
+    if views is not None and views.shape[1] < 4:
+        raise ValueError(f"TAKE: views must have shape ({x.shape[0]}, 4, {x.shape[1]}) (2 crops, 2 rotations), "
+                         f"got {views.shape}")
+    return x
 
 
 def view_augmenter(features: dict, cfg: TAKEConfig, view_params: dict | None = None):
@@ -186,19 +180,12 @@ def view_augmenter(features: dict, cfg: TAKEConfig, view_params: dict | None = N
 
 
 def _batches(n: int, batch_size: int, generator: torch.Generator):
-    order = torch.randperm(n, generator=generator)
-    for start in range(0, n, batch_size):
-        idx = order[start:start + batch_size]
-        if len(idx) >= 2 or n < 2:  # a lone last sample carries no contrastive signal
-            yield idx
+    # a lone last sample carries no contrastive signal: dropped
+    return minibatches(n, batch_size, generator, min_size=2)
 
 
 def _autocast(device: torch.device, enabled: bool):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda")
-
-
-def _epoch_bar(total: int, start: int, desc: str, progress: bool):
-    return tqdm(range(start, total), desc=desc, initial=start, total=total, disable=not progress, leave=False)
 
 
 def pretrain(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: TAKEConfig, seed: int = 0,
@@ -235,7 +222,7 @@ def pretrain(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: T
         set_rng_state(state["rng"], gen)
     xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     vt = None if views is None else torch.from_numpy(np.ascontiguousarray(views[:, :4], dtype=np.float32))
-    bar = _epoch_bar(total, start, "TAKE pretrain", progress)
+    bar = epoch_bar(total, "TAKE pretrain", progress, start)
     for epoch in bar:
         update = epoch >= cfg.warmup_epochs and (vt is not None or augment is not None)
         tae.train()
@@ -276,8 +263,8 @@ def pretrain(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: T
         if not math.isfinite(means["loss"]):
             raise FloatingPointError(f"TAKE pretraining diverged at epoch {epoch + 1} (loss {means['loss']}); "
                                      "lower take.lr or check the input scale")
-        for k in ("loss", "l_r", "l_ccl", "l_cl"):  # None where a term is off (warm-up has no L_cl)
-            history.setdefault(f"pretrain/{k}", []).append(means.get(k))
+        # None where a term is off (warm-up has no L_cl)
+        record(history, "pretrain", {k: means.get(k) for k in ("loss", "l_r", "l_ccl", "l_cl")})
         bar.set_postfix({k: f"{v:.4g}" for k, v in means.items()})
         done = epoch + 1
         ckpt.maybe_save(done, total, lambda: {
@@ -319,10 +306,11 @@ def kmeans_initialise(x: np.ndarray, pretrained: dict, geometry: Geometry, cfg: 
 
 def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geometry, cfg: TAKEConfig,
             seed: int = 0, device: str = "auto", progress: bool = True, store=None, data_key: str = "",
-            stop_after: int | None = None) -> tuple[dict, dict]:
+            stop_after: int | None = None, init_labels: np.ndarray | None = None) -> tuple[dict, dict]:
     """Joint training of TAE and KNet on L_r + λ3 L_k (eq. 15). Returns ({"tae", "knet"} CPU states, history).
 
-    Also records, per epoch, the fraction of samples whose assignment changed since the epoch before.
+    Also records, per epoch, ``cluster/changed``: the fraction of samples whose assignment changed since the
+    epoch before, the first epoch against ``init_labels`` (the K-means initialisation; without them it reads 1).
     """
     check_inputs(x, geometry)
     dev = resolve_device(device)
@@ -335,7 +323,8 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
     ckpt = Checkpointer(store, run_key("take-cluster", cfg.to_dict(), data_key, seed, x.shape,
                                        np.asarray(centers).round(5).tolist()), cfg.checkpoint_every, cfg.resume)
     start = 0
-    previous = np.full(len(x), -1, dtype=np.int64)
+    previous = (np.full(len(x), -1, dtype=np.int64) if init_labels is None
+                else np.asarray(init_labels, dtype=np.int64).copy())
     state = ckpt.load()
     if state is not None:
         tae.load_state_dict(state["tae"])
@@ -344,7 +333,7 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
         history, start, previous = state["history"], state["epoch"], state["previous"]
         set_rng_state(state["rng"], gen)
     xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-    bar = _epoch_bar(total, start, "TAKE cluster", progress)
+    bar = epoch_bar(total, "TAKE cluster", progress, start)
     for epoch in bar:
         tae.train()
         sums = {"loss": 0.0, "l_r": 0.0, "l_k": 0.0}
@@ -371,8 +360,7 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
             raise FloatingPointError(f"TAKE clustering diverged at epoch {epoch + 1}; lower take.lr or take.lambda3")
         means["changed"] = float((current != previous).mean())
         previous = current
-        for k, v in means.items():
-            history.setdefault(f"cluster/{k}", []).append(v)
+        record(history, "cluster", means)
         bar.set_postfix({k: f"{v:.4g}" for k, v in means.items()})
         done = epoch + 1
         ckpt.maybe_save(done, total, lambda: {
@@ -395,10 +383,16 @@ def load_knet(state: dict, cfg: TAKEConfig) -> KNet:
 @torch.no_grad()
 def predict(x: np.ndarray, state: dict, geometry: Geometry, cfg: TAKEConfig, device: str = "auto"
             ) -> tuple[np.ndarray, np.ndarray]:
-    """Assignments (argmax of the KNet forward) and z of every row of ``x``, batch by batch (4.2.3)."""
-    check_inputs(x, geometry)
+    """Assignments and z of every row of ``x``, batch by batch (4.2.3): the argmax of the KNet forward, or,
+    for a model without KNet (``assignment: kmeans``), the nearest of ``state["centers"]``."""
+    x = check_inputs(x, geometry)
     dev = resolve_device(device)
     tae = load_tae(state, geometry, cfg).to(dev).eval()
+    if state.get("knet") is None:
+        z = encode(tae, x, cfg.predict_batch_size, device)
+        centers = np.asarray(state["centers"], dtype=np.float32)
+        labels = ((z[:, None, :] - centers[None]) ** 2).sum(-1).argmin(1).astype(np.int64)
+        return labels, z
     knet = load_knet(state, cfg).to(dev)
     labels, zs = [], []
     for i in range(0, len(x), cfg.predict_batch_size):
@@ -409,7 +403,135 @@ def predict(x: np.ndarray, state: dict, geometry: Geometry, cfg: TAKEConfig, dev
     return torch.cat(labels).numpy().astype(np.int64), torch.cat(zs).numpy()
 
 
-def timed(fn, *args, **kwargs):
-    start = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - start
+def fit_take(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: TAKEConfig, n_clusters: int,
+             seed: int = 0, device: str = "auto", progress: bool = True, store=None, data_key: str = "",
+             augment=None) -> dict:
+    """The whole method: :func:`pretrain` → :func:`kmeans_initialise` → :func:`cluster` → :func:`predict`.
+
+    Returns ``{"model": {"tae", "knet", "centers"}, "labels", "z", "init", "history", "phases", "seconds"}``
+    (``phases``: seconds per phase);
+    with ``cfg.assignment == "kmeans"`` the model has no KNet (Table 12: pretraining + K-means).
+    """
+    check_n_clusters(n_clusters, len(x))
+    start = phase_start = time.perf_counter()
+    phases = {}
+
+    def lap(name: str) -> None:
+        nonlocal phase_start
+        phases[f"{name}_s"] = time.perf_counter() - phase_start
+        phase_start = time.perf_counter()
+
+    pretrained, history = pretrain(x, views, geometry, cfg, seed=seed, device=device, progress=progress,
+                                   store=store, data_key=data_key, augment=augment)
+    lap("pretrain")
+    init = kmeans_initialise(x, pretrained, geometry, cfg, n_clusters, seed=seed, device=device)
+    lap("kmeans_init")
+    if cfg.assignment == "kmeans":
+        model = {"tae": pretrained["tae"], "knet": None, "centers": init["centers"]}
+    else:
+        state, cluster_history = cluster(x, pretrained, init["centers"], geometry, cfg, seed=seed, device=device,
+                                         progress=progress, store=store, data_key=data_key,
+                                         init_labels=init["labels"])
+        history = {**history, **cluster_history}
+        model = {**state, "centers": state["knet"]["M"].T.numpy()}
+        lap("cluster")
+    labels, z = predict(x, model, geometry, cfg, device=device)
+    lap("predict")
+    return {"model": model, "labels": labels, "z": z, "init": init, "history": history, "phases": phases,
+            "seconds": time.perf_counter() - start}
+
+
+_CONFIG_FIELDS = [f.name for f in dataclasses.fields(TAKEConfig)]
+
+
+class TAKE(ClusterMixin, BaseEstimator):
+    """Transformer AutoEncoder + KNet as a scikit-learn estimator, for use without Kedro.
+
+        >>> model = TAKE(n_clusters=10, warmup_epochs=20, update_epochs=5, cluster_epochs=10).fit(X)
+        >>> model.labels_, model.predict(X_new), model.transform(X_new)
+
+    ``X`` is (N, dim) with values of any scale (pixels in [0, 1], features, tf-idf). ``geometry`` says how a
+    row becomes an image; by default the smallest square holding ``dim`` values, cut into a 4×4 grid of
+    patches. Every other hyperparameter is a field of :class:`TAKEConfig` (same name, same default),
+    validated in :meth:`fit`.
+
+    Learned state: ``labels_`` (assignments of the training data), ``cluster_centers_`` (K, d),
+    ``embedding_`` (z of the training data), ``init_labels_`` (K-means on the pretrained z),
+    ``history_`` (per-epoch losses), ``state_`` (weights), ``config_``, ``geometry_``.
+    """
+
+    def __init__(self, n_clusters: int = 10, geometry: Geometry | dict | None = None, seed: int = 0,
+                 device: str = "auto", progress: bool = False, *,
+                 embed_dim=128, latent_dim=10, depth=8, heads=8, decoder_depth=2, decoder_heads=2, mlp_ratio=4.0,
+                 dropout=0.0, head_hidden=256, head_out=128, warmup_epochs=150, update_epochs=50, cluster_epochs=50,
+                 batch_size=256, lr=1e-3, cluster_lr=None, grad_clip=1.0, lambda1=0.01, lambda2=0.01,
+                 lambda3=1e-3, tau=0.07, reconstruction="cosine", use_ccl=True, use_cl=True, knet_iters=20,
+                 knet_alpha="auto", knet_lambda=0.5, assignment="knet", kmeans_n_init="auto",
+                 fresh_views=False, baseline_kmeans=True, amp=False, compile=False, predict_batch_size=2048,
+                 checkpoint_every=10, resume=True):
+        self.n_clusters = n_clusters
+        self.geometry = geometry
+        self.seed = seed
+        self.device = device
+        self.progress = progress
+        self.embed_dim, self.latent_dim, self.depth, self.heads = embed_dim, latent_dim, depth, heads
+        self.decoder_depth, self.decoder_heads, self.mlp_ratio = decoder_depth, decoder_heads, mlp_ratio
+        self.dropout = dropout
+        self.head_hidden, self.head_out = head_hidden, head_out
+        self.warmup_epochs, self.update_epochs, self.cluster_epochs = warmup_epochs, update_epochs, cluster_epochs
+        self.batch_size, self.lr, self.cluster_lr, self.grad_clip = batch_size, lr, cluster_lr, grad_clip
+        self.lambda1, self.lambda2, self.lambda3, self.tau = lambda1, lambda2, lambda3, tau
+        self.reconstruction, self.use_ccl, self.use_cl = reconstruction, use_ccl, use_cl
+        self.knet_iters, self.knet_alpha, self.knet_lambda = knet_iters, knet_alpha, knet_lambda
+        self.assignment, self.kmeans_n_init = assignment, kmeans_n_init
+        self.fresh_views, self.baseline_kmeans = fresh_views, baseline_kmeans
+        self.amp, self.compile, self.predict_batch_size = amp, compile, predict_batch_size
+        self.checkpoint_every, self.resume = checkpoint_every, resume
+
+    def _config(self) -> TAKEConfig:
+        cfg = TAKEConfig.from_params({name: getattr(self, name) for name in _CONFIG_FIELDS})
+        if cfg.fresh_views:
+            # The estimator cannot tell pixels from feature vectors: it trains on the views it is given.
+            raise ValueError("fresh_views is an option of the Kedro pipeline for pixel data sets "
+                             "(kedro run --params=take.fresh_views=true); pass precomputed views to fit(X, views=...)")
+        return cfg
+
+    def _geometry(self, dim: int) -> Geometry:
+        if self.geometry is None:
+            return vector_geometry(dim, 4)
+        return Geometry.from_dict(self.geometry) if isinstance(self.geometry, dict) else self.geometry
+
+    def fit(self, X, y=None, views: np.ndarray | None = None) -> "TAKE":
+        """Pretrain, initialise with K-means, train jointly. ``views`` (N, 4, dim) optional."""
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D (samples × features), got shape {X.shape}")
+        check_n_clusters(self.n_clusters, len(X))
+        cfg = self._config()
+        geometry = self._geometry(X.shape[1])
+        check_inputs(X, geometry, views)
+        out = fit_take(X, views, geometry, cfg, self.n_clusters, seed=self.seed, device=self.device,
+                       progress=self.progress)
+        self.config_, self.geometry_, self.state_ = cfg, geometry, out["model"]
+        self.labels_, self.embedding_, self.history_ = out["labels"], out["z"], out["history"]
+        self.init_labels_ = out["init"]["labels"]
+        self.cluster_centers_ = np.asarray(out["model"]["centers"], dtype=np.float32)
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "state_"):
+            raise RuntimeError("this TAKE model is not fitted yet: call fit(X) first")
+
+    def predict(self, X) -> np.ndarray:
+        """Cluster of each row of ``X`` (data seen in training or not), by the KNet forward."""
+        self._check_fitted()
+        return predict(np.asarray(X, dtype=np.float32), self.state_, self.geometry_, self.config_, self.device)[0]
+
+    def transform(self, X) -> np.ndarray:
+        """The learned features z of each row of ``X``."""
+        self._check_fitted()
+        tae = load_tae(self.state_, self.geometry_, self.config_)
+        return encode(tae, np.asarray(X, dtype=np.float32), self.config_.predict_batch_size, self.device)
+
+    def fit_predict(self, X, y=None, views: np.ndarray | None = None) -> np.ndarray:
+        return self.fit(X, views=views).labels_

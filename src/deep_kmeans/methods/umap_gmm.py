@@ -1,0 +1,71 @@
+"""UMAP + GMM — the last two steps of N2D (McConville et al., ICPR 2020), the cheap yardstick.
+
+1. UMAP (umap-learn) embeds the input in ``n_components`` dimensions (N2D: the number of clusters),
+   with ``n_neighbors`` neighbours and ``min_dist`` 0 (tight clusters).
+2. A Gaussian mixture with ``n_init`` starts (full covariances) clusters the embedding; the labels are its
+   most likely components.
+
+No network is trained. ``predict`` embeds new rows with the fitted UMAP (``transform``) and assigns them
+with the mixture; UMAP's ``transform`` of the training rows is close to their fitted embedding but not the
+same, so ``predict(X_train)`` agrees with ``labels_`` on nearly all rows, not all.
+Same ``seed`` → same labels: a seeded UMAP runs single-threaded (``n_jobs=1``).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from deep_kmeans.data.registry import Geometry
+from deep_kmeans.methods.kit import ClusterEstimator, ClusteringResult, ParamReader, check_inputs, seed_everything
+
+
+def _umap():
+    try:
+        import umap
+    except ImportError as err:  # an optional dependency of a slim install
+        raise ImportError("umap_gmm needs umap-learn: pip install umap-learn (it is in the project's "
+                          "dependencies; reinstall with `pip install -e .`)") from err
+    return umap
+
+
+def fit_umap_gmm(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict, seed: int = 0,
+                 device: str = "auto", views: np.ndarray | None = None, progress: bool = True) -> ClusteringResult:
+    """UMAP of ``x``, then a GMM. ``device`` and ``views`` are unused (both run on the CPU, on the input)."""
+    from sklearn.mixture import GaussianMixture
+
+    p = ParamReader(params, "umap_gmm")
+    n_components = p.get("n_components")
+    n_components = n_clusters if n_components is None else p.int("n_components", n_clusters, min=1)
+    n_neighbors = p.int("n_neighbors", 20, min=2)
+    min_dist = p.float("min_dist", 0.0, min=0.0)
+    metric = p.choice("metric", "euclidean", ("euclidean", "cosine", "manhattan", "correlation"))
+    covariance = p.choice("covariance_type", "full", ("full", "tied", "diag", "spherical"))
+    n_init = p.int("n_init", 10, min=1)
+    x = check_inputs(x, geometry, "umap_gmm", n_clusters)
+    if n_neighbors >= len(x):
+        raise ValueError(f"umap_gmm.n_neighbors = {n_neighbors} must be smaller than the number of samples "
+                         f"({len(x)}): lower it with --params=umap_gmm.n_neighbors=...")
+    seed_everything(seed)
+    start = time.perf_counter()
+    reducer = _umap().UMAP(n_components=n_components, n_neighbors=n_neighbors, min_dist=min_dist, metric=metric,
+                           random_state=seed, n_jobs=1, verbose=False, tqdm_kwds={"disable": not progress})
+    z = reducer.fit_transform(x).astype(np.float32)
+    gmm = GaussianMixture(n_components=n_clusters, covariance_type=covariance, n_init=n_init, random_state=seed)
+    labels = gmm.fit_predict(z).astype(np.int64)
+    return ClusteringResult(labels=labels, embedding=z, history={"cluster/log_likelihood": [float(gmm.score(z))]},
+                            model={"umap": reducer, "gmm": gmm}, train_seconds=time.perf_counter() - start,
+                            centers=gmm.means_.astype(np.float32))
+
+
+def predict_umap_gmm(model: dict, x: np.ndarray, device: str = "auto") -> np.ndarray:
+    """The GMM's component of each row of ``x``, embedded by the fitted UMAP."""
+    return model["gmm"].predict(model["umap"].transform(x)).astype(np.int64)
+
+
+class UMAPGMM(ClusterEstimator):
+    """``UMAPGMM(n_clusters=10, params={"n_neighbors": 30}).fit(X)``: see :func:`fit_umap_gmm`."""
+
+    _fit = staticmethod(fit_umap_gmm)
+    _predict = staticmethod(predict_umap_gmm)
