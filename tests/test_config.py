@@ -60,5 +60,5 @@ def test_registry_composes_each_method_from_the_shared_stages(project_root):
         assert {f"{method}.evaluate", f"{method}.plot_confusion", f"{method}.log_losses"} <= names, method
         assert {f"{method}.metrics", f"{method}.scores", f"{method}.confusion_plot"} <= pipelines[method].all_outputs()
     own_dec = {n.name for n in pipelines["dec"].nodes} - shared
-    assert own_dec == {"dec_train"} | {f"dec.{n}" for n in ("evaluate", "log_losses", "plot_confusion",
-                                                            "plot_embedding", "plot_losses")}
+    evaluation = ("evaluate", "log_losses", "assignments_table", "plot_confusion", "plot_embedding", "plot_losses")
+    assert own_dec == {"dec_train"} | {f"dec.{n}" for n in evaluation}

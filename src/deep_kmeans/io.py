@@ -84,6 +84,41 @@ class DirectoryStoreDataset(AbstractDataset[None, DirectoryStore]):
         return {"path": str(self._path)}
 
 
+class CustomSourceDataset(AbstractDataset[None, Any]):
+    """Your own data's location for ``dataset=custom``: loads as a :class:`deep_kmeans.data.custom.CustomSource`.
+
+    The data node reads the file or folder (``data.custom.read_custom``) only when ``dataset=custom``, so
+    the entry costs nothing on the other data sets. ``source`` comes from ``--params=custom.path=PATH``
+    through the ``runtime_params`` resolver in conf/base/catalog.yml; point it at your data in
+    conf/local/catalog.yml instead to skip the flag::
+
+        custom_source:
+          type: deep_kmeans.io.CustomSourceDataset
+          source: /data/my_embeddings.npz
+
+    (``source``, not ``filepath``: Kedro would turn an empty ``filepath`` into the project folder. A
+    relative path is read from the folder ``kedro run`` runs in, the project's.)
+    """
+
+    def __init__(self, source: str | None = "", metadata: dict | None = None):
+        self._filepath = "" if source in (None, "None", "null") else str(source)
+        self.metadata = metadata
+
+    def load(self):
+        from deep_kmeans.data.custom import CustomSource
+
+        return CustomSource(self._filepath)
+
+    def save(self, data: None) -> None:
+        raise DatasetError("custom_source is your input data: it is read, never written")
+
+    def _exists(self) -> bool:
+        return bool(self._filepath) and Path(self._filepath).expanduser().exists()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"source": self._filepath}
+
+
 class MlflowVersionedArtifactDataset(AbstractDataset):
     """A Kedro-versioned dataset whose every save is also logged to the active MLflow run.
 

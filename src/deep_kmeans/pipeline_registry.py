@@ -37,7 +37,8 @@ def register_pipelines() -> dict[str, Pipeline]:
     with warnings.catch_warnings():
         # Asked for a TAKE stage (`kedro run --pipeline=take_cluster`), Kedro 1.7 looks for a folder of
         # that name and warns that it could not import it; the stages are registered below.
-        warnings.filterwarnings("ignore", message=r".*'deep_kmeans\.pipelines\.take_(pretrain|cluster|evaluate)' module")
+        warnings.filterwarnings("ignore",
+                                message=r".*'deep_kmeans\.pipelines\.take_(pretrain|cluster|evaluate|predict)' module")
         found = find_pipelines()
     found.pop("__default__", None)
     for stage in STAGES:
@@ -52,6 +53,7 @@ def register_pipelines() -> dict[str, Pipeline]:
         "take_pretrain": take.create_pretrain_pipeline(),
         "take_cluster": take.create_cluster_pipeline() + take.create_predict_pipeline() + evaluation,
         "take_evaluate": take.create_predict_pipeline() + evaluation,
+        "take_predict": take.create_new_data_pipeline(),
         "__default__": pipelines["take"],
     })
     return pipelines

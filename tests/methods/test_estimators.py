@@ -89,3 +89,23 @@ def test_predict_before_fit_and_bad_rows(three_blobs):
     est = KMeansBaseline(n_clusters=3, params={"n_init": 2}).fit(x)
     with pytest.raises(ValueError, match="features"):
         est.predict(x[:, :10])
+
+
+def test_a_misspelt_parameter_is_an_error_naming_the_closest_key(three_blobs):
+    x, _ = three_blobs
+    with pytest.raises(ValueError, match=r"unknown emaec parameter\(s\) 'pretrain_epoch' \(did you mean 'pretrain_epochs'\?\)"):
+        EmAEC(n_clusters=3, params={**AE, "pretrain_epoch": 2}).fit(x)
+    with pytest.raises(ValueError, match="unknown kmeans parameter"):
+        KMeansBaseline(n_clusters=3, params={"n_inits": 3}).fit(x)
+
+
+@pytest.mark.parametrize("cls,name", [(DEC, "dec"), (IDEC, "idec"), (DCN, "dcn"), (DEKM, "dekm"), (EmAEC, "emaec"),
+                                      (ULHEDC, "ulhe_dc"), (DCKM, "dckm")])
+def test_cpu_preset_is_the_kedro_preset_for_your_own_data(cls, name, project_root):
+    import yaml
+
+    conf = yaml.safe_load((project_root / "conf/base" / f"parameters_{name}.yml").read_text())[name]
+    assert cls.PRESETS["cpu"] == conf["overrides"]["custom"]
+    assert cls.PRESETS["paper"] == {} and cls().preset == "cpu"
+    with pytest.raises(ValueError, match="preset must be one of cpu, paper"):
+        cls(preset="gpu").fit(np.zeros((10, 16), np.float32))

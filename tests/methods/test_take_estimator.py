@@ -74,3 +74,17 @@ def test_readme_example_runs_as_written(project_root):
     model = namespace["model"]
     assert model.labels_.shape == (100,) and model.transform(x[100:]).shape == (20, 10)
     np.testing.assert_array_equal(model.predict(x[:100]), model.labels_)
+
+
+def test_presets_and_own_views(data, project_root):
+    import yaml
+
+    conf = yaml.safe_load((project_root / "conf/base/parameters_take.yml").read_text())["take"]
+    assert TAKE.PRESETS["cpu"] == conf["overrides"]["custom"]
+    assert TAKE(preset="paper")._config().embed_dim == 128 and TAKE()._config().embed_dim == 32
+    assert TAKE(embed_dim=48)._config().embed_dim == 48  # a hyperparameter given wins over the preset
+    x, _ = data
+    model = TAKE(n_clusters=4, geometry=geometry_for("digits", 64), **{**TINY, "update_epochs": 1})
+    views = model._own_views(x[:20], geometry_for("digits", 64))  # gray images: the pipeline's crops/rotations
+    assert views.shape == (20, 4, 64) and 0 <= views.min() and views.max() <= 1
+    assert model._own_views(x[:20] * 5 - 1, geometry_for("digits", 64)) is None  # not images: said, not faked

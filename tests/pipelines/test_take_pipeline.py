@@ -40,18 +40,23 @@ def test_take_end_to_end_logs_everything_to_mlflow(scratch_project):
     assert run["metrics.nmi_max"] <= run["metrics.nmi"] + 1e-12
     assert run["tags.dataset"] == "digits" and run["tags.pipeline"] == "take" and run["tags.device"] == "cpu"
     assert run["tags.git_commit"]
-    assert run["params.take.overrides.digits.warmup_epochs"] == str(TINY_TAKE["warmup_epochs"])
+    assert run["params.take.warmup_epochs"] == str(TINY_TAKE["warmup_epochs"])  # the value used: the preset merged
     client = mlflow.MlflowClient()
     # per-epoch losses as metric histories: warm-up + update epochs, then clustering epochs
     assert len(client.get_metric_history(run.run_id, "pretrain.l_r")) == 10
     assert [m.step for m in client.get_metric_history(run.run_id, "pretrain.l_cl")] == [9, 10]
     assert len(client.get_metric_history(run.run_id, "cluster.l_k")) == 2
-    artifacts = {a.path for folder in ("plots", "model", "outputs", "reports")
+    artifacts = {a.path for folder in ("plots", "weights", "outputs", "reports")
                  for a in client.list_artifacts(run.run_id, folder)}
-    assert {"plots/confusion.png", "plots/embedding.png", "plots/losses.png", "model/model.pkl",
+    assert {"plots/confusion.png", "plots/embedding.png", "plots/losses.png", "weights/model.pkl",
             "outputs/assignments.pkl", "reports/scores.json"} <= artifacts
     labels = latest_assignments(scratch_project)
     assert labels.shape == (300,) and labels.dtype == np.int64
+    # the MLflow model works outside the project: the training rows get the run's own clusters
+    import pandas as pd
+
+    served = mlflow.pyfunc.load_model(f"runs:/{run.run_id}/model")
+    np.testing.assert_array_equal(np.asarray(served.predict(pd.DataFrame(features["x"]))), labels)
 
 
 def test_same_seed_same_assignments_and_nothing_overwritten(scratch_project):
@@ -119,7 +124,7 @@ def test_bad_parameters_fail_fast_and_mark_the_run_failed(scratch_project, param
 
 
 def test_unknown_dataset_lists_the_known_ones(scratch_project):
-    with pytest.raises(Exception, match="known data sets: 2mnist, agnews, cifar10, digits"):
+    with pytest.raises(Exception, match="known data sets: 2mnist, agnews, cifar10, custom, digits"):
         scratch_project.run("take", tiny_params(dataset="imagenet"))
 
 

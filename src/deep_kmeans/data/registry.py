@@ -88,8 +88,10 @@ class DatasetInfo:
     """Static facts about a data set.
 
     ``kind``: ``gray`` (pixel images, used as pixels), ``rgb`` (colour images, used through an
-    ImageNet backbone), ``text`` (short texts, used through a sentence encoder) or ``tfidf``
-    (documents, used as tf-idf vectors).
+    ImageNet backbone), ``text`` (short texts, used through a sentence encoder), ``tfidf``
+    (documents, used as tf-idf vectors) or ``vector`` (a table of numeric features, standardised).
+    ``custom`` is the user's own data: its kind (``vector`` or ``rgb``) and classes come from the file
+    (``data.custom``), ``n_classes`` 0 means "unknown: give n_clusters".
     """
 
     name: str
@@ -118,6 +120,8 @@ DATASETS: dict[str, DatasetInfo] = {
         DatasetInfo("reuters21578", "tfidf", 4, grid=3, augmentable=False,
                     description="Reuters-21578, single-topic earn/acq/crude/trade documents"),
         DatasetInfo("agnews", "text", 4, grid=4, description="AG News, 8,000 titles, 4 classes"),
+        DatasetInfo("custom", "vector", 0, grid=0, augmentable=False,
+                    description="your own table, array or image folder (custom.path)"),
     ]
 }
 
@@ -133,21 +137,30 @@ def get_dataset_info(name: str) -> DatasetInfo:
         ) from None
 
 
-def geometry_for(name: str, dim: int, patch: int | None = None) -> Geometry:
+def default_grid(dim: int) -> int:
+    """Patches per side for a feature vector of width ``dim`` when nothing says otherwise: a 4×4 grid for
+    64 values and more, 2×2 below (20 columns → a 6×6 image of four 3×3 patches), 1 below 4."""
+    return 4 if dim >= 64 else 2 if dim >= 4 else 1
+
+
+def geometry_for(name: str, dim: int, patch: int | None = None, grid: int | None = None) -> Geometry:
     """The image geometry the model uses for data set ``name`` with feature dimension ``dim``.
 
     Gray image sets keep their native side (digits 8×8 → 16 patches of 2×2, MNIST 28×28 → 16 of 7×7);
-    feature vectors are zero-padded to a square (:func:`vector_geometry`). ``patch`` overrides the
-    patch size; it must divide the side.
+    feature vectors are zero-padded to a square (:func:`vector_geometry`) cut into ``grid`` × ``grid``
+    patches (the data set's grid; :func:`default_grid` of the width for custom data). ``patch`` overrides
+    the patch size; it must divide the side.
     """
     info = get_dataset_info(name)
+    if grid is not None and (not isinstance(grid, int) or isinstance(grid, bool) or grid < 1):
+        raise ValueError(f"the patch grid must be a positive integer, got {grid!r} (features.grid)")
     if info.kind == "gray":
         side = info.image_side
         if dim != side * side:
             raise ValueError(f"{name} images must have {side * side} pixels, got vectors of length {dim}")
         geom = Geometry(dim=dim, channels=1, side=side, patch=patch or side // info.grid)
     else:
-        geom = vector_geometry(dim, info.grid)
+        geom = vector_geometry(dim, grid or info.grid or default_grid(dim))
         if patch:
             geom = Geometry(dim=dim, channels=1, side=geom.side, patch=patch)
     return geom

@@ -13,7 +13,7 @@ import numpy as np
 
 from deep_kmeans.data.registry import DATASETS
 
-KINDS = ("gray", "rgb", "text", "tfidf")
+KINDS = ("gray", "rgb", "text", "tfidf", "vector")
 RECORD_KEYS = ("name", "kind", "x", "texts", "y", "classes", "source")
 
 
@@ -51,6 +51,7 @@ def _check_array_kind(x, kind: str, source: str) -> None:
         "gray": (3, "float32 (N, H, W) in [0, 1]"),
         "rgb": (4, "uint8 (N, H, W, 3)"),
         "tfidf": (2, "float32 (N, V), finite and non-negative"),
+        "vector": (2, "float32 (N, D), finite"),
     }[kind]
     rank, what = expected
     if x.ndim != rank or (kind == "rgb" and x.shape[-1] != 3):
@@ -67,6 +68,8 @@ def _check_array_kind(x, kind: str, source: str) -> None:
         n_bad = int(x.size - np.count_nonzero(np.isfinite(x)))
         raise _fail(source, f"x holds {n_bad} NaN or infinite values",
                     "The file is probably corrupt: re-download it.")
+    if kind == "vector":
+        return
     if x.size and x.min() < 0:
         raise _fail(source, f"{kind} x has negative values (min {float(x.min()):.4g})",
                     "Gray images must be scaled to [0, 1] and tf-idf is non-negative.")
@@ -126,6 +129,8 @@ def validate_raw(raw: dict, source: str) -> dict:
     if kind not in KINDS:
         raise _fail(source, f"unknown kind {kind!r}", f"Use one of {', '.join(KINDS)}.")
     info = DATASETS.get(raw["name"])
+    if raw["name"] == "custom":  # the user's data: kind, classes and labels (optional) come from the file
+        info = None
     if info is not None and info.kind != kind:
         raise _fail(source, f"data set {raw['name']!r} is of kind {info.kind!r}, the record says {kind!r}",
                     "Set the kind from data.registry.")
@@ -138,7 +143,14 @@ def validate_raw(raw: dict, source: str) -> dict:
     if n == 0:
         raise _fail(source, "no samples (N = 0)", "The file is empty or every sample was filtered out.")
     _check_texts(texts, n, kind, source)
-    _check_labels(raw["y"], n, raw["classes"], source)
+    if raw["y"] is None and info is None:  # custom data without labels: clustered, scored without ground truth
+        if raw["classes"]:
+            raise _fail(source, "class names but no labels", "Give the labels under 'y', or no classes.")
+    else:
+        _check_labels(raw["y"], n, raw["classes"], source)
+    ids = raw.get("ids")
+    if ids is not None and len(ids) != n:
+        raise _fail(source, f"{n} samples but {len(ids)} ids", "Give one id per sample.")
     if info is not None and len(raw["classes"]) != info.n_classes:
         raise _fail(source, f"{raw['name']} has {info.n_classes} classes, got {len(raw['classes'])}",
                     "Check the class list file (classes.txt, batches.meta, class_names.txt).")

@@ -63,3 +63,27 @@ def clustering_scores(y_true, y_pred) -> dict[str, float]:
         "nmi_max": nmi_max(y_true, y_pred),
         "ari": float(adjusted_rand_score(y_true, y_pred)),
     }
+
+
+INTERNAL_SCORES = ("silhouette", "calinski_harabasz", "davies_bouldin")
+
+
+def internal_scores(x, labels, seed: int = 0, sample_size: int = 5000) -> dict[str, float | None]:
+    """Scores that need no ground truth, for data without labels: the silhouette (−1..1, higher is better;
+    on a seeded sample of ``sample_size`` rows, as it is quadratic in N), Calinski-Harabasz (higher is
+    better) and Davies-Bouldin (lower is better). None where undefined (fewer than 2 clusters found)."""
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+
+    x = np.asarray(x, dtype=np.float64)
+    labels = np.asarray(labels)
+    if len(x) != len(labels):
+        raise ValueError(f"{len(x)} rows but {len(labels)} labels")
+    k = len(np.unique(labels))
+    if k < 2 or k >= len(x):
+        return dict.fromkeys(INTERNAL_SCORES)
+    n = min(len(x), sample_size)
+    return {
+        "silhouette": float(silhouette_score(x, labels, sample_size=n if n < len(x) else None, random_state=seed)),
+        "calinski_harabasz": float(calinski_harabasz_score(x, labels)),
+        "davies_bouldin": float(davies_bouldin_score(x, labels)),
+    }

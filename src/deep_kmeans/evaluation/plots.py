@@ -38,6 +38,18 @@ def confusion_figure(y_true, y_pred, class_names=None, title="Confusion matrix")
     return fig
 
 
+def cluster_sizes_figure(y_pred, title="Cluster sizes (no ground-truth labels)"):
+    """Bar chart of the number of samples per cluster: what stands in for the confusion matrix without labels."""
+    clusters, counts = np.unique(np.asarray(y_pred), return_counts=True)
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.4 * len(clusters) + 2), 3.5))
+    ax.bar([str(c) for c in clusters], counts, color="tab:blue")
+    ax.set_xlabel("cluster")
+    ax.set_ylabel("samples")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
 def embed_2d(z: np.ndarray, seed: int = 0, max_points: int = 3000) -> tuple[np.ndarray, np.ndarray]:
     """t-SNE of at most ``max_points`` rows of ``z`` (a seeded subsample); returns (coords, row indices)."""
     z = np.asarray(z, dtype=np.float32)
@@ -53,10 +65,13 @@ def embed_2d(z: np.ndarray, seed: int = 0, max_points: int = 3000) -> tuple[np.n
 
 
 def embedding_figure(z, y_true, y_pred, seed: int = 0, title: str = "t-SNE of the learned features"):
-    """Side by side: the 2-D embedding coloured by true label and by cluster."""
+    """Side by side: the 2-D embedding coloured by true label and by cluster (by cluster only without labels)."""
     coords, idx = embed_2d(z, seed=seed)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
-    for ax, labels, name in zip(axes, (np.asarray(y_true)[idx], np.asarray(y_pred)[idx]), ("true label", "cluster")):
+    panels = [(np.asarray(y_pred)[idx], "cluster")]
+    if y_true is not None:
+        panels.insert(0, (np.asarray(y_true)[idx], "true label"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 5), squeeze=False)
+    for ax, (labels, name) in zip(axes[0], panels):
         ax.scatter(coords[:, 0], coords[:, 1], c=labels, cmap="tab20", s=4, linewidths=0)
         ax.set_title(f"coloured by {name}")
         ax.set_xticks([])

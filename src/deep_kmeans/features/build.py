@@ -23,6 +23,7 @@ _RELEVANT = {
     "rgb": ["backbone", "backbone_weights", "views"],
     "text": ["text_encoder", "text_pooling", "text_max_length", "views", "text_augment"],
     "tfidf": [],
+    "vector": ["standardize"],
 }
 FEATURES_VERSION = 1  # bump when the extraction code changes what it produces
 
@@ -37,14 +38,43 @@ def fingerprint(raw: dict, params: dict, seed: int) -> str:
         h.update(memoryview(x).cast("B"))
     for t in raw.get("texts") or []:
         h.update(t.encode("utf-8", "replace") + b"\0")
-    h.update(np.ascontiguousarray(raw["y"]).tobytes())
+    if raw["y"] is not None:
+        h.update(np.ascontiguousarray(raw["y"]).tobytes())
     relevant = {k: params.get(k) for k in _RELEVANT[raw["kind"]]}
+    relevant["grid"] = params.get("grid")
     h.update(json.dumps(relevant, sort_keys=True, default=str).encode())
     return h.hexdigest()[:20]
 
 
 def _views_on(params: dict, raw: dict) -> bool:
-    return bool((params.get("views") or {}).get("enabled", True)) and get_dataset_info(raw["name"]).augmentable
+    augmentable = get_dataset_info(raw["name"]).augmentable or (raw["name"] == "custom" and raw["kind"] == "rgb")
+    return bool((params.get("views") or {}).get("enabled", True)) and augmentable
+
+
+def fit_standardizer(x: np.ndarray, how: str | bool | None) -> dict:
+    """The column transform of a table, fitted on the training rows, so new rows get the same one:
+    ``zscore`` (also ``true``/``auto``/null): mean 0, standard deviation 1 (constant columns to 0);
+    ``minmax``: to [0, 1]; ``none``/``false``: as given. Returns ``{"how", "shift", "scale"}`` (lists)."""
+    how = {True: "zscore", False: "none", None: "zscore", "auto": "zscore"}.get(how, how)
+    x = np.asarray(x, dtype=np.float64)
+    if how == "zscore":
+        shift, scale = x.mean(axis=0), x.std(axis=0)
+    elif how == "minmax":
+        shift, scale = x.min(axis=0), np.ptp(x, axis=0)
+    elif how == "none":
+        shift, scale = np.zeros(x.shape[1]), np.ones(x.shape[1])
+    else:
+        raise ValueError(f"features.standardize must be zscore, minmax or none, got {how!r}")
+    return {"how": how, "shift": shift.tolist(), "scale": np.where(scale > 0, scale, 1.0).tolist()}
+
+
+def apply_standardizer(x: np.ndarray, transform: dict) -> np.ndarray:
+    """``(x − shift) / scale`` with a transform of :func:`fit_standardizer`, as float32."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != len(transform["shift"]):
+        raise ValueError(f"the data has {x.shape[-1] if x.ndim else 0} feature columns but the model was trained on "
+                         f"{len(transform['shift'])}")
+    return ((x - np.asarray(transform["shift"])) / np.asarray(transform["scale"])).astype(np.float32)
 
 
 def gray_features(raw: dict, params: dict, seed: int) -> tuple[np.ndarray, np.ndarray | None, str]:
@@ -114,10 +144,11 @@ def build_features(raw: dict, params: dict, seed: int, device: str = "auto", pro
                    cache=None) -> dict:
     """The ``features`` record of ``raw``; reused from ``cache`` when the fingerprint matches."""
     key = fingerprint(raw, params, seed)
+    transform = None
     if cache is not None:
         cached = cache.get(key)
         if cached is not None:
-            logger.info("Reusing cached features %s for %s (%d samples)", key, raw["name"], len(cached["y"]))
+            logger.info("Reusing cached features %s for %s (%d samples)", key, raw["name"], len(cached["x"]))
             return cached
     kind = raw["kind"]
     if kind == "gray":
@@ -128,15 +159,26 @@ def build_features(raw: dict, params: dict, seed: int, device: str = "auto", pro
         x, views, extractor = text_features_of(raw, params, seed, device, progress)
     elif kind == "tfidf":
         x, views, extractor = np.asarray(raw["x"], dtype=np.float32), None, "tfidf"
+    elif kind == "vector":
+        transform = fit_standardizer(raw["x"], params.get("standardize", "zscore"))
+        x, views, extractor = apply_standardizer(raw["x"], transform), None, f"table ({transform['how']})"
     else:
         raise ValueError(f"unknown data kind {kind!r} for {raw['name']}")
     if not np.isfinite(x).all() or (views is not None and not np.isfinite(views).all()):
         raise ValueError(f"features of {raw['name']} contain NaN or infinite values ({extractor})")
-    geometry = geometry_for(raw["name"], x.shape[1], params.get("patch"))
+    grid = params.get("grid")
+    if grid is None and raw["name"] == "custom" and kind == "rgb":
+        grid = 6  # backbone vectors, as STL-10 / CIFAR-10
+    geometry = geometry_for(raw["name"], x.shape[1], params.get("patch"), grid)
     features = {
         "name": raw["name"],
         "x": x,
-        "y": np.asarray(raw["y"], dtype=np.int64),
+        "y": None if raw["y"] is None else np.asarray(raw["y"], dtype=np.int64),
+        "ids": raw.get("ids"),
+        "columns": raw.get("columns"),
+        # what turns new rows of the same source into this feature space (take_predict, the MLflow model)
+        "preprocess": {"kind": kind, "columns": raw.get("columns"), "standardizer": transform,
+                       "params": {k: params.get(k) for k in _RELEVANT[kind] if k != "views"}},
         "views": views,
         "geometry": geometry.to_dict(),
         "extractor": extractor,
@@ -146,3 +188,33 @@ def build_features(raw: dict, params: dict, seed: int, device: str = "auto", pro
     if cache is not None:
         cache.put(key, features)
     return features
+
+
+def features_like(raw: dict, preprocess: dict, device: str = "auto", progress: bool = True) -> np.ndarray:
+    """New rows in the feature space a model was trained in: ``preprocess`` is the training features'
+    record of that name. Tables must have the training columns (any order; extra or missing ones are an
+    error naming them) and get the training standardisation; images go through the same backbone."""
+    kind, want = preprocess["kind"], preprocess.get("columns")
+    if raw["kind"] != kind:
+        raise ValueError(f"the model was trained on {kind} data, the new data is {raw['kind']}: give data of the "
+                         "same kind (a table for a table, an image folder for images)")
+    if kind == "vector":
+        x, have = np.asarray(raw["x"]), raw.get("columns")
+        if want is not None and have is not None:
+            missing, extra = [c for c in want if c not in have], [c for c in have if c not in want]
+            if missing or extra:
+                raise ValueError("the new data's columns differ from the training data's: "
+                                 + "; ".join(part for part in (f"missing {', '.join(missing)}" if missing else "",
+                                                               f"unexpected {', '.join(extra)}" if extra else "") if part)
+                                 + f". Expected the columns {', '.join(want)}")
+            x = x[:, [have.index(c) for c in want]]
+        return apply_standardizer(x, preprocess["standardizer"])
+    if kind == "gray":
+        return np.asarray(raw["x"], dtype=np.float32).reshape(len(raw["x"]), -1)
+    if kind == "rgb":
+        from deep_kmeans.features.images import backbone_features, build_backbone
+
+        p = preprocess.get("params") or {}
+        model, pre, _ = build_backbone(p.get("backbone", "resnet50"), p.get("backbone_weights"), device=device)
+        return backbone_features(raw["x"], model, pre, device=device, progress=progress).astype(np.float32)
+    raise ValueError(f"assigning new {kind} data is not supported yet (tables, arrays and images are)")

@@ -6,8 +6,14 @@ configuration whichever way it is run.
 
 from __future__ import annotations
 
+import logging
+
+import numpy as np
+
 from deep_kmeans.data.registry import get_dataset_info
 from deep_kmeans.methods.kit import check_n_clusters
+
+logger = logging.getLogger(__name__)
 
 
 def params_for(params: dict | None, dataset: str) -> dict:
@@ -18,8 +24,48 @@ def params_for(params: dict | None, dataset: str) -> dict:
     return params
 
 
-def resolve_n_clusters(n_clusters: int | None, features: dict) -> int:
-    """``n_clusters`` or, when null, the data set's number of classes; checked against the data."""
-    k = get_dataset_info(features["name"]).n_classes if n_clusters is None else n_clusters
+AUTO_RANGE = (2, 10)
+
+
+def choose_n_clusters(x: np.ndarray, k_range: tuple[int, int] = AUTO_RANGE, seed: int = 0,
+                      sample_size: int = 3000) -> tuple[int, dict[int, float]]:
+    """``n_clusters=auto``, a heuristic: the K in ``k_range`` whose K-means on ``x`` (a seeded sample of at
+    most ``sample_size`` rows) has the highest silhouette. Returns (K, {K: silhouette})."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
+    x = np.asarray(x, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    if len(x) > sample_size:
+        x = x[np.sort(rng.choice(len(x), sample_size, replace=False))]
+    lo, hi = k_range[0], min(k_range[1], len(x) - 1)
+    if hi < lo:
+        raise ValueError(f"n_clusters=auto needs at least {lo + 1} samples, got {len(x)}")
+    scores = {}
+    for k in range(lo, hi + 1):
+        labels = KMeans(n_clusters=k, random_state=seed, n_init=3).fit_predict(x)
+        scores[k] = float(silhouette_score(x, labels)) if len(np.unique(labels)) > 1 else -1.0
+    best = max(scores, key=scores.get)
+    logger.info("n_clusters=auto chose K=%d (the best silhouette of K-means on the input for K in %d..%d: %s)",
+                best, lo, hi, ", ".join(f"{k}: {v:.3f}" for k, v in scores.items()))
+    return best, scores
+
+
+def resolve_n_clusters(n_clusters: int | str | None, features: dict, seed: int = 0) -> int:
+    """``n_clusters``; when null, the data set's number of classes; ``auto``: :func:`choose_n_clusters`.
+    Checked against the data."""
+    if n_clusters == "auto":
+        return choose_n_clusters(features["x"], seed=seed)[0]
+    if n_clusters is None:
+        k = get_dataset_info(features["name"]).n_classes
+        if not k:
+            classes = features.get("classes") or []
+            if not classes:
+                raise ValueError(f"{features['name']} data has no labels to count clusters from: pass "
+                                 "--params=n_clusters=K (an integer), or n_clusters=auto to choose K by the "
+                                 f"silhouette of K-means over K = {AUTO_RANGE[0]}..{AUTO_RANGE[1]} (a heuristic)")
+            k = len(classes)
+    else:
+        k = n_clusters
     check_n_clusters(k, len(features["x"]))
     return int(k)

@@ -87,6 +87,7 @@ def fit_dckm(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict, s
         tol=p.float("tol", 0.001, min=0.0, max=1.0),
         kmeans_n_init=p.int("kmeans_n_init", 10, min=1),
     )
+    p.reject_unknown()
     gen = seed_everything(seed)
     x = check_inputs(x, geometry, "dckm", n_clusters)
     if not is_image_geometry(geometry):
@@ -165,5 +166,7 @@ def predict_dckm(model: dict, x: np.ndarray, device: str = "auto") -> np.ndarray
 class DCKM(ClusterEstimator):
     """DCKM as a scikit-learn estimator (``params`` as in ``conf/base/parameters_dckm.yml``)."""
 
+    # cpu: conf/base/parameters_dckm.yml's `overrides.custom` (tests/methods/test_estimators.py keeps them equal)
+    PRESETS = {"cpu": {"n_filters": 8, "kernel_size": 3, "pool": 1, "rounds": 10}, "paper": {}}
     _fit = staticmethod(fit_dckm)
     _predict = staticmethod(predict_dckm)

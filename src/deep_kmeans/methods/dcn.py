@@ -58,6 +58,7 @@ def fit_dcn(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict, se
         cluster_epochs=p.int("cluster_epochs", 50, min=0),
         init_count=p.float("init_count", 100.0, min=0.0),
     )
+    p.reject_unknown()
     gen = seed_everything(seed)
     x = check_inputs(x, geometry, "dcn", n_clusters)
     dev = resolve_device(device)
@@ -107,5 +108,7 @@ def predict_dcn(model: dict, x: np.ndarray, device: str = "auto") -> np.ndarray:
 class DCN(ClusterEstimator):
     """DCN as a scikit-learn estimator (``params`` as in ``conf/base/parameters_dcn.yml``)."""
 
+    # cpu: conf/base/parameters_dcn.yml's `overrides.custom` (tests/methods/test_estimators.py keeps them equal)
+    PRESETS = {"cpu": {"pretrain_epochs": 50, "cluster_epochs": 30, "optimizer": 'adam', "lr": 0.001}, "paper": {}}
     _fit = staticmethod(fit_dcn)
     _predict = staticmethod(predict_dcn)

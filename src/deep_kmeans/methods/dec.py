@@ -64,6 +64,7 @@ def fit_dec_family(method: str, x: np.ndarray, n_clusters: int, geometry: Geomet
     """DEC (``reconstruction=False``: encoder + centres on ``KL``) or IDEC (``L_r + γ KL``, decoder kept)."""
     p = ParamReader(params, method)
     cfg = read_dec_params(p, geometry, optimizer=optimizer, lr=lr, gamma=0.1 if reconstruction else None)
+    p.reject_unknown()
     gen = seed_everything(seed)
     x = check_inputs(x, geometry, method, n_clusters)
     dev = resolve_device(device)
@@ -142,5 +143,7 @@ class DEC(ClusterEstimator):
     ``params`` are those of ``conf/base/parameters_dec.yml``; ``predict`` assigns new rows (:func:`predict_dec`).
     """
 
+    # cpu: conf/base/parameters_dec.yml's `overrides.custom` (tests/methods/test_estimators.py keeps them equal)
+    PRESETS = {"cpu": {"pretrain_epochs": 50, "update_interval": 40, "max_iter": 400}, "paper": {}}
     _fit = staticmethod(fit_dec)
     _predict = staticmethod(predict_dec)

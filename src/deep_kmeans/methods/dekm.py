@@ -64,6 +64,7 @@ def fit_dekm(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict, s
         iters=p.int("iters", 140, min=0),
         update_interval=p.int("update_interval", 40, min=1),
     )
+    p.reject_unknown()
     gen = seed_everything(seed)
     x = check_inputs(x, geometry, "dekm", n_clusters)
     dev = resolve_device(device)
@@ -115,5 +116,7 @@ def predict_dekm(model: dict, x: np.ndarray, device: str = "auto") -> np.ndarray
 class DEKM(ClusterEstimator):
     """DEKM as a scikit-learn estimator (``params`` as in ``conf/base/parameters_dekm.yml``)."""
 
+    # cpu: conf/base/parameters_dekm.yml's `overrides.custom` (tests/methods/test_estimators.py keeps them equal)
+    PRESETS = {"cpu": {"ae": 'mlp', "pretrain_epochs": 50, "iters": 30}, "paper": {}}
     _fit = staticmethod(fit_dekm)
     _predict = staticmethod(predict_dekm)

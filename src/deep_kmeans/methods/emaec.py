@@ -120,6 +120,7 @@ def fit_emaec(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict, 
         max_rotation=p.float("max_rotation", 10.0, min=0.0),
         max_shift=p.float("max_shift", 0.1, min=0.0, max=1.0),
     )
+    p.reject_unknown()
     gen = seed_everything(seed)
     views = None if views is None else np.asarray(views, dtype=np.float32)
     x = check_inputs(x, geometry, "emaec", n_clusters, views)
@@ -188,5 +189,7 @@ class EmAEC(ClusterEstimator):
     """EmAEC as a scikit-learn estimator (``params`` as in ``conf/base/parameters_emaec.yml``); ``fit(X, views=V)``
     passes precomputed augmented views (N, n_views, dim) for feature vectors."""
 
+    # cpu: conf/base/parameters_emaec.yml's `overrides.custom` (tests/methods/test_estimators.py keeps them equal)
+    PRESETS = {"cpu": {"pretrain_epochs": 100, "pretrain_optimizer": 'adam', "pretrain_lr": 0.001, "rounds": 10, "finetune_iters": 40, "lr": 0.001}, "paper": {}}
     _fit = staticmethod(fit_emaec)
     _predict = staticmethod(predict_emaec)

@@ -40,5 +40,7 @@ def predict_idec(model: dict, x: np.ndarray, device: str = "auto") -> np.ndarray
 class IDEC(ClusterEstimator):
     """IDEC as a scikit-learn estimator (``params`` as in ``conf/base/parameters_idec.yml``)."""
 
+    # cpu: conf/base/parameters_idec.yml's `overrides.custom` (tests/methods/test_estimators.py keeps them equal)
+    PRESETS = {"cpu": {"pretrain_epochs": 50, "update_interval": 40, "max_iter": 400}, "paper": {}}
     _fit = staticmethod(fit_idec)
     _predict = staticmethod(predict_idec)

@@ -81,6 +81,21 @@ class ParamReader:
             raise ValueError(f"{method} parameters must be a mapping, got {type(params).__name__}")
         self.params = dict(params or {})
         self.method = method
+        self.read: set[str] = set()
+
+    def reject_unknown(self) -> None:
+        """After every read: a key that no read asked for is a typo or a parameter of another method, an error
+        naming it and the closest known key (a misspelt schedule must not silently run the paper's)."""
+        import difflib
+
+        unknown = sorted(set(self.params) - self.read - {"overrides"})
+        if unknown:
+            hints = []
+            for key in unknown:
+                close = difflib.get_close_matches(key, sorted(self.read), n=1)
+                hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            raise ValueError(f"unknown {self.method} parameter(s) {', '.join(hints)}; known: {', '.join(sorted(self.read))}. "
+                             f"Fix them under `{self.method}:` in conf/base/parameters_{self.method}.yml or on the command line.")
 
     def _fail(self, key: str, value, expected: str) -> ValueError:
         return ValueError(
@@ -90,6 +105,7 @@ class ParamReader:
         )
 
     def get(self, key: str, default=None):
+        self.read.add(key)
         v = self.params.get(key, default)
         return default if v is None else v
 
@@ -366,19 +382,25 @@ class Checkpointer:
 class ClusterEstimator(ClusterMixin, BaseEstimator):
     """A method's fit function as a scikit-learn estimator.
 
-    Subclasses set ``_fit`` (the method's ``fit_<name>``) and ``_predict`` (its ``predict_<name>``).
-    Hyperparameters are stored as given; everything is validated in :meth:`fit`. Learned state:
+    Subclasses set ``_fit`` (the method's ``fit_<name>``), ``_predict`` (its ``predict_<name>``) and
+    ``PRESETS``: ``cpu`` (the default: a schedule that finishes in minutes on a CPU for a few thousand rows,
+    the same as the Kedro preset for your own data) and ``paper`` (the paper's schedule, a GPU's job).
+    ``params`` override the preset key by key; an unknown key is an error. Hyperparameters are stored as
+    given; everything is validated in :meth:`fit`. Learned state:
     ``labels_``, ``cluster_centers_``, ``embedding_``, ``history_``, ``model_``, ``geometry_``,
     ``train_seconds_``.
     """
 
     _fit = None
     _predict = None
+    PRESETS: dict[str, dict] = {"cpu": {}, "paper": {}}
 
-    def __init__(self, n_clusters: int = 10, params: dict | None = None, geometry: Geometry | dict | None = None,
-                 seed: int = 0, device: str = "auto", progress: bool = False):
+    def __init__(self, n_clusters: int = 10, params: dict | None = None, preset: str = "cpu",
+                 geometry: Geometry | dict | None = None, seed: int = 0, device: str = "auto",
+                 progress: bool = False):
         self.n_clusters = n_clusters
         self.params = params
+        self.preset = preset
         self.geometry = geometry
         self.seed = seed
         self.device = device
@@ -393,9 +415,12 @@ class ClusterEstimator(ClusterMixin, BaseEstimator):
         X = np.asarray(X, dtype=np.float32)
         if X.ndim != 2:
             raise ValueError(f"X must be 2-D (samples × features), got shape {X.shape}")
+        if self.preset not in self.PRESETS:
+            raise ValueError(f"preset must be one of {', '.join(self.PRESETS)}, got {self.preset!r}")
         geometry = self._geometry_for(X.shape[1])
         start = time.perf_counter()
-        result = type(self)._fit(X, self.n_clusters, geometry, dict(self.params or {}), seed=self.seed,
+        params = {**self.PRESETS[self.preset], **(self.params or {})}
+        result = type(self)._fit(X, self.n_clusters, geometry, params, seed=self.seed,
                                  device=self.device, views=views, progress=self.progress)
         self.labels_ = np.asarray(result.labels, dtype=np.int64)
         self.cluster_centers_ = result.centers

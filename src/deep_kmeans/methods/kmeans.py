@@ -35,6 +35,7 @@ def fit_kmeans(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict,
     n_init = p.get("n_init", "auto")
     if n_init != "auto":
         n_init = p.int("n_init", 10, min=1)
+    p.reject_unknown()
     seed_everything(seed)
     x = check_inputs(x, geometry, "kmeans", n_clusters)
     start = time.perf_counter()

@@ -403,6 +403,18 @@ def predict(x: np.ndarray, state: dict, geometry: Geometry, cfg: TAKEConfig, dev
     return torch.cat(labels).numpy().astype(np.int64), torch.cat(zs).numpy()
 
 
+@torch.no_grad()
+def soft_assignments(z: np.ndarray, state: dict, cfg: TAKEConfig, device: str = "auto") -> np.ndarray | None:
+    """KNet's soft assignment s ∈ Δ^K (eq. 7, rows on the simplex) of every row of z; None without KNet."""
+    if state.get("knet") is None:
+        return None
+    dev = resolve_device(device)
+    knet = load_knet(state, cfg).to(dev)
+    out = [knet(torch.from_numpy(np.ascontiguousarray(z[i:i + cfg.predict_batch_size])).to(dev)).cpu()
+           for i in range(0, len(z), cfg.predict_batch_size)]
+    return torch.cat(out).numpy().astype(np.float32)
+
+
 def fit_take(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: TAKEConfig, n_clusters: int,
              seed: int = 0, device: str = "auto", progress: bool = True, store=None, data_key: str = "",
              augment=None) -> dict:
@@ -452,8 +464,9 @@ class TAKE(ClusterMixin, BaseEstimator):
 
     ``X`` is (N, dim) with values of any scale (pixels in [0, 1], features, tf-idf). ``geometry`` says how a
     row becomes an image; by default the smallest square holding ``dim`` values, cut into a 4×4 grid of
-    patches. Every other hyperparameter is a field of :class:`TAKEConfig` (same name, same default),
-    validated in :meth:`fit`.
+    patches. Every other hyperparameter is a field of :class:`TAKEConfig` (same name), validated in
+    :meth:`fit`; one left at None takes the value of ``preset``: ``cpu`` (the default, minutes on a CPU for a
+    few thousand rows) or ``paper`` (the paper's MNIST settings, :class:`TAKEConfig`'s defaults).
 
     Learned state: ``labels_`` (assignments of the training data), ``cluster_centers_`` (K, d),
     ``embedding_`` (z of the training data), ``init_labels_`` (K-means on the pretrained z),
@@ -461,19 +474,20 @@ class TAKE(ClusterMixin, BaseEstimator):
     """
 
     def __init__(self, n_clusters: int = 10, geometry: Geometry | dict | None = None, seed: int = 0,
-                 device: str = "auto", progress: bool = False, *,
-                 embed_dim=128, latent_dim=10, depth=8, heads=8, decoder_depth=2, decoder_heads=2, mlp_ratio=4.0,
-                 dropout=0.0, head_hidden=256, head_out=128, warmup_epochs=150, update_epochs=50, cluster_epochs=50,
-                 batch_size=256, lr=1e-3, cluster_lr=None, grad_clip=1.0, lambda1=0.01, lambda2=0.01,
-                 lambda3=1e-3, tau=0.07, reconstruction="cosine", use_ccl=True, use_cl=True, knet_iters=20,
-                 knet_alpha="auto", knet_lambda=0.5, assignment="knet", kmeans_n_init="auto",
-                 fresh_views=False, baseline_kmeans=True, amp=False, compile=False, predict_batch_size=2048,
-                 checkpoint_every=10, resume=True):
+                 device: str = "auto", progress: bool = False, preset: str = "cpu", *,
+                 embed_dim=None, latent_dim=None, depth=None, heads=None, decoder_depth=None, decoder_heads=None,
+                 mlp_ratio=None, dropout=None, head_hidden=None, head_out=None, warmup_epochs=None,
+                 update_epochs=None, cluster_epochs=None, batch_size=None, lr=None, cluster_lr=None,
+                 grad_clip=None, lambda1=None, lambda2=None, lambda3=None, tau=None, reconstruction=None,
+                 use_ccl=None, use_cl=None, knet_iters=None, knet_alpha=None, knet_lambda=None, assignment=None,
+                 kmeans_n_init=None, fresh_views=None, baseline_kmeans=None, amp=None, compile=None,
+                 predict_batch_size=None, checkpoint_every=None, resume=None):
         self.n_clusters = n_clusters
         self.geometry = geometry
         self.seed = seed
         self.device = device
         self.progress = progress
+        self.preset = preset
         self.embed_dim, self.latent_dim, self.depth, self.heads = embed_dim, latent_dim, depth, heads
         self.decoder_depth, self.decoder_heads, self.mlp_ratio = decoder_depth, decoder_heads, mlp_ratio
         self.dropout = dropout
@@ -488,8 +502,32 @@ class TAKE(ClusterMixin, BaseEstimator):
         self.amp, self.compile, self.predict_batch_size = amp, compile, predict_batch_size
         self.checkpoint_every, self.resume = checkpoint_every, resume
 
+    # cpu (the default): conf/base/parameters_take.yml's `overrides.custom` (a test keeps them equal): a small
+    # TAE, minutes on a CPU for a few thousand rows. paper: TAKEConfig's defaults, the paper's MNIST settings.
+    PRESETS = {"cpu": {
+        "embed_dim": 32,
+        "depth": 2,
+        "heads": 2,
+        "decoder_depth": 1,
+        "decoder_heads": 2,
+        "mlp_ratio": 2.0,
+        "head_hidden": 32,
+        "head_out": 16,
+        "warmup_epochs": 40,
+        "update_epochs": 10,
+        "cluster_epochs": 10,
+        "batch_size": 128,
+        "lambda1": 0.1,
+        "lambda2": 0.1,
+        "lambda3": 0.001,
+        "tau": 0.5,
+        "kmeans_n_init": 10}, "paper": {}}
+
     def _config(self) -> TAKEConfig:
-        cfg = TAKEConfig.from_params({name: getattr(self, name) for name in _CONFIG_FIELDS})
+        if self.preset not in self.PRESETS:
+            raise ValueError(f"preset must be one of {', '.join(self.PRESETS)}, got {self.preset!r}")
+        given = {name: getattr(self, name) for name in _CONFIG_FIELDS if getattr(self, name) is not None}
+        cfg = TAKEConfig.from_params({**self.PRESETS[self.preset], **given})
         if cfg.fresh_views:
             # The estimator cannot tell pixels from feature vectors: it trains on the views it is given.
             raise ValueError("fresh_views is an option of the Kedro pipeline for pixel data sets "
@@ -510,6 +548,8 @@ class TAKE(ClusterMixin, BaseEstimator):
         cfg = self._config()
         geometry = self._geometry(X.shape[1])
         check_inputs(X, geometry, views)
+        if views is None and cfg.update_epochs:
+            views = self._own_views(X, geometry)
         out = fit_take(X, views, geometry, cfg, self.n_clusters, seed=self.seed, device=self.device,
                        progress=self.progress)
         self.config_, self.geometry_, self.state_ = cfg, geometry, out["model"]
@@ -517,6 +557,20 @@ class TAKE(ClusterMixin, BaseEstimator):
         self.init_labels_ = out["init"]["labels"]
         self.cluster_centers_ = np.asarray(out["model"]["centers"], dtype=np.float32)
         return self
+
+    def _own_views(self, X: np.ndarray, geometry: Geometry) -> np.ndarray | None:
+        """Rows that are gray images (the geometry holds them without padding, values in [0, 1]) get the
+        pipeline's 2 crops + 2 rotations; other rows cannot be augmented here, and the update epochs then
+        train L_r alone, which is said."""
+        if geometry.channels == 1 and geometry.padded_dim == X.shape[1] and X.min() >= 0 and X.max() <= 1:
+            from deep_kmeans.features.images import image_views
+
+            images = X.reshape(len(X), geometry.side, geometry.side)
+            return image_views(images, seed=self.seed).reshape(len(X), 4, -1).astype(np.float32)
+        logger.warning("TAKE: no views given and the rows are not gray images in [0, 1], so the %d update epochs "
+                       "train L_r only; pass fit(X, views=V) with V (N, 4, dim): 2 crops, then 2 rotations",
+                       self._config().update_epochs)
+        return None
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "state_"):

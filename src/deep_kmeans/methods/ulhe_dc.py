@@ -72,6 +72,7 @@ def fit_ulhe_dc(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict
         reduction=p.choice("reduction", "mean", ("mean", "sum")),
     )
     lambdas = (cfg["lambda0"], cfg["lambda1"], cfg["lambda2"])
+    p.reject_unknown()
     gen = seed_everything(seed)
     x = check_inputs(x, geometry, "ulhe_dc", n_clusters)
     dev = resolve_device(device)
@@ -124,5 +125,7 @@ def predict_ulhe_dc(model: dict, x: np.ndarray, device: str = "auto") -> np.ndar
 class ULHEDC(ClusterEstimator):
     """ULHE-DC as a scikit-learn estimator (``params`` as in ``conf/base/parameters_ulhe_dc.yml``)."""
 
+    # cpu: conf/base/parameters_ulhe_dc.yml's `overrides.custom` (tests/methods/test_estimators.py keeps them equal)
+    PRESETS = {"cpu": {"pretrain_epochs": 60, "pretrain_optimizer": 'adam', "pretrain_lr": 0.001, "cluster_epochs": 20}, "paper": {}}
     _fit = staticmethod(fit_ulhe_dc)
     _predict = staticmethod(predict_ulhe_dc)

@@ -43,6 +43,7 @@ def fit_umap_gmm(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dic
     metric = p.choice("metric", "euclidean", ("euclidean", "cosine", "manhattan", "correlation"))
     covariance = p.choice("covariance_type", "full", ("full", "tied", "diag", "spherical"))
     n_init = p.int("n_init", 10, min=1)
+    p.reject_unknown()
     x = check_inputs(x, geometry, "umap_gmm", n_clusters)
     if n_neighbors >= len(x):
         raise ValueError(f"umap_gmm.n_neighbors = {n_neighbors} must be smaller than the number of samples "

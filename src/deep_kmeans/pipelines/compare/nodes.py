@@ -10,7 +10,8 @@ Rules of the table:
 * a run's method is its ``pipeline`` tag, with TAKE's ``take`` / ``take_cluster`` (and Kedro's
   ``__default__``, which is ``take``) counted as ``take``; runs of ``data``, ``features``,
   ``take_pretrain``, ``take_evaluate`` (it re-scores a model some ``take`` run trained), ``compare``
-  and of several pipelines at once (``a+b``) are left out, and so are runs without ``metrics.acc``;
+  and of several pipelines at once (``a+b``) are left out, and so are runs without ``metrics.acc``
+  (on data without labels: without ``metrics.silhouette_input``, and the table shows the internal scores);
 * one value per method and seed (tag ``seed``): when several runs share both, the latest counts;
 * each metric is reported as the mean and the sample standard deviation (ddof=1) over the seeds;
   the deviation of a single run is undefined (empty in the CSV, not logged to MLflow).
@@ -35,8 +36,14 @@ METHOD_ALIASES = {"take_cluster": "take", "__default__": "take"}
 # Pipelines whose runs are not a method's result.
 IGNORED_PIPELINES = {"data", "features", "take_pretrain", "take_evaluate", "compare"}
 
-LABELS = {"acc": "ACC", "nmi": "NMI", "nmi_max": "NMI_max", "ari": "ARI", "train_seconds": "train seconds"}
+LABELS = {"acc": "ACC", "nmi": "NMI", "nmi_max": "NMI_max", "ari": "ARI", "train_seconds": "train seconds",
+          "silhouette_input": "silhouette (input)", "silhouette_z": "silhouette (z)",
+          "calinski_harabasz_input": "Calinski-Harabasz (input)", "davies_bouldin_input": "Davies-Bouldin (input)"}
 PLOT_METRICS = ("acc", "nmi", "ari")
+# Data without labels (your own data): the runs carry internal scores instead of ACC/NMI/ARI.
+LABEL_FREE_METRICS = ["silhouette_input", "silhouette_z", "calinski_harabasz_input", "davies_bouldin_input",
+                      "train_seconds"]
+LABEL_FREE_PLOT = ("silhouette_input", "silhouette_z")
 
 
 def no_runs_message(dataset: str, experiment: str | None = None, detail: str = "") -> str:
@@ -94,6 +101,11 @@ def build_comparison_table(runs: pd.DataFrame, metrics: list[str], methods: list
     if "status" in df.columns:
         df = df[df["status"] == "FINISHED"]
     acc = df["metrics.acc"] if "metrics.acc" in df.columns else pd.Series(np.nan, index=df.index)
+    if not acc.notna().any() and "metrics.silhouette_input" in df.columns:
+        # no ground truth on this data set: compare the label-free scores
+        acc = df["metrics.silhouette_input"]
+        metrics = [m for m in metrics if m not in ("acc", "nmi", "nmi_max", "ari")]
+        metrics += [m for m in LABEL_FREE_METRICS if m not in metrics]
     df = df[acc.notna()]
     pipelines = df["tags.pipeline"] if "tags.pipeline" in df.columns else pd.Series(None, index=df.index, dtype=object)
     df = df.assign(method=pipelines.map(method_of))
@@ -122,8 +134,9 @@ def build_comparison_table(runs: pd.DataFrame, metrics: list[str], methods: list
             row[f"{m}_std"] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
         rows.append(row)
     table = pd.DataFrame(rows)
-    if "acc_mean" in table.columns:
-        table = table.sort_values(["acc_mean", "method"], ascending=[False, True], kind="stable")
+    key = "acc_mean" if "acc_mean" in table.columns else "silhouette_input_mean"
+    if key in table.columns:
+        table = table.sort_values([key, "method"], ascending=[False, True], kind="stable")
     return table.reset_index(drop=True)
 
 
@@ -178,8 +191,11 @@ def table_markdown(table: pd.DataFrame, dataset: str, compare: dict) -> str:
 
 
 def comparison_bars(table: pd.DataFrame, dataset: str):
-    """Grouped bars: ACC, NMI, ARI per method, error bars = the standard deviation over seeds."""
+    """Grouped bars: ACC, NMI, ARI per method (the silhouettes without labels), error bars = the standard
+    deviation over seeds."""
     metrics = [m for m in PLOT_METRICS if f"{m}_mean" in table.columns]
+    if not metrics:
+        metrics = [m for m in LABEL_FREE_PLOT if f"{m}_mean" in table.columns]
     methods = list(table["method"])
     n = max(1, len(metrics))
     width = 0.8 / n

@@ -8,7 +8,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 load_raw_data,
-                inputs=["params:dataset", "params:data", "params:data_seed"],
+                inputs=["params:dataset", "params:data", "params:data_seed", "params:custom", "custom_source"],
                 outputs="raw_data",
                 name="load_raw_data",
             )

@@ -6,8 +6,8 @@ import logging
 
 import numpy as np
 
-from deep_kmeans.evaluation.metrics import clustering_scores
-from deep_kmeans.evaluation.plots import confusion_figure, embedding_figure, history_figure
+from deep_kmeans.evaluation.metrics import clustering_scores, internal_scores
+from deep_kmeans.evaluation.plots import cluster_sizes_figure, confusion_figure, embedding_figure, history_figure
 
 logger = logging.getLogger(__name__)
 
@@ -26,10 +26,24 @@ def history_metrics(history: dict[str, list[float]]) -> dict:
     }
 
 
+def label_free_scores(assignments: dict, features: dict, seed: int = 0) -> dict[str, float | None]:
+    """Internal scores (silhouette, Calinski-Harabasz, Davies-Bouldin) of the assignment on the input
+    (``*_input``) and, for methods with learned features, on z (``*_z``)."""
+    labels = assignments["labels"]
+    scores = {f"{k}_input": v for k, v in internal_scores(features["x"], labels, seed).items()}
+    if assignments.get("embedding") is not None:
+        scores.update({f"{k}_z": v for k, v in internal_scores(assignments["embedding"], labels, seed).items()})
+    return scores
+
+
 def evaluate_assignments(assignments: dict, features: dict, method: str) -> tuple[dict, dict]:
-    """Scores of the final assignment: MLflow metrics and a JSON record with provenance."""
+    """Scores of the final assignment: MLflow metrics and a JSON record with provenance.
+
+    With ground-truth labels: ACC, NMI, NMI_max, ARI. Without (your own data): the internal scores of
+    :func:`label_free_scores` instead.
+    """
     y, labels = features["y"], assignments["labels"]
-    scores = clustering_scores(y, labels)
+    scores = clustering_scores(y, labels) if y is not None else label_free_scores(assignments, features)
     extra = {"train_seconds": assignments.get("train_seconds")}
     record = {
         "method": method,
@@ -43,14 +57,55 @@ def evaluate_assignments(assignments: dict, features: dict, method: str) -> tupl
     }
     for k, v in assignments.get("extra_scores", {}).items():
         record[k] = v
+    centers = assignments.get("centers")
+    asked = None if centers is None else int(np.asarray(centers).shape[0])
+    if asked is not None and record["n_clusters_found"] < asked:
+        # a collapsed clustering must not pass as a result: say so where the scores are read
+        logger.warning("%s used only %d of the %d clusters asked for: the clustering collapsed (try another "
+                       "seed, a smaller learning rate or weight of the clustering loss)", method,
+                       record["n_clusters_found"], asked)
+    extra["n_clusters_found"] = record["n_clusters_found"]
     metrics = as_mlflow_metrics({**scores, **extra, **assignments.get("extra_scores", {})})
     # The line a user reads at the end of `kedro run`; the full record is in MLflow and scores.json.
-    logger.info("%s on %s (%d samples): ACC %.4f  NMI %.4f  NMI_max %.4f  ARI %.4f", method, features["name"],
-                len(labels), scores["acc"], scores["nmi"], scores["nmi_max"], scores["ari"])
+    if y is not None:
+        logger.info("%s on %s (%d samples): ACC %.4f  NMI %.4f  NMI_max %.4f  ARI %.4f", method, features["name"],
+                    len(labels), scores["acc"], scores["nmi"], scores["nmi_max"], scores["ari"])
+    else:
+        logger.info("%s on %s (%d samples, no labels): %s", method, features["name"], len(labels),
+                    "  ".join(f"{k} {v:.4f}" for k, v in scores.items() if v is not None))
     return metrics, record
 
 
+def assignments_table(assignments: dict, features: dict):
+    """The assignments as a table a user can join back to their data: ``id`` (the id column of custom data,
+    or the row number), ``cluster``, the true ``label`` where known, ``distance`` to the cluster's centre in
+    the method's space (where it has centres and an embedding, or clusters the input), and TAKE's soft
+    assignment ``p_0 … p_{K-1}`` (KNet's s)."""
+    import pandas as pd
+
+    labels = np.asarray(assignments["labels"])
+    ids = features.get("ids")
+    table = pd.DataFrame({"id": ids if ids is not None else np.arange(len(labels)), "cluster": labels})
+    if features["y"] is not None:
+        classes = features.get("classes") or []
+        table["label"] = [classes[i] if i < len(classes) else i for i in features["y"]] if classes else features["y"]
+    z = assignments.get("embedding")
+    z = features["x"] if z is None else z
+    centers = assignments.get("centers")
+    if centers is not None and np.asarray(centers).shape[1:] == np.asarray(z).shape[1:]:
+        c = np.asarray(centers, dtype=np.float64)[labels]
+        table["distance"] = np.sqrt(((np.asarray(z, dtype=np.float64) - c) ** 2).sum(axis=1))
+    soft = assignments.get("soft")
+    if soft is not None:
+        for k in range(soft.shape[1]):
+            table[f"p_{k}"] = soft[:, k]
+    return table
+
+
 def plot_confusion(assignments: dict, features: dict):
+    """The confusion matrix; without labels, the cluster sizes."""
+    if features["y"] is None:
+        return cluster_sizes_figure(assignments["labels"])
     return confusion_figure(features["y"], assignments["labels"], features.get("classes") or None)
 
 

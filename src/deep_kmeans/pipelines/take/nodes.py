@@ -14,11 +14,12 @@ import time
 import numpy as np
 
 from deep_kmeans.data.registry import Geometry
-from deep_kmeans.evaluation.metrics import clustering_scores
+from deep_kmeans.evaluation.metrics import clustering_scores, internal_scores
 from deep_kmeans.methods import take
 from deep_kmeans.methods.config import params_for, resolve_n_clusters
 from deep_kmeans.methods.kit import kmeans_init
-from deep_kmeans.pipelines.evaluation.nodes import as_mlflow_metrics
+from deep_kmeans.features.build import features_like
+from deep_kmeans.pipelines.evaluation.nodes import as_mlflow_metrics, assignments_table
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +30,10 @@ CLUSTER_KEYS = ("cluster_epochs", "cluster_lr", "grad_clip", "lambda3", "knet_it
                 "checkpoint_every", "resume")
 
 
-def train_indices(y: np.ndarray, split: dict | None, data_seed: int) -> np.ndarray:
-    """Rows used for training. ``split.train_fraction`` (Table 5): a stratified subset drawn with
-    ``data_seed``; the rest is predicted as unseen data. null = all rows."""
+def train_indices(n: int, y: np.ndarray | None, split: dict | None, data_seed: int) -> np.ndarray:
+    """Rows used for training. ``split.train_fraction`` (Table 5): a subset drawn with ``data_seed``,
+    stratified by the labels where there are any; the rest is predicted as unseen data. null = all rows."""
     fraction = (split or {}).get("train_fraction")
-    n = len(y)
     if fraction is None:
         return np.arange(n)
     if not 0 < fraction < 1:
@@ -50,7 +50,7 @@ def resolve_take_config(params: dict, features: dict, n_clusters, data_seed: int
     merged = params_for(params, features["name"])
     cfg = take.TAKEConfig.from_params(merged)
     return {"config": cfg.to_dict(), "n_clusters": resolve_n_clusters(n_clusters, features),
-            "train_rows": train_indices(features["y"], merged.get("split"), data_seed)}
+            "train_rows": train_indices(len(features["x"]), features["y"], merged.get("split"), data_seed)}
 
 
 def pretrain_take(features: dict, config: dict, seed: int, device: str, progress: bool, checkpoints,
@@ -123,6 +123,7 @@ def cluster_take(pretrained: dict, init: dict, features: dict, config: dict, see
     model = {**state, "centers": init["centers"] if state["knet"] is None else state["knet"]["M"].T.numpy(),
              "config": cfg.to_dict(), "geometry": geometry.to_dict(), "n_clusters": pretrained["n_clusters"],
              "train_rows": pretrained["train_rows"], "dataset": features["name"], "seed": seed,
+             "preprocess": features.get("preprocess"),
              "train_seconds": pretrained.get("seconds", 0.0) + time.perf_counter() - start}
     return model, history
 
@@ -135,14 +136,43 @@ def predict_take(model: dict, features: dict, device: str) -> dict:
     cfg = take.TAKEConfig.from_params(model["config"])
     labels, z = take.predict(features["x"], model, Geometry.from_dict(model["geometry"]), cfg, device=device)
     assignments = {"method": "take", "labels": labels, "embedding": z, "centers": model["centers"],
+                   "soft": take.soft_assignments(z, model, cfg, device),
                    "train_seconds": model["train_seconds"], "extra_scores": {}}
     train_idx = np.asarray(model.get("train_rows", np.arange(len(labels))))
-    if len(train_idx) < len(labels):
+    if len(train_idx) < len(labels) and features["y"] is not None:
         unseen = np.setdiff1d(np.arange(len(labels)), train_idx)
         for name, rows in (("train", train_idx), ("unseen", unseen)):
             for k, v in clustering_scores(features["y"][rows], labels[rows]).items():
                 assignments["extra_scores"][f"{k}_{name}"] = v
     return assignments
+
+
+def predict_new_take(model: dict, new_data: dict, device: str, progress: bool):
+    """``take_predict``: the clusters of new rows (a file of the same kind and columns as the training data)
+    by a trained model, without training: the assignments table (id, cluster, distance, p_0 … p_{K-1})."""
+    preprocess = model.get("preprocess")
+    if preprocess is None:
+        raise ValueError("this TAKE model was saved without its preprocessing (trained before take_predict "
+                         "existed): retrain it with `kedro run --pipeline=take`")
+    x = features_like(new_data, preprocess, device=device, progress=progress)
+    geometry = Geometry.from_dict(model["geometry"])
+    if x.shape[1] != geometry.dim:
+        raise ValueError(f"the new data has {x.shape[1]} features, the model expects {geometry.dim}")
+    cfg = take.TAKEConfig.from_params(model["config"])
+    labels, z = take.predict(x, model, geometry, cfg, device=device)
+    assignments = {"labels": labels, "embedding": z, "centers": model["centers"],
+                   "soft": take.soft_assignments(z, model, cfg, device)}
+    table = assignments_table(assignments, {"x": x, "y": None, "ids": new_data.get("ids")})
+    logger.info("take_predict: %d new rows of %s assigned to %d clusters by the model trained on %s (seed %s)",
+                len(table), new_data.get("source"), table["cluster"].nunique(), model.get("dataset"), model.get("seed"))
+    return table
+
+
+def mlflow_model(model: dict):
+    """The trained model as an MLflow pyfunc model (artifact path ``model``), loadable without the project."""
+    from deep_kmeans.serving import TAKEPyfunc
+
+    return TAKEPyfunc(model)
 
 
 def merge_histories(pretrain_history: dict, cluster_history: dict) -> dict:
@@ -157,17 +187,30 @@ def kmeans_baseline_scores(init: dict, pretrained: dict, features: dict, config:
     - ``input_kmeans_*``: K-means on the model input itself (pixels, backbone features or tf-idf), with
       the same seed and ``kmeans_n_init``: the plain baseline. ``take.baseline_kmeans: false`` skips it
       (it costs one K-means on the raw input: about a minute on MNIST's 70,000 × 784 on 2 cores).
+
+    Without labels (your own data) both are scored by the silhouette etc. on the input instead.
     """
     cfg = take.TAKEConfig.from_params(config)
     x = _train_x(features, pretrained)
-    y = features["y"][pretrained["train_rows"]]
-    scores = {f"init_{k}": v for k, v in clustering_scores(y, init["labels"]).items()}
+    if features["y"] is None:
+        def score(labels):
+            return {f"{k}_input": v for k, v in internal_scores(x, labels, seed).items()}
+        first = "silhouette_input"
+    else:
+        y = features["y"][pretrained["train_rows"]]
+
+        def score(labels):
+            return clustering_scores(y, labels)
+        first = "acc"
+    scores = {f"init_{k}": v for k, v in score(init["labels"]).items()}
     if cfg.baseline_kmeans:
         _, labels, _ = kmeans_init(x, len(init["centers"]), seed=seed, n_init=cfg.kmeans_n_init)
-        scores.update({f"input_kmeans_{k}": v for k, v in clustering_scores(y, labels).items()})
-    message = f"K-means on the pretrained z: ACC {scores['init_acc']:.4f} NMI {scores['init_nmi']:.4f}"
+        scores.update({f"input_kmeans_{k}": v for k, v in score(labels).items()})
+
+    def fmt(v):
+        return "n/a" if v is None else f"{v:.4f}"
+    message = f"K-means on the pretrained z: {first} {fmt(scores[f'init_{first}'])}"
     if cfg.baseline_kmeans:
-        message += (f"; K-means on the input: ACC {scores['input_kmeans_acc']:.4f} "
-                    f"NMI {scores['input_kmeans_nmi']:.4f}")
+        message += f"; K-means on the input: {first} {fmt(scores[f'input_kmeans_{first}'])}"
     logger.info(message)
     return as_mlflow_metrics(scores)

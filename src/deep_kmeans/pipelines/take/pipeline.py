@@ -8,12 +8,16 @@ them and registers the stages, each runnable alone on the versioned outputs of t
   take_cluster    K-means init + joint clustering + predict + evaluation, from the latest
                   `take.pretrained` and the config stored with it: re-cluster without re-pretraining
   take_evaluate   predict + evaluation from the latest `take.model`
+  take_predict    assign new data (`custom.path=NEW`) with the latest `take.model` (or the one pinned with
+                  `--load-versions=take.model:<version>`), without training: take.predictions (CSV)
 """
 
 from kedro.pipeline import Pipeline, node, pipeline
 
+from deep_kmeans.pipelines.data.nodes import load_raw_data
+
 from .nodes import (cluster_config, cluster_take, initialise_take, kmeans_baseline_scores, merge_histories,
-                    predict_take, pretrain_take, resolve_take_config)
+                    mlflow_model, predict_new_take, predict_take, pretrain_take, resolve_take_config)
 
 
 def create_pretrain_pipeline() -> Pipeline:
@@ -49,6 +53,19 @@ def create_predict_pipeline() -> Pipeline:
     return pipeline([
         node(predict_take, inputs=["take.model", "features", "params:device"], outputs="take.assignments",
              name="take_predict"),
+        node(mlflow_model, inputs="take.model", outputs="take.mlflow_model", name="take_log_mlflow_model"),
+    ])
+
+
+def create_new_data_pipeline() -> Pipeline:
+    """New rows → their clusters by the latest trained model; reads the data like the data stage, but keeps it
+    in memory so the training run's raw data is left as it is."""
+    return pipeline([
+        node(load_raw_data, inputs=["params:dataset", "params:data", "params:data_seed", "params:custom",
+                                    "custom_source"],
+             outputs="take.new_data", name="take_load_new_data"),
+        node(predict_new_take, inputs=["take.model", "take.new_data", "params:device", "params:progress"],
+             outputs="take.predictions", name="take_predict_new"),
     ])
 
 

@@ -1,0 +1,212 @@
+"""Your own data: a table (.csv, .parquet), an array (.npy, .npz) or a folder of images, as a ``raw_data`` record.
+
+``dataset=custom`` runs every pipeline on it. What each source gives:
+
+* ``.csv`` / ``.parquet``: the numeric columns are the features; ``label_column`` names optional
+  ground-truth labels (any values: mapped to 0..K-1 in sorted order) and ``id_column`` an id carried to
+  the outputs; other non-numeric columns are an error that names them (drop them or name them).
+* ``.npy``: X, a 2-D numeric array (samples × features).
+* ``.npz``: X under ``X`` (or ``x``), optional labels under ``y``, optional ids under ``ids``.
+* a folder: every image below it (png, jpg, jpeg, bmp, gif, tif, webp), resized to
+  ``image_size`` × ``image_size`` RGB; when every image sits in a sub-folder, the sub-folders are the
+  classes. Images go through the ImageNet backbone of ``features.backbone``.
+
+Every problem is reported before any long work, naming the file, what is wrong and the fix:
+unreadable files, no numeric columns, NaN or infinite cells (``nan: error`` says how many and in which
+columns; ``nan: drop`` drops those rows and says how many), a label column that does not exist, an
+image folder without images. The record's kind is ``vector`` (tables and arrays) or ``rgb`` (images).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+ARRAY_SUFFIXES = (".npy", ".npz")
+NAN_POLICIES = ("error", "drop")
+
+
+@dataclass(frozen=True)
+class CustomSource:
+    """Where the user's data is: what the catalog entry ``custom_source`` hands to the data node.
+
+    ``filepath`` is the file or folder (``--params=custom.path=PATH`` fills it, or point the
+    ``custom_source`` entry at it in ``conf/local/catalog.yml``); empty when not configured.
+    """
+
+    filepath: str = ""
+
+    @property
+    def path(self) -> Path | None:
+        return Path(self.filepath).expanduser() if self.filepath else None
+
+
+class CustomDataError(ValueError):
+    """The user's data cannot be used as it is; the message says what to change."""
+
+
+def _fail(source, problem: str, fix: str) -> CustomDataError:
+    return CustomDataError(f"{source}: {problem}. {fix}")
+
+
+def describe_sources() -> str:
+    return ("a .csv or .parquet table, a .npy or .npz array, or a folder of images "
+            f"({', '.join(IMAGE_SUFFIXES)})")
+
+
+def read_custom(source: CustomSource | str | Path, *, label_column: str | None = None, id_column: str | None = None,
+                nan: str = "error", image_size: int = 32, max_rows: int | None = None) -> dict:
+    """The ``raw_data`` record of the user's data (see the module docstring).
+
+    The record has the usual keys plus ``ids`` (list of str, or None) and ``columns`` (feature names of a
+    table, or None); ``y`` is None and ``classes`` empty when there are no labels.
+    """
+    path = source.path if isinstance(source, CustomSource) else Path(source).expanduser()
+    if path is None:
+        raise CustomDataError(
+            "dataset=custom needs your data: pass --params=\"dataset=custom,custom.path=PATH,n_clusters=K\" with PATH "
+            f"{describe_sources()}, or point the `custom_source` entry at it in conf/local/catalog.yml")
+    if nan not in NAN_POLICIES:
+        raise _fail("custom.nan", f"{nan!r} is not a NaN policy", f"Use one of {', '.join(NAN_POLICIES)}.")
+    if not path.exists():
+        raise _fail(path, "no such file or folder", f"Give custom.path as {describe_sources()}.")
+    if path.is_dir():
+        if label_column or id_column:
+            raise _fail(path, "label_column / id_column apply to tables, not image folders",
+                        "Put each class's images in a sub-folder instead (class sub-folders give the labels).")
+        return read_image_folder(path, image_size=image_size)
+    suffix = path.suffix.lower()
+    if suffix in TABLE_SUFFIXES:
+        record = read_table(path, label_column=label_column, id_column=id_column, nan=nan)
+    elif suffix in ARRAY_SUFFIXES:
+        if label_column or id_column:
+            raise _fail(path, "label_column / id_column apply to tables",
+                        "In a .npz, store the labels under `y` and the ids under `ids`.")
+        record = read_array(path, nan=nan)
+    else:
+        raise _fail(path, f"unsupported file type {suffix or '(none)'}", f"Give {describe_sources()}.")
+    if max_rows is not None and len(record["x"]) > max_rows:
+        raise _fail(path, f"{len(record['x'])} rows, more than custom.max_rows={max_rows}",
+                    "Raise custom.max_rows or sample the file first.")
+    return record
+
+
+def _labels(values, source) -> tuple[np.ndarray, list[str]]:
+    """Any label values → int64 0..K-1 in sorted order of their string form, and the class names."""
+    values = np.asarray(values)
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        raise _fail(source, "the labels have missing values", "Fill them or drop those rows.")
+    names = np.asarray([str(v) for v in values.tolist()])
+    classes, y = np.unique(names, return_inverse=True)
+    return y.astype(np.int64), [str(c) for c in classes]
+
+
+def _finite_rows(x: np.ndarray, columns: list[str], nan: str, source) -> np.ndarray:
+    """The mask of rows to keep; an error naming the bad columns under ``nan: error``."""
+    bad = ~np.isfinite(x)
+    if not bad.any():
+        return np.ones(len(x), dtype=bool)
+    per_column = bad.sum(axis=0)
+    worst = ", ".join(f"{columns[j]} ({int(per_column[j])})" for j in np.flatnonzero(per_column)[:10])
+    n_rows = int(bad.any(axis=1).sum())
+    if nan == "error":
+        raise _fail(source, f"{int(bad.sum())} NaN or infinite cells in {n_rows} rows, in columns {worst}",
+                    "Clean them, or pass --params=custom.nan=drop to drop those rows.")
+    return ~bad.any(axis=1)
+
+
+def _record(x, y, classes, source, kind: str, ids=None, columns=None) -> dict:
+    return {"name": "custom", "kind": kind, "x": x, "texts": None, "y": y, "classes": classes,
+            "source": str(source), "ids": ids, "columns": columns}
+
+
+def read_table(path: Path, *, label_column: str | None, id_column: str | None, nan: str) -> dict:
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    except Exception as err:  # noqa: BLE001 - any reader error: name the file
+        raise _fail(path, f"cannot be read as a table ({type(err).__name__}: {err})",
+                    "Check that it is a valid CSV (comma-separated, one header row) or Parquet file.") from err
+    for role, name in (("label_column", label_column), ("id_column", id_column)):
+        if name is not None and name not in df.columns:
+            raise _fail(path, f"custom.{role}={name!r} is not a column",
+                        f"The columns are: {', '.join(map(str, df.columns[:30]))}.")
+    features = df.drop(columns=[c for c in (label_column, id_column) if c is not None])
+    numeric = features.select_dtypes(include="number")
+    other = [str(c) for c in features.columns if c not in numeric.columns]
+    if numeric.shape[1] == 0:
+        raise _fail(path, "no numeric columns to cluster", "The features must be numeric columns.")
+    if other:
+        raise _fail(path, f"non-numeric columns {', '.join(other[:10])}",
+                    "Drop them from the file, or name the label / id column (custom.label_column, custom.id_column).")
+    x = numeric.to_numpy(dtype=np.float64)
+    columns = [str(c) for c in numeric.columns]
+    keep = _finite_rows(x, columns, nan, path)
+    df, x = df[keep], x[keep]
+    if len(x) == 0:
+        raise _fail(path, "no rows left", "The table is empty, or every row has a NaN.")
+    y, classes = (None, []) if label_column is None else _labels(df[label_column].to_numpy(), path)
+    ids = None if id_column is None else [str(v) for v in df[id_column].tolist()]
+    return _record(x.astype(np.float32), y, classes, path, "vector", ids=ids, columns=columns)
+
+
+def read_array(path: Path, *, nan: str) -> dict:
+    try:
+        if path.suffix.lower() == ".npy":
+            arrays = {"X": np.load(path, allow_pickle=False)}
+        else:
+            with np.load(path, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+    except Exception as err:  # noqa: BLE001
+        raise _fail(path, f"cannot be read ({type(err).__name__}: {err})",
+                    "Save it with numpy.save / numpy.savez (no pickled objects).") from err
+    key = "X" if "X" in arrays else "x" if "x" in arrays else None
+    if key is None:
+        raise _fail(path, f"no array named X (found {', '.join(arrays) or 'none'})",
+                    "Save the features as numpy.savez(path, X=features, y=labels).")
+    x = arrays[key]
+    if x.ndim != 2 or x.dtype.kind not in "fiub":
+        raise _fail(path, f"X must be a 2-D numeric array (samples × features), got {x.dtype} of shape {x.shape}",
+                    "Flatten images to rows, or give a folder of images instead.")
+    x = x.astype(np.float64)
+    keep = _finite_rows(x, [f"column {j}" for j in range(x.shape[1])], nan, path)
+    y, classes = None, []
+    if "y" in arrays:
+        if len(arrays["y"]) != len(x):
+            raise _fail(path, f"{len(x)} rows of X but {len(arrays['y'])} labels", "Give one label per row.")
+        y, classes = _labels(arrays["y"][keep], path)
+    ids = None
+    if "ids" in arrays:
+        ids = [str(v) for v in np.asarray(arrays["ids"])[keep].tolist()]
+    return _record(x[keep].astype(np.float32), y, classes, path, "vector", ids=ids)
+
+
+def read_image_folder(folder: Path, *, image_size: int = 32) -> dict:
+    from PIL import Image, UnidentifiedImageError
+
+    if image_size < 8:
+        raise _fail("custom.image_size", f"{image_size} is too small", "Use at least 8 pixels.")
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise _fail(folder, "no images in this folder or below it",
+                    f"Put image files ({', '.join(IMAGE_SUFFIXES)}) there, one sub-folder per class if known.")
+    images = np.empty((len(files), image_size, image_size, 3), dtype=np.uint8)
+    for i, f in enumerate(files):
+        try:
+            with Image.open(f) as im:
+                images[i] = np.asarray(im.convert("RGB").resize((image_size, image_size), Image.BILINEAR))
+        except (OSError, UnidentifiedImageError) as err:
+            raise _fail(f, f"cannot be read as an image ({err})", "Delete or replace the file.") from err
+    parents = [f.parent for f in files]
+    y, classes = None, []
+    if all(p != folder for p in parents):  # every image in a sub-folder: those are the classes
+        y, classes = _labels([str(p.relative_to(folder).parts[0]) for p in parents], folder)
+        if len(classes) < 2:
+            y, classes = None, []  # one sub-folder holding everything is not a labelling
+    ids = [str(f.relative_to(folder)) for f in files]
+    return _record(images, y, classes, folder, "rgb", ids=ids)

@@ -1,0 +1,84 @@
+"""The pieces of the project's MLflow hook that need no run (the runs are in tests/pipelines/test_run_honesty.py)."""
+
+import logging
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from deep_kmeans.hooks import RunHook, applicable_params, process_alive, run_name
+
+
+def test_a_method_group_is_logged_with_its_data_set_block_merged_and_the_others_dropped():
+    take = {"embed_dim": 128, "depth": 8, "split": {"train_fraction": None},
+            "overrides": {"digits": {"embed_dim": 64}, "mnist": {"embed_dim": 256, "heads": 4}}}
+    split = {"train_fraction": None}
+    assert applicable_params("take", take, "digits") == {"embed_dim": 64, "depth": 8, "split": split}
+    assert applicable_params("take", take, "cifar10") == {"embed_dim": 128, "depth": 8, "split": split}
+    assert "overrides" in take  # the node's own input is left alone
+
+
+def test_data_options_keep_the_current_data_set_only():
+    data = {"raw_root": "data/01_raw", "options": {"digits": {"n_samples": 300}, "mnist": {"n_samples": None}}}
+    digits_only = {"raw_root": "data/01_raw", "options": {"digits": {"n_samples": 300}}}
+    assert applicable_params("data", data, "digits") == digits_only
+    assert applicable_params("data", data, "agnews")["options"] == {}
+    assert applicable_params("seed", 3, "digits") == 3
+    everything = applicable_params("parameters", {"data": data, "seed": 0}, "digits")
+    assert everything == {"data": digits_only, "seed": 0}
+
+
+def test_run_name_says_method_data_set_and_seed():
+    assert run_name(["take"], "digits", 0) == "take · digits · seed 0"
+    assert run_name(["dec", "compare"], "mnist", 3) == "dec+compare · mnist · seed 3"
+
+
+def test_a_process_is_alive_until_it_is_gone_or_a_zombie_or_its_pid_reused():
+    assert process_alive(os.getpid())
+    done = subprocess.Popen(["true"])
+    done.wait()
+    assert not process_alive(done.pid)
+    zombie = subprocess.Popen(["true"])
+    stat = Path(f"/proc/{zombie.pid}/stat")
+    deadline = time.monotonic() + 10
+    while stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z" and time.monotonic() < deadline:
+        time.sleep(0.05)  # exited, not yet reaped: a zombie
+    if stat.exists():
+        os.kill(zombie.pid, 0)  # the pid still answers...
+        assert not process_alive(zombie.pid)  # ...but nothing runs
+    zombie.wait()
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        assert process_alive(sleeper.pid, since=time.time())
+        # a run that started an hour before this process: the pid was reused, the run's process is gone
+        assert not process_alive(sleeper.pid, since=time.time() - 3600)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_the_files_of_a_run_are_listed_by_folder(tmp_path):
+    hook = RunHook()
+    hook._project_path, hook._save_version = tmp_path, "2026-01-01T00.00.00.000Z"
+    for path in ("data/07_model_output/digits/take/assignments.pkl", "data/08_reporting/digits/take/scores.json",
+                 "data/08_reporting/digits/take/confusion.png"):
+        (tmp_path / path / hook._save_version).mkdir(parents=True)
+    (tmp_path / "data/08_reporting/digits/take/losses.png/2025-01-01T00.00.00.000Z").mkdir(parents=True)  # older run
+    lines = [" ".join(line.split()) for line in hook._written_files()]
+    assert lines == ["data/07_model_output/digits/take/ assignments.pkl",
+                     "data/08_reporting/digits/take/ confusion.png, scores.json"]
+
+
+def test_known_warnings_are_dropped_from_the_log_and_others_kept():
+    from deep_kmeans import settings
+
+    if settings.VERBOSE:
+        return
+    (known_filter,) = [f for f in logging.getLogger("py.warnings").filters if isinstance(f, settings.KnownWarnings)]
+
+    def record(message):
+        return logging.LogRecord("py.warnings", logging.WARNING, __file__, 1, message, None, None)
+
+    assert not known_filter.filter(record("x.py:187: UserWarning: \x1b[33mAdd type hints to the `predict` method to"))
+    assert not known_filter.filter(record("KedroDeprecationWarning: Option '--pipeline' is deprecated and will be"))
+    assert known_filter.filter(record("UserWarning: something this project should hear about"))
