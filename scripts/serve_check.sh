@@ -6,7 +6,8 @@
 # /invocations and prints the cluster ids it answers; exits non-zero if serving or the answer fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN="${VENV:-.venv}/bin"
+BIN="$PWD/${VENV:-.venv}/bin"
+export PATH="$BIN:$PATH"  # mlflow models serve starts uvicorn from the venv
 PORT="${PORT:-5055}"
 export MLFLOW_TRACKING_URI="${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}"
 RUN_ID="${1:-$("$BIN/python" - <<'PY'

@@ -82,3 +82,13 @@ def test_known_warnings_are_dropped_from_the_log_and_others_kept():
     assert not known_filter.filter(record("x.py:187: UserWarning: \x1b[33mAdd type hints to the `predict` method to"))
     assert not known_filter.filter(record("KedroDeprecationWarning: Option '--pipeline' is deprecated and will be"))
     assert known_filter.filter(record("UserWarning: something this project should hear about"))
+
+
+def test_command_line_wins_over_the_preset():
+    from deep_kmeans.hooks import command_line_wins
+
+    group = {"cluster_epochs": 50, "lr": 1e-3, "overrides": {"digits": {"cluster_epochs": 10}, "mnist": {}}}
+    out = command_line_wins(group, {"cluster_epochs": 1, "lr": 0.5}, "digits")
+    assert out["overrides"]["digits"] == {"cluster_epochs": 1}  # lr is not in the preset: the top level applies
+    assert group["overrides"]["digits"] == {"cluster_epochs": 10}  # not mutated
+    assert command_line_wins(group, {"overrides": {"digits": {"cluster_epochs": 3}}}, "digits") is group

@@ -1,15 +1,69 @@
-"""Hooks: tags that make MLflow runs easy to filter and compare."""
+"""The project's MLflow hook: one MLflow run per ``kedro run`` that records what applied and how it ended.
+
+:class:`RunHook` is kedro-mlflow's own hook (``settings.py`` registers it in place of the plugin's
+instance) with what this project adds:
+
+* **status**: FINISHED for a finished run, FAILED for a failed node (kedro-mlflow; tag ``error``), KILLED
+  for Ctrl-C (SIGINT), SIGTERM and SIGHUP (tag ``ended_by``). Kedro hands none of them to a hook
+  (``KedroSession.run`` catches ``Exception`` only) and MLflow's exit handler would end the run FINISHED,
+  so SIGTERM and SIGHUP are turned into a ``KeyboardInterrupt`` (:class:`RunTerminated`) and the run still
+  open when the interpreter exits is ended KILLED, after the per-epoch losses of the phases that finished
+  are logged.
+  SIGKILL cannot be caught: each run carries ``host`` and ``pid`` tags, and the next run of the experiment
+  marks every RUNNING run whose process on this host is gone as KILLED (tag ``found_dead``).
+* **name and parameters**: the run is named ``<pipeline> · <dataset> · seed <seed>``; a method's parameter
+  group is logged as used, with the data set's ``overrides.<dataset>`` block merged in and the other data
+  sets' blocks left out (the same :func:`~deep_kmeans.methods.config.params_for` the nodes use), and
+  ``data.options`` holds the current data set's options only.
+* **tags**: ``dataset``, ``pipeline``, ``device``, ``seed``, ``data_seed``, ``git_commit``, ``host``, ``pid``;
+  the experiment is tagged as a model-training one, so MLflow 3's UI opens it on its runs.
+* **summary**: a few lines at the end of the run: the scores read back from the MLflow run, the wall time,
+  the command that opens the run in the MLflow UI and the files the run wrote.
+"""
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import re
+import shutil
+import signal
+import socket
 import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
+import mlflow
 from kedro.framework.hooks import hook_impl
+from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
+from mlflow.entities import Metric, RunStatus
+from mlflow.tracking import MlflowClient
 
 logger = logging.getLogger(__name__)
+
+# MLflow 3's UI shows an experiment without this tag as a GenAI one (traces, evaluations) and opens it
+# there; "custom_model_development" opens it on its runs (mlflow/server/js: ExperimentKind).
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+
+# The per-epoch losses a node hands on before the evaluation logs them (``<method>.<phase>_losses``,
+# ``<method>.loss_history``), and the metric-history dataset that logs them (``<method>.history``).
+_LOSSES = re.compile(r"^(?P<method>[^.]+)\.(?P<phase>\w+_losses|loss_history)$")
+_LOGGED = re.compile(r"^(?P<method>[^.]+)\.history$")
+
+SCORES = ("acc", "nmi", "ari")
+# Without ground truth (your own data), the evaluation logs internal scores instead, on the input and on z.
+LABEL_FREE = tuple(f"{score}_{space}" for space in ("z", "input")
+                   for score in ("silhouette", "calinski_harabasz", "davies_bouldin"))
+BASELINES = (("init_acc", "K-means on the pretrained z"), ("input_kmeans_acc", "K-means on the input"))
+
+
+class RunTerminated(KeyboardInterrupt):
+    """SIGTERM (or SIGHUP), raised in the main thread so that the run unwinds the way Ctrl-C does."""
 
 
 def git_commit(path: str | Path) -> str:
@@ -24,21 +78,121 @@ def git_commit(path: str | Path) -> str:
         return "unknown"
 
 
-class RunTagsHook:
-    """Tags every MLflow run with data set, pipeline, device, seed, data_seed and git commit.
+def run_name(pipelines: list[str], dataset, seed) -> str:
+    """``take · digits · seed 0``."""
+    return " · ".join(["+".join(pipelines), str(dataset), f"seed {seed}"])
 
-    kedro-mlflow starts the run in its own ``before_pipeline_run``; plugins registered through entry
-    points are called before project hooks, so the run is active when ours runs. We tag on the first
-    node too, in case the order ever changes.
-    """
+
+def applicable_params(name: str, value: Any, dataset: str | None) -> Any:
+    """A parameter input as it applies to ``dataset``: a group's ``overrides.<dataset>`` block merged in
+    and the other data sets' blocks dropped; ``data.options`` reduced to ``dataset``'s options."""
+    from deep_kmeans.methods.config import params_for
+
+    if not isinstance(value, dict) or dataset is None:
+        return value
+    if name == "parameters":  # a node that takes every parameter
+        return {k: applicable_params(k, v, dataset) for k, v in value.items()}
+    if isinstance(value.get("overrides"), dict):
+        value = params_for(value, dataset)
+    if name == "data" and isinstance(value.get("options"), dict):
+        options = value["options"]
+        value = {**value, "options": {dataset: options[dataset]} if dataset in options else {}}
+    return value
+
+
+def process_alive(pid: int, since: float | None = None) -> bool:
+    """Whether process ``pid`` of this host still runs (a zombie does not; nor does a process that
+    started after ``since``, a Unix time: the pid was reused)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        pass
+    except OSError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        if fields[0] in ("Z", "X"):
+            return False
+        if since is not None:
+            boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                        if line.startswith("btime"))
+            started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+            if started > since + 2:
+                return False
+    except (OSError, IndexError, ValueError, StopIteration):
+        pass  # no /proc (macOS): os.kill said it exists
+    return True
+
+
+def _pop_run(run_id: str, status: str) -> None:
+    """End ``run_id`` with ``status`` as often as it sits on top of MLflow's stack of active runs."""
+    while (active := mlflow.active_run()) is not None and active.info.run_id == run_id:
+        mlflow.end_run(status)
+
+
+def _say(text: str, stream=None) -> None:
+    """Print, unless the terminal is gone (SIGHUP): the run's status matters more than the message."""
+    try:
+        print(text, file=stream or sys.stdout, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes}m {secs:02d}s" if minutes else f"{seconds:.1f}s"
+
+
+class RunHook(MlflowHook):
+    """kedro-mlflow's hook, plus honest endings, the parameters that apply, tags and a summary."""
 
     def __init__(self):
-        self._tags: dict[str, str] = {}
-        self._tagged = False
+        super().__init__()
+        self._open_run: str | None = None  # our run, from its start until kedro-mlflow or we end it
+        self._signal: str | None = None
+        self._previous_handlers: dict[int, Any] = {}
+        self._atexit_registered = False
+        self._reset()
+
+    def _reset(self) -> None:
+        self._dataset: str | None = None
+        self._seed = None
+        self._pipelines: list[str] = []
+        self._save_version: str | None = None
+        self._project_path = Path.cwd()
+        self._started = time.monotonic()
+        self._pending: dict[str, dict] = {}  # per-epoch losses handed on but not yet logged, by dataset
+
+    # ---- context and experiment -------------------------------------------------------------------
 
     @hook_impl
-    def before_pipeline_run(self, run_params: dict[str, Any], catalog) -> None:
+    def after_context_created(self, context) -> None:
+        # A run of this process interrupted in-process (Ctrl-C in a notebook) is still on MLflow's stack of
+        # active runs: end it before kedro-mlflow would adopt it as "already active".
+        self._end_interrupted("KeyboardInterrupt")
+        super().after_context_created(context)
+        if not self._already_active_mlflow:
+            self._tag_experiment()
+
+    def _tag_experiment(self) -> None:
+        try:
+            experiment = self.mlflow_config.tracking.experiment._experiment
+            if experiment is not None and EXPERIMENT_KIND_TAG not in (experiment.tags or {}):
+                self.mlflow_config.server._mlflow_client.set_experiment_tag(
+                    experiment.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+        except Exception as err:  # a tracking server that refuses tags: the run matters more
+            logger.debug("could not tag the experiment: %s", err)
+
+    # ---- pipeline start -------------------------------------------------------------------------
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
         from deep_kmeans.runtime import resolve_device
+
+        self._reset()
 
         def param(name, default=None):
             try:
@@ -46,30 +200,288 @@ class RunTagsHook:
             except Exception:  # a project without that parameter
                 return default
 
+        self._dataset = param("dataset")
+        self._seed = param("seed")
+        names = run_params.get("pipeline_names") or [run_params.get("pipeline_name") or "__default__"]
+        self._pipelines = [names] if isinstance(names, str) else list(names)
+        self._save_version = run_params.get("run_id")
+        self._project_path = Path(run_params.get("project_path") or ".")
+        run = self.mlflow_config.tracking.run
+        if run.name is None and run.id is None and not self._already_active_mlflow:
+            run.name = run_name(self._pipelines, self._dataset, self._seed)
+
+        super().before_pipeline_run(run_params, pipeline, catalog)
+        if not self._is_mlflow_enabled:
+            return
         try:
             device = str(resolve_device(param("device", "auto")))
         except ValueError as err:  # reported properly by the node that uses the device
             device = f"invalid ({err})"
-        names = run_params.get("pipeline_names") or [run_params.get("pipeline_name") or "__default__"]
-        self._tags = {
-            "dataset": str(param("dataset")),
+        mlflow.set_tags({
+            "dataset": str(self._dataset),
             "device": device,
-            "seed": str(param("seed")),
+            "seed": str(self._seed),
             "data_seed": str(param("data_seed")),
-            "pipeline": "+".join(names),
-            "git_commit": git_commit(run_params.get("project_path") or "."),
-        }
-        self._tagged = False
-        self._set_tags()
+            "pipeline": "+".join(self._pipelines),
+            "git_commit": git_commit(self._project_path),
+            "host": socket.gethostname(),
+            "pid": str(os.getpid()),
+        })
+        self._mark_dead_runs()
+        if not self._already_active_mlflow:
+            self._open_run = self.run_id
+            self._install_signal_handlers()
+            if not self._atexit_registered:
+                # Registered after MLflow's own exit handler (which would end the run FINISHED), so it runs first.
+                atexit.register(self._at_exit)
+                self._atexit_registered = True
+
+    def _mark_dead_runs(self) -> None:
+        """End as KILLED every RUNNING run of the experiment whose process on this host is gone."""
+        client = self.mlflow_config.server._mlflow_client
+        host = socket.gethostname()
+        try:
+            experiment_id = self.mlflow_config.tracking.experiment._experiment.experiment_id
+            stale = client.search_runs([experiment_id], max_results=1000,
+                                       filter_string=f"attributes.status = 'RUNNING' and tags.host = '{host}'")
+        except Exception as err:
+            logger.debug("could not look for dead runs: %s", err)
+            return
+        for run in stale:
+            pid = run.data.tags.get("pid", "")
+            if run.info.run_id == self.run_id or not pid.isdigit():
+                continue
+            if process_alive(int(pid), since=run.info.start_time / 1000):
+                continue
+            client.set_tag(run.info.run_id, "found_dead",
+                           f"process {pid} on {host} was gone when run {self.run_id} started (killed, e.g. SIGKILL, "
+                           f"or crashed); marked KILLED then")
+            client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
+            logger.info("Marked MLflow run %s KILLED: its process (pid %s) had died without ending it",
+                        run.info.run_id, pid)
+
+    # ---- parameters: the ones that apply ------------------------------------------------------
 
     @hook_impl
-    def before_node_run(self) -> None:
-        if not self._tagged:
-            self._set_tags()
+    def before_node_run(self, node, catalog, inputs: dict[str, Any], is_async: bool) -> None:
+        applicable = {
+            k: applicable_params(k[len("params:"):] if k.startswith("params:") else k, v, self._dataset)
+            if k.startswith("params:") or k == "parameters" else v
+            for k, v in inputs.items()
+        }
+        super().before_node_run(node, catalog, applicable, is_async)
 
-    def _set_tags(self) -> None:
-        import mlflow
+    # ---- losses not yet logged ----------------------------------------------------------------
 
-        if self._tags and mlflow.active_run() is not None:
-            mlflow.set_tags(self._tags)
-            self._tagged = True
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
+        match = _LOSSES.match(dataset_name)
+        if match and isinstance(data, dict):
+            self._pending[dataset_name] = data
+        match = _LOGGED.match(dataset_name)
+        if match:  # the evaluation logged the whole history of that method
+            method = match["method"]
+            self._pending = {k: v for k, v in self._pending.items() if not k.startswith(f"{method}.")}
+
+    def _log_pending_losses(self, run_id: str) -> None:
+        """Log, as metric histories, the per-epoch losses of the phases that finished (what the evaluation
+        would have logged at the end); a method's merged ``loss_history`` supersedes its phases."""
+        from deep_kmeans.pipelines.evaluation.nodes import history_metrics
+
+        histories: dict[str, dict] = {}
+        for name, history in self._pending.items():
+            method = _LOSSES.match(name)["method"]
+            if name.endswith(".loss_history"):
+                histories[method] = dict(history)
+            elif f"{method}.loss_history" not in self._pending:
+                histories.setdefault(method, {}).update(history)
+        self._pending = {}
+        now = int(time.time() * 1000)
+        metrics = [Metric(key, float(point["value"]), now, int(point["step"]))
+                   for history in histories.values() for key, points in history_metrics(history).items()
+                   for point in points]
+        client = MlflowClient()
+        for i in range(0, len(metrics), 1000):  # MLflow takes at most 1000 metrics a batch
+            client.log_batch(run_id, metrics=metrics[i:i + 1000])
+
+    # ---- endings ------------------------------------------------------------------------------
+
+    @hook_impl
+    def after_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
+        self._restore_signal_handlers()
+        run_id = self.run_id if self._is_mlflow_enabled else None
+        super().after_pipeline_run(run_params, pipeline, catalog)
+        if run_id and not self._already_active_mlflow:
+            # kedro-mlflow pushes the run on MLflow's stack once per node and pops it once: pop the rest, or
+            # MLflow's exit handler ends it again (a later end time) and a next session in this process logs into it.
+            _pop_run(run_id, RunStatus.to_string(RunStatus.FINISHED))
+        self._open_run = None
+        if run_id:
+            self._print_summary(run_id)
+
+    @hook_impl
+    def on_pipeline_error(self, error: Exception, run_params: dict[str, Any], pipeline, catalog) -> None:
+        self._restore_signal_handlers()
+        run_id = self.run_id if self._is_mlflow_enabled else None
+        if run_id:
+            try:
+                self._log_pending_losses(run_id)
+                MlflowClient().set_tag(run_id, "error", f"{type(error).__name__}: {error}"[:5000])
+            except Exception as err:
+                logger.debug("could not record the error in the run: %s", err)
+        super().on_pipeline_error(error, run_params, pipeline, catalog)
+        self._open_run = None
+        if run_id:
+            self._print_summary(run_id)
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        self._signal = None
+        # Only where nobody chose another handler: Python's own for SIGINT, the default for SIGTERM.
+        wanted = [(signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, signal.SIG_DFL)]
+        if hasattr(signal, "SIGHUP"):  # the terminal went away
+            wanted.append((signal.SIGHUP, signal.SIG_DFL))
+        for signum, default in wanted:
+            if signal.getsignal(signum) is default:
+                self._previous_handlers[signum] = default
+                signal.signal(signum, self._on_signal)
+
+    def _restore_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum, handler in self._previous_handlers.items():
+            if signal.getsignal(signum) == self._on_signal:
+                signal.signal(signum, handler)
+        self._previous_handlers = {}
+
+    def _on_signal(self, signum, frame) -> None:
+        self._signal = signal.Signals(signum).name
+        self._restore_signal_handlers()  # a second signal acts as it would have
+        if signum != signal.SIGINT:
+            raise RunTerminated(f"{self._signal} received")
+        raise KeyboardInterrupt
+
+    def _at_exit(self) -> None:
+        self._end_interrupted(self._signal or "exit during the run")
+
+    def _end_interrupted(self, reason: str) -> None:
+        """End our run KILLED if it is still RUNNING: the pipeline was left by a ``KeyboardInterrupt``
+        (Ctrl-C, SIGTERM) or a ``SystemExit``, which Kedro hands to no hook."""
+        run_id, self._open_run = self._open_run, None
+        if run_id is None:
+            return
+        try:
+            client = MlflowClient()
+            if client.get_run(run_id).info.status != "RUNNING":
+                return
+            self._log_pending_losses(run_id)
+            client.set_tag(run_id, "ended_by", reason)
+            _pop_run(run_id, RunStatus.to_string(RunStatus.KILLED))
+            client.set_terminated(run_id, RunStatus.to_string(RunStatus.KILLED))
+            self._restore_signal_handlers()
+            _say(f"\nInterrupted ({reason}): MLflow run {run_id} marked KILLED; the losses of the finished "
+                 f"phases are kept.")
+        except Exception as err:  # exiting: say it, do not hide the interruption behind a traceback
+            _say(f"\nInterrupted ({reason}): could not mark MLflow run {run_id} KILLED: {err}", sys.stderr)
+
+    # ---- summary --------------------------------------------------------------------------------
+
+    def _ui_lines(self, experiment_id: str, run_id: str) -> list[str]:
+        uri = str(self.mlflow_config.server.mlflow_tracking_uri or mlflow.get_tracking_uri())
+        if uri.startswith(("http://", "https://")):
+            return [f"  open {uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"]
+        if uri.startswith("sqlite:///"):
+            db = Path(uri[len("sqlite:///"):])
+            try:
+                uri = f"sqlite:///{db.resolve().relative_to(Path.cwd().resolve())}"
+            except ValueError:
+                pass
+        host, port = self.mlflow_config.ui.host or "127.0.0.1", self.mlflow_config.ui.port or "5000"
+        # `mlflow` where the environment's one is on PATH, else its path (relative to here when inside)
+        exe, mlflow_exe = "mlflow", Path(sys.executable).parent / "mlflow"
+        on_path = shutil.which("mlflow")
+        if mlflow_exe.exists() and (on_path is None or Path(on_path).resolve() != mlflow_exe.resolve()):
+            try:
+                exe = str(mlflow_exe.relative_to(Path.cwd()))
+            except ValueError:
+                exe = str(mlflow_exe)
+        options = "" if (host, str(port)) == ("127.0.0.1", "5000") else f" --host {host} --port {port}"
+        return [f"  {exe} ui --backend-store-uri {uri}{options}",
+                f"  then open http://{host}:{port}/#/experiments/{experiment_id}/runs/{run_id}"]
+
+    def _written_files(self) -> list[str]:
+        """The versioned files this run wrote, grouped by folder: ``<folder>/<file>/<version>/<file>``."""
+        if not self._save_version:
+            return []
+        root = self._project_path / "data"
+        by_folder: dict[Path, list[str]] = {}
+        for dirpath, dirnames, _ in os.walk(root):
+            if self._save_version in dirnames:
+                dirnames.remove(self._save_version)
+                here = Path(dirpath)
+                by_folder.setdefault(here.parent, []).append(here.name)
+        width = max((len(str(f.relative_to(self._project_path))) for f in by_folder), default=0) + 2
+        return [f"  {str(folder.relative_to(self._project_path)) + '/':<{width}}{', '.join(sorted(files))}"
+                for folder, files in sorted(by_folder.items())]
+
+    def _print_summary(self, run_id: str) -> None:
+        try:
+            run = MlflowClient().get_run(run_id)
+        except Exception as err:
+            logger.debug("no summary: %s", err)
+            return
+        metrics = run.data.metrics
+        lines = ["", f"{run.info.run_name} — {run.info.status} in {_duration(time.monotonic() - self._started)}"]
+        if "error" in run.data.tags:
+            lines.append(f"  {run.data.tags['error'].splitlines()[0][:200]}")
+        scores = [f"{k} {metrics[k]:.4f}" for k in SCORES if k in metrics] or [
+            f"{k} {metrics[k]:.4g}" for k in LABEL_FREE if k in metrics]
+        if scores:
+            lines.append("  " + "   ".join(scores))
+        baselines = [f"{k} {metrics[k]:.4f} ({what})" for k, what in BASELINES if k in metrics]
+        if baselines:
+            lines.append("  " + "   ".join(baselines))
+        lines.append(f"MLflow run {run_id}")
+        lines += self._ui_lines(run.info.experiment_id, run_id)
+        files = self._written_files()
+        if files:
+            lines.append(f"Files of this run (version {self._save_version}):")
+            lines += files
+        print("\n".join(lines), flush=True)
+
+
+def command_line_wins(group: dict, given: dict, dataset: str) -> dict:
+    """A method's parameter group where the keys given on the command line (``--params=take.cluster_epochs=1``)
+    also replace the data set's preset (``take.overrides.<dataset>``), which would otherwise win when the
+    nodes merge it in: what the user typed is what runs (and what MLflow records)."""
+    overrides = dict(group.get("overrides") or {})
+    preset = overrides.get(dataset)
+    if not isinstance(preset, dict):
+        return group
+    typed = {k: v for k, v in given.items() if k != "overrides" and k in preset}
+    if not typed:
+        return group
+    overrides[dataset] = {**preset, **typed}
+    logger.info("command line over the %s preset: %s", dataset, ", ".join(f"{k}={v!r}" for k, v in typed.items()))
+    return {**group, "overrides": overrides}
+
+
+class CommandLineParamsHook:
+    """Applies :func:`command_line_wins` to every parameter group given with ``--params`` before any node runs."""
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], catalog) -> None:
+        given = run_params.get("runtime_params") or {}
+        try:
+            dataset = catalog.load("params:dataset")
+        except Exception:  # noqa: BLE001 - a project without the parameter
+            return
+        for name, value in given.items():
+            if not isinstance(value, dict) or f"params:{name}" not in catalog:
+                continue
+            group = catalog.load(f"params:{name}")
+            if isinstance(group, dict):
+                updated = command_line_wins(group, value, str(dataset))
+                if updated is not group:
+                    catalog.save(f"params:{name}", updated)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
+from kedro_mlflow.io.models import MlflowModelTrackingDataset
 
 _KEY = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
@@ -166,3 +167,23 @@ class MlflowVersionedArtifactDataset(AbstractDataset):
 
     def _describe(self) -> dict[str, Any]:
         return {"dataset": self._inner._describe(), "artifact_path": self._artifact_path}
+
+
+class PyfuncModelDataset(MlflowModelTrackingDataset):
+    """kedro-mlflow's model dataset, minus two notices MLflow prints on every save of a pyfunc object model:
+    that the object is cloudpickled (our choice: the model is the project's own class, loaded in the
+    project's environment) and that no signature can be inferred from ``DataFrame -> list[int]`` type hints
+    (the columns differ by data set)."""
+
+    def _save(self, model) -> None:
+        import logging
+
+        loggers = [logging.getLogger(name) for name in ("mlflow.pyfunc", "mlflow.models.signature")]
+        levels = [lg.level for lg in loggers]
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+        try:
+            super()._save(model)
+        finally:
+            for lg, level in zip(loggers, levels):
+                lg.setLevel(level)

@@ -88,3 +88,15 @@ def test_presets_and_own_views(data, project_root):
     views = model._own_views(x[:20], geometry_for("digits", 64))  # gray images: the pipeline's crops/rotations
     assert views.shape == (20, 4, 64) and 0 <= views.min() and views.max() <= 1
     assert model._own_views(x[:20] * 5 - 1, geometry_for("digits", 64)) is None  # not images: said, not faked
+
+
+def test_umap_gmm_head_on_the_pretrained_z(data):
+    x, y = data
+    m = TAKE(n_clusters=4, geometry=geometry_for("digits", 64), assignment="umap_gmm", umap_neighbors=10,
+             **{**TINY, "update_epochs": 0})
+    a = m.fit(x)
+    assert a.state_["knet"] is None and set(a.state_["head"]) == {"umap", "gmm"}
+    assert cluster_accuracy(y, a.labels_) > 0.6
+    np.testing.assert_array_equal(a.predict(x), a.labels_)
+    b = TAKE(**m.get_params()).fit(x)
+    np.testing.assert_array_equal(a.labels_, b.labels_)  # same seed, same labels

@@ -131,3 +131,13 @@ def test_unknown_dataset_lists_the_known_ones(scratch_project):
 def test_missing_raw_files_name_the_folder(scratch_project):
     with pytest.raises(FileNotFoundError, match="data/01_raw/mnist"):
         scratch_project.run("data", tiny_params(dataset="mnist"))
+
+
+def test_a_parameter_on_the_command_line_wins_over_the_data_set_preset(scratch_project):
+    # TINY_TAKE (the digits preset in these tests) says 2 clustering epochs; the command line says 1
+    params = tiny_params()
+    params["take"] = {**params["take"], "cluster_epochs": 1}
+    scratch_project.run("take", params)
+    run = scratch_project.runs().iloc[0]
+    assert len(mlflow.MlflowClient().get_metric_history(run.run_id, "cluster.l_k")) == 1
+    assert run["params.take.cluster_epochs"] == "1"  # and MLflow records the value that ran

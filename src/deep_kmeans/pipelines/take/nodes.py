@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 # Options of the clustering phase: taken from the current parameters when re-clustering a stored model.
 # Everything else (the TAE's shape, the pretraining schedule and losses) comes from the stored config.
 CLUSTER_KEYS = ("cluster_epochs", "cluster_lr", "grad_clip", "lambda3", "knet_iters", "knet_alpha", "knet_lambda",
-                "assignment", "kmeans_n_init", "baseline_kmeans", "batch_size", "predict_batch_size", "amp",
+                "knet_centers", "assignment", "umap_neighbors", "kmeans_n_init", "baseline_kmeans", "batch_size", "predict_batch_size", "amp",
                 "checkpoint_every", "resume")
 
 
@@ -116,6 +116,12 @@ def cluster_take(pretrained: dict, init: dict, features: dict, config: dict, see
     start = time.perf_counter()
     if cfg.assignment == "kmeans":
         state, history = {"tae": pretrained["tae"], "knet": None}, {}
+    elif cfg.assignment == "umap_gmm":
+        z = take.encode(take.load_tae(pretrained, geometry, cfg), _train_x(features, pretrained),
+                        cfg.predict_batch_size, device)
+        fitted = take.fit_head(z, cfg, pretrained["n_clusters"], seed, progress)
+        state, history = {"tae": pretrained["tae"], "knet": None, "head": fitted["head"]}, {}
+        init = {**init, "centers": fitted["centers"]}
     else:
         state, history = take.cluster(_train_x(features, pretrained), pretrained, init["centers"], geometry, cfg,
                                       seed=seed, device=device, progress=progress, store=checkpoints,
