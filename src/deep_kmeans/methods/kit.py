@@ -379,6 +379,14 @@ class Checkpointer:
 # the scikit-learn face of every method
 
 
+def estimator_geometry(geometry: Geometry | dict | None, dim: int) -> Geometry:
+    """An estimator's ``geometry`` hyperparameter as a Geometry; None: the smallest square holding ``dim``
+    values, cut into a 4×4 grid of patches."""
+    if geometry is None:
+        return vector_geometry(dim, 4)
+    return Geometry.from_dict(geometry) if isinstance(geometry, dict) else geometry
+
+
 class ClusterEstimator(ClusterMixin, BaseEstimator):
     """A method's fit function as a scikit-learn estimator.
 
@@ -407,9 +415,7 @@ class ClusterEstimator(ClusterMixin, BaseEstimator):
         self.progress = progress
 
     def _geometry_for(self, dim: int) -> Geometry:
-        if self.geometry is None:
-            return vector_geometry(dim, 4)
-        return Geometry.from_dict(self.geometry) if isinstance(self.geometry, dict) else self.geometry
+        return estimator_geometry(self.geometry, dim)
 
     def fit(self, X, y=None, views: np.ndarray | None = None):
         X = np.asarray(X, dtype=np.float32)

@@ -16,7 +16,7 @@ import dataclasses
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -28,6 +28,7 @@ from deep_kmeans.models.knet import KNet
 from deep_kmeans.models.losses import contrastive_loss, convex_combination_loss, kmeans_loss, reconstruction_loss
 from deep_kmeans.models.tae import ContrastiveHead, TransformerAutoencoder
 from deep_kmeans.methods.kit import (Checkpointer, check_inputs as _check_array, check_n_clusters, cpu_state_dict,
+                                     estimator_geometry,
                                      epoch_bar, kmeans_init, minibatches, record, resolve_device, rng_state, run_key,
                                      seed_everything, set_rng_state)
 
@@ -460,7 +461,6 @@ def soft_assignments(z: np.ndarray, state: dict, cfg: TAKEConfig, device: str = 
 def fit_head(z: np.ndarray, cfg: TAKEConfig, n_clusters: int, seed: int = 0, progress: bool = True) -> dict:
     """``assignment: umap_gmm``: N2D's head on the pretrained z (UMAP to K dimensions, then a GMM with 10 starts).
     Returns ``{"head": {"umap", "gmm"}, "centers"}`` (the GMM's means, in UMAP space)."""
-    from deep_kmeans.data.registry import vector_geometry
     from deep_kmeans.methods.umap_gmm import fit_umap_gmm
 
     result = fit_umap_gmm(z, n_clusters, vector_geometry(z.shape[1], 1), {"n_neighbors": cfg.umap_neighbors},
@@ -593,11 +593,6 @@ class TAKE(ClusterMixin, BaseEstimator):
                              "(kedro run --params=take.fresh_views=true); pass precomputed views to fit(X, views=...)")
         return cfg
 
-    def _geometry(self, dim: int) -> Geometry:
-        if self.geometry is None:
-            return vector_geometry(dim, 4)
-        return Geometry.from_dict(self.geometry) if isinstance(self.geometry, dict) else self.geometry
-
     def fit(self, X, y=None, views: np.ndarray | None = None) -> "TAKE":
         """Pretrain, initialise with K-means, train jointly. ``views`` (N, 4, dim) optional."""
         X = np.asarray(X, dtype=np.float32)
@@ -605,7 +600,7 @@ class TAKE(ClusterMixin, BaseEstimator):
             raise ValueError(f"X must be 2-D (samples × features), got shape {X.shape}")
         check_n_clusters(self.n_clusters, len(X))
         cfg = self._config()
-        geometry = self._geometry(X.shape[1])
+        geometry = estimator_geometry(self.geometry, X.shape[1])
         check_inputs(X, geometry, views)
         if views is None and cfg.update_epochs:
             views = self._own_views(X, geometry)
