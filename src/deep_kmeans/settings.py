@@ -67,10 +67,14 @@ HOOKS = (CommandLineParamsHook(), RunHook())
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-mlflow")
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
+from deep_kmeans.data.registry import known_dataset  # noqa: E402
+
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
     # An environment (conf/local, conf/offline) overrides single keys of a parameter group
     # instead of replacing the whole group.
     "merge_strategy": {"parameters": "soft", "mlflow": "soft"},
+    # the data set name is checked where the catalog's paths are built from it (data/<layer>/<dataset>/...)
+    "custom_resolvers": {"known_dataset": known_dataset},
 }

@@ -141,3 +141,11 @@ def test_a_parameter_on_the_command_line_wins_over_the_data_set_preset(scratch_p
     run = scratch_project.runs().iloc[0]
     assert len(mlflow.MlflowClient().get_metric_history(run.run_id, "cluster.l_k")) == 1
     assert run["params.take.cluster_epochs"] == "1"  # and MLflow records the value that ran
+
+
+@pytest.mark.parametrize("pipeline", ["take_evaluate", "take_cluster", "data"])
+def test_a_dataset_name_that_is_a_path_is_refused_everywhere(scratch_project, pipeline):
+    with pytest.raises(Exception, match="unknown dataset '../../elsewhere'; known data sets"):
+        scratch_project.run(pipeline, tiny_params(dataset="../../elsewhere"))
+    assert not (scratch_project.path.parent / "elsewhere").exists()
+    assert not any(scratch_project.path.parent.glob("*/*/elsewhere"))

@@ -137,6 +137,13 @@ def get_dataset_info(name: str) -> DatasetInfo:
         ) from None
 
 
+def known_dataset(name) -> str:
+    """``name`` when it is a known data set, else the unknown-name error: the catalog's paths are built from it
+    (``${known_dataset:${runtime_params:dataset,digits}}``), so a name like ``../../elsewhere`` never reaches a
+    path and every pipeline, the stages included, refuses it before anything is read or written."""
+    return get_dataset_info(str(name)).name
+
+
 def default_grid(dim: int) -> int:
     """Patches per side for a feature vector of width ``dim`` when nothing says otherwise: a 4×4 grid for
     64 values and more, 2×2 below (20 columns → a 6×6 image of four 3×3 patches), 1 below 4."""
