@@ -26,6 +26,12 @@ def history_metrics(history: dict[str, list[float]]) -> dict:
     }
 
 
+def clustered_space(assignments: dict, features: dict) -> np.ndarray:
+    """What the method clustered: its learned features z, or the input itself for methods without them."""
+    z = assignments.get("embedding")
+    return features["x"] if z is None else z
+
+
 def label_free_scores(assignments: dict, features: dict, seed: int = 0) -> dict[str, float | None]:
     """Internal scores (silhouette, Calinski-Harabasz, Davies-Bouldin) of the assignment on the input
     (``*_input``) and, for methods with learned features, on z (``*_z``)."""
@@ -89,8 +95,7 @@ def assignments_table(assignments: dict, features: dict):
     if features["y"] is not None:
         classes = features.get("classes") or []
         table["label"] = [classes[i] if i < len(classes) else i for i in features["y"]] if classes else features["y"]
-    z = assignments.get("embedding")
-    z = features["x"] if z is None else z
+    z = clustered_space(assignments, features)
     centers = assignments.get("centers")
     if centers is not None and np.asarray(centers).shape[1:] == np.asarray(z).shape[1:]:
         c = np.asarray(centers, dtype=np.float64)[labels]
@@ -110,10 +115,7 @@ def plot_confusion(assignments: dict, features: dict):
 
 
 def plot_embedding(assignments: dict, features: dict, seed: int):
-    z = assignments.get("embedding")
-    if z is None:
-        z = features["x"]
-    return embedding_figure(z, features["y"], assignments["labels"], seed=seed)
+    return embedding_figure(clustered_space(assignments, features), features["y"], assignments["labels"], seed=seed)
 
 
 def plot_history(history: dict):
