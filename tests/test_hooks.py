@@ -92,3 +92,15 @@ def test_command_line_wins_over_the_preset():
     assert out["overrides"]["digits"] == {"cluster_epochs": 1}  # lr is not in the preset: the top level applies
     assert group["overrides"]["digits"] == {"cluster_epochs": 10}  # not mutated
     assert command_line_wins(group, {"overrides": {"digits": {"cluster_epochs": 3}}}, "digits") is group
+
+
+def test_command_line_wins_over_a_chosen_preset_too():
+    from deep_kmeans.hooks import command_line_wins
+    from deep_kmeans.methods.config import params_for
+
+    group = {"warmup_epochs": 150, "preset": "cpu", "presets": {"cpu": {"warmup_epochs": 40, "depth": 2}},
+             "overrides": {"mnist": {"depth": 8, "warmup_epochs": 150}}}
+    out = command_line_wins(group, {"warmup_epochs": 3, "preset": "cpu"}, "mnist")
+    # what the user typed beats both layers; the preset beats the data set's block elsewhere
+    assert params_for(out, "mnist") == {"warmup_epochs": 3, "depth": 2}
+    assert params_for(group, "mnist") == {"warmup_epochs": 40, "depth": 2}

@@ -36,3 +36,33 @@ def test_versioned_artifact_dataset_logs_each_version(tmp_path, monkeypatch):
         assert paths == ["reports/scores.json"]
     finally:
         mlflow.set_tracking_uri(None)
+
+
+def test_versioned_artifact_dataset_shows_kedro_viz_its_file_and_a_preview(tmp_path):
+    """kedro-viz reads the file path from `_describe()["filepath"]` and previews through `preview()`, typed by
+    its return annotation: the wrapper passes the wrapped dataset's through."""
+    import inspect
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from kedro.io import Version
+
+    png = str(tmp_path / "plots" / "confusion.png")
+    ds = MlflowVersionedArtifactDataset({"type": "matplotlib.MatplotlibDataset", "filepath": png},
+                                        version=Version(None, "2026-01-01T00.00.00.000Z"))
+    assert str(ds._describe()["filepath"]).endswith("plots/confusion.png")
+    fig = plt.figure()
+    plt.plot([0, 1])
+    ds.save(fig)
+    def kind(dataset):  # as kedro-viz names it
+        annotation = inspect.signature(dataset.preview).return_annotation
+        return getattr(annotation, "__name__", str(annotation))
+
+    assert kind(ds) == "ImagePreview"
+    assert len(ds.preview()) > 100  # base64 PNG
+    table = MlflowVersionedArtifactDataset({"type": "pandas.CSVDataset", "filepath": str(tmp_path / "a.csv")})
+    assert kind(table) == "TablePreview"
+    pickled = MlflowVersionedArtifactDataset({"type": "pickle.PickleDataset", "filepath": str(tmp_path / "m.pkl")})
+    assert not hasattr(pickled, "preview")

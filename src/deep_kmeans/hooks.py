@@ -448,23 +448,39 @@ class RunHook(MlflowHook):
         if files:
             lines.append(f"Files of this run (version {self._save_version}):")
             lines += files
+            lines += self._reports()
         print("\n".join(lines), flush=True)
+
+    def _reports(self) -> list[str]:
+        """Full paths of this run's Markdown tables and plots under data/08_reporting (a ``compare`` run's table
+        and bar plot), with each table printed: what a user opens first."""
+        found = sorted((self._project_path / "data" / "08_reporting").glob(f"**/{self._save_version}/*"))
+        reports = [f for f in found if f.suffix in (".md", ".png") and f.parent.parent.parent.name == "compare"]
+        lines = []
+        for f in reports:
+            lines.append(f"  {f.relative_to(self._project_path)}")
+            if f.suffix == ".md":
+                lines += ["", f.read_text().rstrip(), ""]
+        return lines
 
 
 def command_line_wins(group: dict, given: dict, dataset: str) -> dict:
     """A method's parameter group where the keys given on the command line (``--params=take.cluster_epochs=1``)
-    also replace the data set's preset (``take.overrides.<dataset>``), which would otherwise win when the
-    nodes merge it in: what the user typed is what runs (and what MLflow records)."""
-    overrides = dict(group.get("overrides") or {})
-    preset = overrides.get(dataset)
-    if not isinstance(preset, dict):
+    also replace the data set's block (``take.overrides.<dataset>``) and the chosen preset
+    (``take.presets.<preset>``), which would otherwise win when the nodes merge them in: what the user typed
+    is what runs (and what MLflow records)."""
+    typed = {k: v for k, v in given.items() if k not in ("overrides", "presets", "preset")}
+    out, applied = dict(group), {}
+    for block, name in (("overrides", dataset), ("presets", group.get("preset"))):
+        layer = (group.get(block) or {}).get(name) if name is not None else None
+        hit = {k: v for k, v in typed.items() if isinstance(layer, dict) and k in layer}
+        if hit:
+            out[block] = {**group[block], name: {**layer, **hit}}
+            applied.update(hit)
+    if not applied:
         return group
-    typed = {k: v for k, v in given.items() if k != "overrides" and k in preset}
-    if not typed:
-        return group
-    overrides[dataset] = {**preset, **typed}
-    logger.info("command line over the %s preset: %s", dataset, ", ".join(f"{k}={v!r}" for k, v in typed.items()))
-    return {**group, "overrides": overrides}
+    logger.info("command line over the %s settings: %s", dataset, ", ".join(f"{k}={v!r}" for k, v in applied.items()))
+    return out
 
 
 class CommandLineParamsHook:

@@ -145,6 +145,10 @@ class MlflowVersionedArtifactDataset(AbstractDataset):
         self._inner = cls(**args, version=version) if version is not None else cls(**args)
         self._artifact_path = artifact_path
         self.metadata = metadata
+        # kedro-viz previews a dataset through its `preview` method and reads the preview's kind from the
+        # method's return annotation: the wrapped dataset's own (image, table, JSON) serves as it is.
+        if callable(getattr(self._inner, "preview", None)):
+            self.preview = self._inner.preview
 
     def load(self) -> Any:
         return self._inner.load()
@@ -166,7 +170,9 @@ class MlflowVersionedArtifactDataset(AbstractDataset):
         return self._inner.exists()
 
     def _describe(self) -> dict[str, Any]:
-        return {"dataset": self._inner._describe(), "artifact_path": self._artifact_path}
+        inner = self._inner._describe()
+        # `filepath` at the top level: kedro-viz shows it as the dataset's file path
+        return {"filepath": inner.get("filepath"), "dataset": inner, "artifact_path": self._artifact_path}
 
 
 class PyfuncModelDataset(MlflowModelTrackingDataset):

@@ -117,11 +117,13 @@ TINY_DEC = {"hidden": [64, 64, 128], "batch_size": 64, "pretrain_epochs": 10, "u
 
 
 
-def test_compare_end_to_end(scratch_project, one_thread):
+def test_compare_end_to_end(scratch_project, one_thread, capsys):
     scratch_project.run("kmeans", tiny_params(seed=0, kmeans={"n_init": 3}))
     scratch_project.run("kmeans", tiny_params(seed=1, kmeans={"n_init": 3}))
     scratch_project.run("dec", tiny_params(seed=0, dec={"overrides": {"digits": TINY_DEC}}))
+    capsys.readouterr()
     scratch_project.run("compare", tiny_params())
+    printed = capsys.readouterr().out
 
     runs = scratch_project.runs()
     assert list(runs["tags.pipeline"]) == ["kmeans", "kmeans", "dec", "compare"]
@@ -152,6 +154,11 @@ def test_compare_end_to_end(scratch_project, one_thread):
     md = (scratch_project.path / "data/08_reporting/digits/compare/table.md"
           / scratch_project.versions("data/08_reporting/digits/compare/table.md")[0] / "table.md").read_text()
     assert "| kmeans | 2 | 0 1 |" in md and "| dec | 1 | 0 |" in md
+    # the summary says where the table and the plot are, and shows the table
+    version = scratch_project.versions("data/08_reporting/digits/compare/table.md")[0]
+    assert f"data/08_reporting/digits/compare/table.md/{version}/table.md" in printed
+    assert f"data/08_reporting/digits/compare/bars.png/{version}/bars.png" in printed
+    assert "| kmeans | 2 | 0 1 |" in printed
 
 
 def test_compare_without_runs_fails_with_a_hint(scratch_project):

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import matplotlib
 
-matplotlib.use("Agg")  # no screen on our machines; figures go to files and MLflow
+# Figures go to files and MLflow: no screen needed. A backend chosen through MPLBACKEND (a notebook's inline
+# one, set by its kernel) is kept, or the notebooks' plots would vanish.
+if not os.environ.get("MPLBACKEND"):
+    matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.manifold import TSNE

@@ -17,10 +17,19 @@ logger = logging.getLogger(__name__)
 
 
 def params_for(params: dict | None, dataset: str) -> dict:
-    """A method's parameters with its ``overrides[<dataset>]`` block merged in (and removed)."""
+    """A method's parameters with its ``overrides[<dataset>]`` block merged in, then the chosen
+    ``presets[<preset>]`` (``--params=take.preset=cpu``: a schedule for any data set); the three keys removed."""
     params = dict(params or {})
     overrides = params.pop("overrides", None) or {}
+    presets = params.pop("presets", None) or {}
+    preset = params.pop("preset", None)
     params.update(overrides.get(dataset) or {})
+    if preset is not None:
+        if preset not in presets:
+            known = ", ".join(map(str, presets)) or "none defined"
+            raise ValueError(f"preset {preset!r} is not defined for this method (presets: {known}); "
+                             "pass one of them or null for the data set's own settings")
+        params.update(presets[preset] or {})
     return params
 
 

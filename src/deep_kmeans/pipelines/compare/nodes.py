@@ -22,9 +22,6 @@ from __future__ import annotations
 import logging
 import math
 
-import matplotlib
-
-matplotlib.use("Agg")  # no screen on our machines
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd

@@ -18,6 +18,7 @@ from deep_kmeans.evaluation.metrics import clustering_scores, internal_scores
 from deep_kmeans.methods import take
 from deep_kmeans.methods.config import params_for, resolve_n_clusters
 from deep_kmeans.methods.kit import kmeans_init
+from deep_kmeans.runtime import resolve_device
 from deep_kmeans.features.build import features_like
 from deep_kmeans.pipelines.evaluation.nodes import as_mlflow_metrics, assignments_table
 
@@ -49,8 +50,54 @@ def resolve_take_config(params: dict, features: dict, n_clusters, data_seed: int
     everything the later nodes need, resolved once, before any long work."""
     merged = params_for(params, features["name"])
     cfg = take.TAKEConfig.from_params(merged)
+    # the faster schedule a long run's warning offers (pretrain_take), where the run is not on it already
+    presets = params.get("presets") or {}
+    faster = None
+    if params.get("preset") != FASTER_PRESET and FASTER_PRESET in presets:
+        faster = take.TAKEConfig.from_params(params_for({**params, "preset": FASTER_PRESET}, features["name"]))
     return {"config": cfg.to_dict(), "n_clusters": resolve_n_clusters(n_clusters, features),
-            "train_rows": train_indices(len(features["x"]), features["y"], merged.get("split"), data_seed)}
+            "train_rows": train_indices(len(features["x"]), features["y"], merged.get("split"), data_seed),
+            "faster": None if faster is None else faster.to_dict()}
+
+
+# A run whose estimated training time passes this gets a warning before it starts (pretrain_take).
+LONG_RUN_SECONDS = 600
+FASTER_PRESET = "cpu"
+
+
+def duration(seconds: float) -> str:
+    """``3 h 05 min``, ``12 min``, ``40 s``."""
+    minutes = round(seconds / 60)
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def warn_if_long(x: np.ndarray, geometry: Geometry, cfg: take.TAKEConfig, config: dict, device: str, dataset: str,
+                 has_views: bool) -> dict:
+    """Estimate the training time (:func:`take.estimate_seconds`) and, past ``LONG_RUN_SECONDS``, say so with the
+    faster preset's estimate before any epoch runs. Returns the estimate."""
+    estimate = take.estimate_seconds(x, geometry, cfg, device, has_views=has_views)
+    logger.info("take: training estimated at %s (%.0f ms per step)", duration(estimate["total"]),
+                1000 * estimate["step"])
+    if estimate["total"] <= LONG_RUN_SECONDS:
+        return estimate
+    where = str(resolve_device(device))
+    message = (f"take on {dataset}: this training will take about {duration(estimate['total'])} on {where} "
+               f"({len(x):,} rows; {cfg.warmup_epochs} warm-up, {cfg.update_epochs} update and "
+               f"{cfg.cluster_epochs} clustering epochs; estimated from a few timed steps).")
+    if config.get("faster"):
+        fast = take.TAKEConfig.from_params(config["faster"])
+        quick = take.estimate_seconds(x, geometry, fast, device, has_views=has_views)
+        message += (f" The {FASTER_PRESET} preset (a width-{fast.embed_dim} TAE, {fast.warmup_epochs}/"
+                    f"{fast.update_epochs}/{fast.cluster_epochs} epochs) takes about {duration(quick['total'])}: "
+                    f"--params=take.preset={FASTER_PRESET}.")
+    message += (" A GPU (device=auto picks it) is the paper's setting. Ctrl-C stops the run (MLflow marks it "
+                "KILLED) and the same command resumes from the last checkpoint.")
+    logger.warning(message)
+    return estimate
 
 
 def pretrain_take(features: dict, config: dict, seed: int, device: str, progress: bool, checkpoints,
@@ -65,6 +112,8 @@ def pretrain_take(features: dict, config: dict, seed: int, device: str, progress
     views = features.get("views")
     geometry = Geometry.from_dict(features["geometry"])
     augment = take.view_augmenter(features, cfg, (feature_params or {}).get("views"))
+    warn_if_long(features["x"][rows], geometry, cfg, config, device, features["name"],
+                 has_views=views is not None or augment is not None)
     start = time.perf_counter()
     state, history = take.pretrain(features["x"][rows], None if views is None else views[rows], geometry, cfg,
                                    seed=seed, device=device, progress=progress, store=checkpoints,

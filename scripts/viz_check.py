@@ -1,0 +1,95 @@
+"""kedro-viz as a user sees it, in a real headless browser: every pipeline draws, datasets show their file
+path, and the plots, tables and scores preview. Saves screenshots to data/08_reporting/viz_check/.
+
+    apt-get install chromium && pip install playwright      # once; no browser download needed
+    kedro run --pipeline=take                                # so there is something to preview
+    python scripts/viz_check.py [--chromium /usr/bin/chromium] [--port 4142]
+
+Exits 1 and names what is missing when a check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# dataset → what kedro-viz must show for it
+EXPECTED = {"take.confusion_plot": "ImagePreview", "take.embedding_plot": "ImagePreview",
+            "take.assignments_table": "TablePreview", "take.scores": "JSONPreview"}
+
+
+def api(port: int, path: str):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as r:
+        return json.load(r)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
+    ap.add_argument("--port", type=int, default=4142)
+    args = ap.parse_args()
+    out = ROOT / "data" / "08_reporting" / "viz_check"
+    out.mkdir(parents=True, exist_ok=True)
+    kedro = Path(sys.executable).parent / "kedro"
+    server = subprocess.Popen([str(kedro), "viz", "run", "--no-browser", "--port", str(args.port)], cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    problems = []
+    try:
+        for _ in range(120):
+            try:
+                main_graph = api(args.port, "/api/main")
+                break
+            except OSError:
+                time.sleep(1)
+        else:
+            print("kedro viz did not start within 120 s", file=sys.stderr)
+            return 1
+        nodes = {n["name"]: n for n in main_graph["nodes"]}
+        pipelines = [p["id"] for p in main_graph["pipelines"]]
+        print(f"{len(pipelines)} pipelines: {', '.join(pipelines)}")
+        for name, kind in EXPECTED.items():
+            if name not in nodes:
+                problems.append(f"{name}: not in the graph")
+                continue
+            meta = api(args.port, f"/api/nodes/{nodes[name]['id']}")
+            path, preview_type = meta.get("filepath"), meta.get("preview_type")
+            print(f"{name:28} {preview_type or '-':13} {path or 'File Path N/A'}")
+            if not path:
+                problems.append(f"{name}: no file path")
+            if preview_type != kind or not meta.get("preview"):
+                problems.append(f"{name}: preview {preview_type!r}, expected {kind} with data (run the pipeline first)")
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=args.chromium, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            for pipeline in ("take", "kmeans", "compare"):
+                page.goto(f"http://127.0.0.1:{args.port}/?pipeline_id={pipeline}")
+                page.wait_for_timeout(4000)
+                page.screenshot(path=str(out / f"pipeline_{pipeline}.png"))
+            node_id = nodes["take.confusion_plot"]["id"] if "take.confusion_plot" in nodes else None
+            if node_id:
+                page.goto(f"http://127.0.0.1:{args.port}/?pipeline_id=take&selected_id={node_id}")
+                page.wait_for_timeout(4000)
+                page.screenshot(path=str(out / "take_confusion_plot_selected.png"))
+                if page.locator("img").count() == 0:
+                    problems.append("take.confusion_plot: the browser shows no image in the metadata panel")
+            browser.close()
+        print(f"screenshots in {out.relative_to(ROOT)}/")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    for p in problems:
+        print("MISSING", p, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
