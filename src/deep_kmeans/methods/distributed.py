@@ -87,17 +87,17 @@ class Group:
 
     # -- training -----------------------------------------------------------------------------------
 
-    def wrap(self, module: nn.Module) -> nn.Module:
+    def wrap(self, module: nn.Module, find_unused: bool = False) -> nn.Module:
         """``module`` in DistributedDataParallel (parameters broadcast from rank 0 now, gradients averaged in
-        every backward); ``module`` itself in one process. Parameters a step leaves unused (warm-up epochs
-        have no contrastive head) are allowed."""
+        every backward); ``module`` itself in one process. ``find_unused``: some steps leave parameters
+        unused (warm-up epochs have no contrastive head)."""
         if not self.distributed:
             return module
         from torch.nn.parallel import DistributedDataParallel
 
         on_cuda = next(module.parameters()).device.type == "cuda"
         return DistributedDataParallel(module, device_ids=[self.local_rank] if on_cuda else None,
-                                       find_unused_parameters=True)
+                                       find_unused_parameters=find_unused)
 
     def scale(self, loss: torch.Tensor) -> torch.Tensor:
         """A per-row mean over this rank's shard, weighed so that the DDP average of gradients is the

@@ -291,7 +291,7 @@ def pretrain(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: T
         set_rng_state(state["rng"], gen)
     xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     vt = None if views is None else torch.from_numpy(np.ascontiguousarray(views[:, :4], dtype=np.float32))
-    step = group.wrap(_PretrainStep(tae, head, ccl_logits, cfg, group))
+    step = group.wrap(_PretrainStep(tae, head, ccl_logits, cfg, group), find_unused=True)  # warm-up: L_r only
     bar = epoch_bar(total, "TAKE pretrain", progress and group.is_main, start)
     for epoch in bar:
         update = epoch >= cfg.warmup_epochs and (vt is not None or augment is not None)
