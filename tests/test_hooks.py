@@ -104,3 +104,31 @@ def test_command_line_wins_over_a_chosen_preset_too():
     # what the user typed beats both layers; the preset beats the data set's block elsewhere
     assert params_for(out, "mnist") == {"warmup_epochs": 3, "depth": 2}
     assert params_for(group, "mnist") == {"warmup_epochs": 40, "depth": 2}
+
+def test_other_ranks_keep_every_output_in_memory(tmp_path, monkeypatch):
+    """Under torchrun, ranks > 0 run the session without MLflow and write nothing: outputs become MemoryDatasets,
+    inputs still load from disk (settings.py registers OtherRankHook on those ranks instead of RunHook)."""
+    from kedro.io import DataCatalog, MemoryDataset
+    from kedro.pipeline import node, pipeline
+    from kedro_datasets.pickle import PickleDataset
+
+    from deep_kmeans.hooks import OtherRankHook
+    from deep_kmeans.runtime import is_main_process, torchrun_world
+
+    (tmp_path / "in.pkl").write_bytes(__import__("pickle").dumps(1))
+    catalog = DataCatalog({"a": PickleDataset(filepath=str(tmp_path / "in.pkl")),
+                           "b": PickleDataset(filepath=str(tmp_path / "out.pkl"))})
+    pipe = pipeline([node(lambda a: a + 1, "a", "b")])
+    OtherRankHook().before_pipeline_run({}, pipe, catalog)
+    assert isinstance(catalog["b"], MemoryDataset) and isinstance(catalog["a"], PickleDataset)
+    catalog.save("b", 2)
+    assert not (tmp_path / "out.pkl").exists() and catalog.load("b") == 2
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert torchrun_world() == (1, 2, 1) and not is_main_process()
+    monkeypatch.delenv("WORLD_SIZE")
+    monkeypatch.delenv("RANK")
+    monkeypatch.delenv("LOCAL_RANK")
+    assert torchrun_world() == (0, 1, 0) and is_main_process()

@@ -62,7 +62,8 @@ def test_imports_only_downward(path):
 
 
 def test_every_family_method_has_one_module_and_one_pipeline():
-    methods = {p.stem for p in (SRC / "methods").glob("*.py")} - {"__init__", "kit", "config", "autoencoder"}
+    methods = {p.stem for p in (SRC / "methods").glob("*.py")} - {"__init__", "kit", "config", "autoencoder",
+                                                                   "distributed"}
     pipelines = {p.name for p in (SRC / "pipelines").iterdir() if (p / "pipeline.py").exists()}
     conf = {p.stem.removeprefix("parameters_") for p in (SRC.parents[1] / "conf" / "base").glob("parameters_*.yml")}
     assert methods, "no methods found"

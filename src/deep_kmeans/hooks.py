@@ -501,3 +501,32 @@ class CommandLineParamsHook:
                 updated = command_line_wins(group, value, str(dataset))
                 if updated is not group:
                     catalog.save(f"params:{name}", updated)
+
+
+class OtherRankHook:
+    """Under ``torchrun``, the hook of every rank but 0 (``settings.py`` registers it instead of :class:`RunHook`).
+
+    Each rank runs the whole Kedro session, so that TAKE's training nodes meet in the same collectives, but only
+    rank 0 tracks in MLflow and writes outputs: here every output of the pipeline becomes a ``MemoryDataset``
+    before the first node, so the other ranks' saves stay in their memory (the next node of the same rank
+    reads them from there) and nothing of theirs reaches data/ or MLflow. Inputs (the raw data, features that
+    exist already) load from disk as on rank 0.
+    """
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
+        from kedro.io import MemoryDataset
+
+        from deep_kmeans.runtime import torchrun_world
+
+        catalog_log = logging.getLogger("kedro.io.data_catalog")
+        level = catalog_log.level
+        catalog_log.setLevel(logging.ERROR)  # "Replacing dataset ..." for every output: meant here
+        try:
+            for name in sorted(pipeline.all_outputs()):
+                catalog[name] = MemoryDataset(copy_mode="assign")
+        finally:
+            catalog_log.setLevel(level)
+        rank, world, _ = torchrun_world()
+        logger.info("torchrun rank %d of %d: no MLflow tracking, %d outputs kept in memory", rank, world,
+                    len(pipeline.all_outputs()))

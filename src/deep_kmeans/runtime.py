@@ -1,7 +1,8 @@
-"""Device choice and seeding, shared by every training loop."""
+"""Device choice, seeding and the torchrun environment, shared by every training loop."""
 
 from __future__ import annotations
 
+import os
 import random
 
 import numpy as np
@@ -40,3 +41,24 @@ def seed_everything(seed: int) -> torch.Generator:
     gen = torch.Generator()
     gen.manual_seed(int(seed))
     return gen
+
+
+def torchrun_world() -> tuple[int, int, int]:
+    """``(rank, world_size, local_rank)`` from the environment ``torchrun`` sets; ``(0, 1, 0)`` outside it.
+
+    Only the environment is read (no process group is needed), so the Kedro hooks can ask it too.
+    """
+    try:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        rank = int(os.environ.get("RANK", "0"))
+        local = int(os.environ.get("LOCAL_RANK", str(rank)))
+    except ValueError as e:
+        raise ValueError(f"WORLD_SIZE, RANK and LOCAL_RANK must be integers (torchrun sets them): {e}") from None
+    if world < 1 or not 0 <= rank < world:
+        raise ValueError(f"RANK={rank} and WORLD_SIZE={world} from the environment do not fit together")
+    return rank, world, local
+
+
+def is_main_process() -> bool:
+    """True outside torchrun and on its rank 0: the one process that writes outputs and logs."""
+    return torchrun_world()[0] == 0

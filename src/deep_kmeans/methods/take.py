@@ -27,6 +27,7 @@ from deep_kmeans.data.registry import Geometry, vector_geometry
 from deep_kmeans.models.knet import KNet
 from deep_kmeans.models.losses import contrastive_loss, convex_combination_loss, kmeans_loss, reconstruction_loss
 from deep_kmeans.models.tae import ContrastiveHead, TransformerAutoencoder
+from deep_kmeans.methods.distributed import Group, process_group
 from deep_kmeans.methods.kit import (Checkpointer, check_inputs as _check_array, check_n_clusters, cpu_state_dict,
                                      estimator_geometry,
                                      epoch_bar, kmeans_init, minibatches, record, resolve_device, rng_state, run_key,
@@ -192,9 +193,63 @@ def view_augmenter(features: dict, cfg: TAKEConfig, view_params: dict | None = N
     return augment
 
 
-def _batches(n: int, batch_size: int, generator: torch.Generator):
-    # a lone last sample carries no contrastive signal: dropped
-    return minibatches(n, batch_size, generator, min_size=2)
+def _batches(n: int, batch_size: int, generator: torch.Generator, group: Group):
+    # a lone last sample carries no contrastive signal: dropped. Under torchrun: this rank's shard of every
+    # global batch of batch_size × world_size rows.
+    return group.batches(lambda world: minibatches(n, batch_size * world, generator, min_size=2))
+
+
+class _PretrainStep(nn.Module):
+    """One pretraining step's losses, as the forward of one module (what DDP wraps)."""
+
+    def __init__(self, tae: TransformerAutoencoder, head: ContrastiveHead, ccl_logits: nn.Parameter,
+                 cfg: TAKEConfig, group: Group):
+        super().__init__()
+        self.tae, self.head, self.ccl_logits, self.cfg = tae, head, ccl_logits, cfg
+        self.gather = group.gather if group.distributed else None
+
+    def forward(self, xb: torch.Tensor, vb: torch.Tensor | None) -> tuple[torch.Tensor, dict]:
+        """``vb`` (B, 4, dim) in update epochs, None in warm-up → (loss, its terms)."""
+        cfg = self.cfg
+        if vb is None:
+            _, rec = self.tae(xb)
+            loss = reconstruction_loss(xb, rec, cfg.reconstruction)
+            return loss, {"l_r": loss}
+        b = len(xb)
+        inputs = torch.cat([xb, vb.flatten(0, 1)])  # original then all views: (5B, dim)
+        z_all, rec_all = self.tae(inputs)
+        l_r = reconstruction_loss(inputs, rec_all, cfg.reconstruction)
+        z = z_all[:b]
+        zv = z_all[b:].reshape(b, 4, -1)
+        terms = {"l_r": l_r}
+        loss = l_r
+        if cfg.use_ccl:
+            terms["l_ccl"] = convex_combination_loss(z.float(), zv[:, 2:4].float(), self.ccl_logits)
+            loss = loss + cfg.lambda1 * terms["l_ccl"]
+        if cfg.use_cl:
+            terms["l_cl"] = contrastive_loss(self.head(zv[:, 0]).float(), self.head(zv[:, 1]).float(), cfg.tau,
+                                             gather=self.gather)
+            loss = loss + cfg.lambda2 * terms["l_cl"]
+        return loss, terms
+
+
+class _ClusterStep(nn.Module):
+    """One clustering step's losses and assignments, as the forward of one module (what DDP wraps)."""
+
+    def __init__(self, tae: TransformerAutoencoder, knet: KNet, cfg: TAKEConfig):
+        super().__init__()
+        self.tae, self.knet, self.cfg = tae, knet, cfg
+
+    def forward(self, xb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """→ (loss, l_r, l_k, s)."""
+        cfg, knet = self.cfg, self.knet
+        with _autocast(xb.device, cfg.amp):
+            z, rec = self.tae(xb)
+            l_r = reconstruction_loss(xb, rec, cfg.reconstruction)
+        z = z.float()
+        s = knet(z)  # KNet in float32: the projection's sort is precision-sensitive
+        l_k = kmeans_loss(z, s, knet.M, knet.lam)
+        return l_r.float() + cfg.lambda3 * l_k, l_r, l_k, s
 
 
 def _autocast(device: torch.device, enabled: bool):
@@ -212,7 +267,8 @@ def pretrain(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: T
     ``stop_after`` stops after that many epochs without finishing, to test resuming.
     """
     check_inputs(x, geometry, views)
-    dev = resolve_device(device)
+    group = process_group(device)
+    dev = group.device(device)
     gen = seed_everything(seed)
     tae = build_tae(geometry, cfg).to(dev)
     head = ContrastiveHead(cfg.latent_dim, cfg.head_hidden, cfg.head_out).to(dev)
@@ -224,7 +280,7 @@ def pretrain(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: T
     ckpt = Checkpointer(store, run_key("take-pretrain", cfg.to_dict(), data_key, seed, x.shape), cfg.checkpoint_every,
                         cfg.resume)
     start = 0
-    state = ckpt.load()
+    state = group.on_main(ckpt.load)  # rank 0 reads, every rank resumes from the same state
     if state is not None:
         tae.load_state_dict(state["tae"])
         head.load_state_dict(state["head"])
@@ -235,43 +291,33 @@ def pretrain(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: T
         set_rng_state(state["rng"], gen)
     xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     vt = None if views is None else torch.from_numpy(np.ascontiguousarray(views[:, :4], dtype=np.float32))
-    bar = epoch_bar(total, "TAKE pretrain", progress, start)
+    step = group.wrap(_PretrainStep(tae, head, ccl_logits, cfg, group), find_unused=True)  # warm-up: L_r only
+    bar = epoch_bar(total, "TAKE pretrain", progress and group.is_main, start)
     for epoch in bar:
         update = epoch >= cfg.warmup_epochs and (vt is not None or augment is not None)
         tae.train()
         head.train()
         sums: dict[str, float] = {}
         seen = 0
-        for idx in _batches(len(xt), cfg.batch_size, gen):
+        for idx in _batches(len(xt), cfg.batch_size, gen, group):
             xb = xt[idx].to(dev, non_blocking=True)
             b = len(idx)
+            vb = None
+            if update:
+                # (B, 4, dim); fresh views come from `gen`, whose state the checkpoints keep (every rank draws
+                # those of the whole global batch, so that `gen` stays the same on all)
+                vb = (group.local(augment(xt[group.global_rows(idx)], gen)) if augment is not None
+                      else vt[idx]).to(dev, non_blocking=True)
             with _autocast(dev, cfg.amp):
-                if update:
-                    # (B, 4, dim); fresh views come from `gen`, whose state the checkpoints keep
-                    vb = (augment(xt[idx], gen) if augment is not None else vt[idx]).to(dev, non_blocking=True)
-                    inputs = torch.cat([xb, vb.flatten(0, 1)])  # original then all views: (5B, dim)
-                    z_all, rec_all = tae(inputs)
-                    l_r = reconstruction_loss(inputs, rec_all, cfg.reconstruction)
-                    z = z_all[:b]
-                    zv = z_all[b:].reshape(b, 4, -1)
-                    terms = {"l_r": l_r}
-                    loss = l_r
-                    if cfg.use_ccl:
-                        terms["l_ccl"] = convex_combination_loss(z.float(), zv[:, 2:4].float(), ccl_logits)
-                        loss = loss + cfg.lambda1 * terms["l_ccl"]
-                    if cfg.use_cl:
-                        terms["l_cl"] = contrastive_loss(head(zv[:, 0]).float(), head(zv[:, 1]).float(), cfg.tau)
-                        loss = loss + cfg.lambda2 * terms["l_cl"]
-                else:
-                    _, rec = tae(xb)
-                    loss = reconstruction_loss(xb, rec, cfg.reconstruction)
-                    terms = {"l_r": loss}
+                loss, terms = step(xb, vb)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            group.scale(loss).backward()
             opt.step()
             for k, v in {**terms, "loss": loss}.items():
                 sums[k] = sums.get(k, 0.0) + float(v.detach()) * b
             seen += b
+        sums = group.sum({**sums, "seen": seen})
+        seen = sums.pop("seen")
         means = {k: v / seen for k, v in sums.items()}
         if not math.isfinite(means["loss"]):
             raise FloatingPointError(f"TAKE pretraining diverged at epoch {epoch + 1} (loss {means['loss']}); "
@@ -280,13 +326,15 @@ def pretrain(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: T
         record(history, "pretrain", {k: means.get(k) for k in ("loss", "l_r", "l_ccl", "l_cl")})
         bar.set_postfix({k: f"{v:.4g}" for k, v in means.items()})
         done = epoch + 1
-        ckpt.maybe_save(done, total, lambda: {
-            "tae": cpu_state_dict(tae), "head": cpu_state_dict(head), "ccl_logits": ccl_logits.detach().cpu(),
-            "optimizer": opt.state_dict(), "history": history, "rng": rng_state(gen)})
+        if group.is_main:
+            ckpt.maybe_save(done, total, lambda: {
+                "tae": cpu_state_dict(tae), "head": cpu_state_dict(head), "ccl_logits": ccl_logits.detach().cpu(),
+                "optimizer": opt.state_dict(), "history": history, "rng": rng_state(gen)})
         if stop_after is not None and done >= stop_after and done < total:
             raise KeyboardInterrupt(f"stopped after epoch {done} (stop_after)")
     bar.close()
-    ckpt.clear()
+    if group.is_main:
+        ckpt.clear()
     history = {k: v for k, v in history.items() if any(u is not None for u in v)}
     state = {"tae": cpu_state_dict(tae), "head": cpu_state_dict(head), "ccl_logits": ccl_logits.detach().cpu()}
     return state, history
@@ -310,11 +358,18 @@ def load_tae(state: dict, geometry: Geometry, cfg: TAKEConfig) -> TransformerAut
 
 def kmeans_initialise(x: np.ndarray, pretrained: dict, geometry: Geometry, cfg: TAKEConfig, n_clusters: int,
                       seed: int = 0, device: str = "auto") -> dict:
-    """K-means (scikit-learn defaults) on z of all data → {"centers" (K, d), "labels", "inertia", "z"}."""
+    """K-means (scikit-learn defaults) on z of all data → {"centers" (K, d), "labels", "inertia", "z"}.
+
+    Under torchrun rank 0 alone encodes and runs K-means; every rank gets its result."""
     check_n_clusters(n_clusters, len(x))
-    z = encode(load_tae(pretrained, geometry, cfg), x, cfg.predict_batch_size, device)
-    centers, labels, inertia = kmeans_init(z, n_clusters, seed=seed, n_init=cfg.kmeans_n_init)
-    return {"centers": centers, "labels": labels, "inertia": inertia, "z": z}
+    group = process_group(device)
+
+    def fit() -> dict:
+        z = encode(load_tae(pretrained, geometry, cfg), x, cfg.predict_batch_size, group.device(device))
+        centers, labels, inertia = kmeans_init(z, n_clusters, seed=seed, n_init=cfg.kmeans_n_init)
+        return {"centers": centers, "labels": labels, "inertia": inertia, "z": z}
+
+    return group.on_main(fit)
 
 
 def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geometry, cfg: TAKEConfig,
@@ -328,7 +383,8 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
     after every epoch.
     """
     check_inputs(x, geometry)
-    dev = resolve_device(device)
+    group = process_group(device)
+    dev = group.device(device)
     gen = seed_everything(seed)
     tae = load_tae(pretrained, geometry, cfg).to(dev)
     knet = KNet(torch.as_tensor(centers), n_iter=cfg.knet_iters, alpha=cfg.knet_alpha, lam=cfg.knet_lambda).to(dev)
@@ -342,9 +398,10 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
                                        np.asarray(centers).round(5).tolist()), cfg.checkpoint_every, cfg.resume)
     start = 0
     if init_labels is None:
-        init_labels = _nearest(encode(tae, x, cfg.predict_batch_size, device), np.asarray(centers, np.float32))
+        init_labels = group.on_main(lambda: _nearest(encode(tae, x, cfg.predict_batch_size, dev),
+                                                     np.asarray(centers, np.float32)))
     previous = np.asarray(init_labels, dtype=np.int64).copy()
-    state = ckpt.load()
+    state = group.on_main(ckpt.load)
     if state is not None:
         tae.load_state_dict(state["tae"])
         knet.load_state_dict(state["knet"])
@@ -352,45 +409,49 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
         history, start, previous = state["history"], state["epoch"], state["previous"]
         set_rng_state(state["rng"], gen)
     xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-    bar = epoch_bar(total, "TAKE cluster", progress, start)
+    step = group.wrap(_ClusterStep(tae, knet, cfg))
+    bar = epoch_bar(total, "TAKE cluster", progress and group.is_main, start)
     for epoch in bar:
         tae.train()
         sums = {"loss": 0.0, "l_r": 0.0, "l_k": 0.0}
         current = previous.copy()
-        for idx in _batches(len(xt), cfg.batch_size, gen):
+        for idx in _batches(len(xt), cfg.batch_size, gen, group):
             xb = xt[idx].to(dev, non_blocking=True)
-            with _autocast(dev, cfg.amp):
-                z, rec = tae(xb)
-                l_r = reconstruction_loss(xb, rec, cfg.reconstruction)
-            z = z.float()
-            s = knet(z)  # KNet in float32: the projection's sort is precision-sensitive
-            l_k = kmeans_loss(z, s, knet.M, knet.lam)
-            loss = l_r.float() + cfg.lambda3 * l_k
+            loss, l_r, l_k, s = step(xb)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            group.scale(loss).backward()  # under DDP the gradients are the global batch's when backward returns
             if cfg.grad_clip > 0:
                 nn.utils.clip_grad_norm_(trained, cfg.grad_clip)
             opt.step()
             current[idx.numpy()] = s.detach().argmax(dim=1).cpu().numpy()
             for k, v in (("loss", loss), ("l_r", l_r), ("l_k", l_k)):
                 sums[k] += float(v.detach()) * len(idx)
+        if group.distributed:  # each row changed on at most one rank (shards are disjoint)
+            changed = torch.from_numpy(np.where(current != previous, current, -1))
+            merged = group.merge_rows(changed).numpy()
+            current = np.where(merged >= 0, merged, previous)
+        sums = group.sum(sums)
         means = {k: v / len(xt) for k, v in sums.items()}
         if not math.isfinite(means["loss"]):
             raise FloatingPointError(f"TAKE clustering diverged at epoch {epoch + 1}; lower take.lr or take.lambda3")
         means["changed"] = float((current != previous).mean())
         previous = current
-        if refit:
-            _refit_centers(knet, encode(tae, x, cfg.predict_batch_size, device))
+        if refit:  # on rank 0, then its M everywhere
+            if group.is_main:
+                _refit_centers(knet, encode(tae, x, cfg.predict_batch_size, dev))
+            group.broadcast_(knet.M)
         record(history, "cluster", means)
         bar.set_postfix({k: f"{v:.4g}" for k, v in means.items()})
         done = epoch + 1
-        ckpt.maybe_save(done, total, lambda: {
-            "tae": cpu_state_dict(tae), "knet": cpu_state_dict(knet), "optimizer": opt.state_dict(),
-            "history": history, "previous": previous, "rng": rng_state(gen)})
+        if group.is_main:
+            ckpt.maybe_save(done, total, lambda: {
+                "tae": cpu_state_dict(tae), "knet": cpu_state_dict(knet), "optimizer": opt.state_dict(),
+                "history": history, "previous": previous, "rng": rng_state(gen)})
         if stop_after is not None and done >= stop_after and done < total:
             raise KeyboardInterrupt(f"stopped after epoch {done} (stop_after)")
     bar.close()
-    ckpt.clear()
+    if group.is_main:
+        ckpt.clear()
     return {"tae": cpu_state_dict(tae), "knet": cpu_state_dict(knet)}, history
 
 
@@ -535,7 +596,8 @@ def fit_take(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: T
     if cfg.assignment == "kmeans":
         model = {"tae": pretrained["tae"], "knet": None, "centers": init["centers"]}
     elif cfg.assignment == "umap_gmm":
-        model = {"tae": pretrained["tae"], "knet": None, **fit_head(init["z"], cfg, n_clusters, seed, progress)}
+        head = process_group(device).on_main(lambda: fit_head(init["z"], cfg, n_clusters, seed, progress))
+        model = {"tae": pretrained["tae"], "knet": None, **head}
         lap("head")
     else:
         state, cluster_history = cluster(x, pretrained, init["centers"], geometry, cfg, seed=seed, device=device,

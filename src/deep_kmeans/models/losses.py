@@ -27,21 +27,41 @@ def convex_combination_loss(z: torch.Tensor, z_views: torch.Tensor, coef_logits:
     return (combo - z).pow(2).sum(dim=1).mean()
 
 
-def contrastive_loss(h1: torch.Tensor, h2: torch.Tensor, tau: float = 0.07) -> torch.Tensor:
+def contrastive_loss(h1: torch.Tensor, h2: torch.Tensor, tau: float = 0.07, gather=None) -> torch.Tensor:
     """Eqs. 4-5, symmetrised.
 
     For the positive pair (j, j) seen from view 1, the denominator sums exp(cos/τ) over every k of
     view 2 (positive included) and over k ≠ j of view 1; the same from view 2; the loss averages
     both directions over the batch (the NT-Xent form of SimCLR).
+
+    ``gather`` (data-parallel training): ``rows (b, m) -> (rows of the whole batch (B, m), offset of these
+    rows in it)``. The b rows here are then the queries and the whole batch the candidates, so the mean
+    over the b rows, weighed by b / B and added over the shards, is the loss of the whole batch.
     """
     if tau <= 0:
         raise ValueError(f"temperature tau must be positive, got {tau}")
+    if gather is not None:
+        return _sharded_contrastive_loss(h1, h2, tau, gather)
     b = h1.shape[0]
     h = F.normalize(torch.cat([h1, h2], dim=0), dim=1)  # (2B, m)
     sim = h @ h.T / tau  # (2B, 2B)
     sim = sim.masked_fill(torch.eye(2 * b, dtype=torch.bool, device=h.device), float("-inf"))
     target = torch.cat([torch.arange(b, 2 * b), torch.arange(0, b)]).to(h.device)
     return F.cross_entropy(sim, target)
+
+
+def _sharded_contrastive_loss(h1: torch.Tensor, h2: torch.Tensor, tau: float, gather) -> torch.Tensor:
+    q1, q2 = F.normalize(h1, dim=1), F.normalize(h2, dim=1)  # (b, m) each: this shard's queries
+    k1, offset = gather(q1)
+    k2, _ = gather(q2)
+    n, b = k1.shape[0], q1.shape[0]
+    sim = torch.cat([q1, q2]) @ torch.cat([k1, k2]).T / tau  # (2b, 2B)
+    rows = torch.arange(b, device=sim.device) + offset
+    own = torch.cat([rows, n + rows])  # each query's own column
+    mask = torch.zeros_like(sim, dtype=torch.bool)
+    mask[torch.arange(2 * b, device=sim.device), own] = True
+    sim = sim.masked_fill(mask, float("-inf"))
+    return F.cross_entropy(sim, torch.cat([n + rows, rows]))
 
 
 def squared_distances(z: torch.Tensor, M: torch.Tensor) -> torch.Tensor:
