@@ -123,6 +123,9 @@ class DaskRunner(AbstractRunner):
         self._torch_threads = torch_threads
         self._client = client
 
+    def _get_executor(self, max_workers: int):
+        return None  # the cluster is the executor (see _run)
+
     def _connect(self):
         from distributed import Client, LocalCluster
 
