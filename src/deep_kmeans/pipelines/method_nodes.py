@@ -9,7 +9,7 @@ shared data, features and evaluation stages around it (``pipeline_registry.py``)
 from __future__ import annotations
 
 import time
-from functools import partial
+from functools import partial, update_wrapper
 from typing import Callable
 
 import numpy as np
@@ -48,7 +48,7 @@ def train_method(features: dict, params: dict, seed: int, device: str, n_cluster
 def fit_node(method: str, fit: Callable[..., ClusteringResult]) -> Callable:
     """Wrap a fit function as a Kedro node function over the ``features`` record (a partial of a module
     function, so that ``ParallelRunner`` and Dask can pickle it)."""
-    train = partial(train_method, method=method, fit=fit)
+    train = update_wrapper(partial(train_method, method=method, fit=fit), train_method)
     train.__name__ = f"train_{method}"
     train.__doc__ = f"Fit {method} on the features; return assignments, model and per-epoch losses."
     return train
