@@ -43,7 +43,12 @@ from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
 from mlflow.entities import Metric, RunStatus
 from mlflow.tracking import MlflowClient
 
+from deep_kmeans.pipelines.sweep.nodes import mark_unfinished_children
+
 logger = logging.getLogger(__name__)
+
+# The catalog entry through which the sweep's and the tuner's nodes learn the run they open children under.
+PARENT_RUN = "parent_run"
 
 # MLflow 3's UI shows an experiment without this tag as a GenAI one (traces, evaluations) and opens it
 # there; "custom_model_development" opens it on its runs (mlflow/server/js: ExperimentKind).
@@ -212,6 +217,8 @@ class RunHook(MlflowHook):
 
         super().before_pipeline_run(run_params, pipeline, catalog)
         if not self._is_mlflow_enabled:
+            if PARENT_RUN in pipeline.inputs():
+                catalog.save(PARENT_RUN, None)  # the node that needs it says that tracking is off
             return
         try:
             device = str(resolve_device(param("device", "auto")))
@@ -227,6 +234,8 @@ class RunHook(MlflowHook):
             "host": socket.gethostname(),
             "pid": str(os.getpid()),
         })
+        if PARENT_RUN in pipeline.inputs():
+            catalog.save(PARENT_RUN, self._parent_run_record(self._project_path))
         self._mark_dead_runs()
         if not self._already_active_mlflow:
             self._open_run = self.run_id
@@ -259,6 +268,16 @@ class RunHook(MlflowHook):
             client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
             logger.info("Marked MLflow run %s KILLED: its process (pid %s) had died without ending it",
                         run.info.run_id, pid)
+
+    def _parent_run_record(self, project_path: Path) -> dict:
+        """What the sweep's and the tuner's nodes need to open child runs in any process: the run id, its
+        experiment and an absolute tracking URI (a relative sqlite path would move with a worker's cwd)."""
+        uri = str(mlflow.get_tracking_uri())
+        if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_absolute():
+            uri = f"sqlite:///{(project_path / uri[len('sqlite:///'):]).resolve()}"
+        run = MlflowClient().get_run(self.run_id)
+        return {"run_id": self.run_id, "experiment_id": run.info.experiment_id, "tracking_uri": uri,
+                "git_commit": run.data.tags.get("git_commit", "unknown")}
 
     # ---- parameters: the ones that apply ------------------------------------------------------
 
@@ -327,6 +346,8 @@ class RunHook(MlflowHook):
             try:
                 self._log_pending_losses(run_id)
                 MlflowClient().set_tag(run_id, "error", f"{type(error).__name__}: {error}"[:5000])
+                experiment_id = MlflowClient().get_run(run_id).info.experiment_id
+                mark_unfinished_children(MlflowClient(), run_id, experiment_id, f"{type(error).__name__}: {error}")
             except Exception as err:
                 logger.debug("could not record the error in the run: %s", err)
         super().on_pipeline_error(error, run_params, pipeline, catalog)

@@ -9,6 +9,7 @@ shared data, features and evaluation stages around it (``pipeline_registry.py``)
 from __future__ import annotations
 
 import time
+from functools import partial, update_wrapper
 from typing import Callable
 
 import numpy as np
@@ -32,18 +33,22 @@ def result_outputs(result: ClusteringResult, method: str) -> tuple[dict, object,
     return assignments, result.model, history
 
 
+def train_method(features: dict, params: dict, seed: int, device: str, n_clusters, progress: bool, *, method: str,
+                 fit: Callable[..., ClusteringResult]) -> tuple[dict, object, dict]:
+    """Fit ``method`` (its function ``fit``) on the features; return assignments, model and per-epoch losses."""
+    k = resolve_n_clusters(n_clusters, features)
+    start = time.perf_counter()
+    result = fit(features["x"], k, Geometry.from_dict(features["geometry"]), params_for(params, features["name"]),
+                 seed=seed, device=device, views=features.get("views"), progress=progress)
+    if not result.train_seconds:
+        result.train_seconds = time.perf_counter() - start
+    return result_outputs(result, method)
+
+
 def fit_node(method: str, fit: Callable[..., ClusteringResult]) -> Callable:
-    """Wrap a fit function as a Kedro node function over the ``features`` record."""
-
-    def train(features: dict, params: dict, seed: int, device: str, n_clusters, progress: bool):
-        k = resolve_n_clusters(n_clusters, features)
-        start = time.perf_counter()
-        result = fit(features["x"], k, Geometry.from_dict(features["geometry"]), params_for(params, features["name"]),
-                     seed=seed, device=device, views=features.get("views"), progress=progress)
-        if not result.train_seconds:
-            result.train_seconds = time.perf_counter() - start
-        return result_outputs(result, method)
-
+    """Wrap a fit function as a Kedro node function over the ``features`` record (a partial of a module
+    function, so that ``ParallelRunner`` and Dask can pickle it)."""
+    train = update_wrapper(partial(train_method, method=method, fit=fit), train_method)
     train.__name__ = f"train_{method}"
     train.__doc__ = f"Fit {method} on the features; return assignments, model and per-epoch losses."
     return train

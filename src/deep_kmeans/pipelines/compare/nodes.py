@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 # Pipeline tag → method. Stages of one method that each train and score a model share its name.
 METHOD_ALIASES = {"take_cluster": "take", "__default__": "take"}
 # Pipelines whose runs are not a method's result.
-IGNORED_PIPELINES = {"data", "features", "take_pretrain", "take_evaluate", "compare"}
+IGNORED_PIPELINES = {"data", "features", "take_pretrain", "take_evaluate", "compare", "sweep", "tune"}
 
 LABELS = {"acc": "ACC", "nmi": "NMI", "nmi_max": "NMI_max", "ari": "ARI", "train_seconds": "train seconds",
           "silhouette_input": "silhouette (input)", "silhouette_z": "silhouette (z)",
