@@ -43,7 +43,7 @@ def test_tune_writes_the_best_trial_as_a_parameters_file(scratch_project):
                          tune={"method": "kmeans", "trials": 4, "seeds": [0, 1], "space": space})
     scratch_project.run("tune", params)
     runs = scratch_project.runs()
-    parent = runs[runs["tags.pipeline"] == "tune"]
+    parent = runs[(runs["tags.pipeline"] == "tune") & runs["tags.mlflow.parentRunId"].isna()]
     assert len(parent) == 1 and parent.iloc[0]["status"] == "FINISHED"
     trials = runs[runs["tags.mlflow.parentRunId"] == parent.iloc[0]["run_id"]]
     assert len(trials) == 4

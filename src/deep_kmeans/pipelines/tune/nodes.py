@@ -72,7 +72,7 @@ def check_tune(tune: dict | None) -> dict:
     if method not in methods:
         extra = " (TAKE's pipeline is several nodes: tune its estimator in a notebook)" if method == "take" else ""
         raise ValueError(f"tune.method: {method!r} cannot be tuned{extra}; one of {', '.join(sorted(methods))} ({WHERE})")
-    space = tune.get("space")
+    space = tune.get("space") or (tune.get("spaces") or {}).get(method)
     if not isinstance(space, dict) or not space:
         raise ValueError(f"tune.space is empty: give at least one parameter of {method}, e.g. "
                          f"{{lr: {{low: 1e-4, high: 1e-2, log: true}}}} ({WHERE})")
