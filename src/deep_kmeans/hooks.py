@@ -40,10 +40,10 @@ from typing import Any
 import mlflow
 from kedro.framework.hooks import hook_impl
 from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
-from mlflow.entities import Metric, RunStatus
+from mlflow.entities import RunStatus
 from mlflow.tracking import MlflowClient
 
-from deep_kmeans.pipelines.sweep.nodes import mark_unfinished_children
+from deep_kmeans.pipelines.sweep.nodes import log_metric_records, mark_unfinished_children
 
 logger = logging.getLogger(__name__)
 
@@ -315,13 +315,8 @@ class RunHook(MlflowHook):
             elif f"{method}.loss_history" not in self._pending:
                 histories.setdefault(method, {}).update(history)
         self._pending = {}
-        now = int(time.time() * 1000)
-        metrics = [Metric(key, float(point["value"]), now, int(point["step"]))
-                   for history in histories.values() for key, points in history_metrics(history).items()
-                   for point in points]
-        client = MlflowClient()
-        for i in range(0, len(metrics), 1000):  # MLflow takes at most 1000 metrics a batch
-            client.log_batch(run_id, metrics=metrics[i:i + 1000])
+        records = {key: points for history in histories.values() for key, points in history_metrics(history).items()}
+        log_metric_records(MlflowClient(), run_id, records)
 
     # ---- endings ------------------------------------------------------------------------------
 
