@@ -24,6 +24,7 @@ instance) with what this project adds:
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import re
@@ -69,6 +70,27 @@ BASELINES = (("init_acc", "K-means on the pretrained z"), ("input_kmeans_acc", "
 
 class RunTerminated(KeyboardInterrupt):
     """SIGTERM (or SIGHUP), raised in the main thread so that the run unwinds the way Ctrl-C does."""
+
+
+@contextlib.contextmanager
+def project_lock(project_path: Path):
+    """An exclusive lock for this project among the processes of this machine (a file in the temporary
+    folder, so the project holds no lock file); a platform without ``fcntl`` runs unlocked."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    import hashlib
+    import tempfile
+
+    digest = hashlib.sha256(str(project_path.resolve()).encode()).hexdigest()[:16]
+    with open(Path(tempfile.gettempdir()) / f"deep_kmeans-{digest}.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def git_commit(path: str | Path) -> str:
@@ -178,9 +200,12 @@ class RunHook(MlflowHook):
         # A run of this process interrupted in-process (Ctrl-C in a notebook) is still on MLflow's stack of
         # active runs: end it before kedro-mlflow would adopt it as "already active".
         self._end_interrupted("KeyboardInterrupt")
-        super().after_context_created(context)
-        if not self._already_active_mlflow:
-            self._tag_experiment()
+        # kedro-mlflow opens the tracking store here; on a new sqlite store, two runs started at once would
+        # both create its tables (MLflow's migrations) and one would fail: the store's setup is one at a time.
+        with project_lock(Path(context.project_path)):
+            super().after_context_created(context)
+            if not self._already_active_mlflow:
+                self._tag_experiment()
 
     def _tag_experiment(self) -> None:
         try:
@@ -546,3 +571,83 @@ class OtherRankHook:
         rank, world, _ = torchrun_world()
         logger.info("torchrun rank %d of %d: no MLflow tracking, %d outputs kept in memory", rank, world,
                     len(pipeline.all_outputs()))
+
+
+class RunIsolationHook:
+    """Each run reads only what it wrote itself, or what the user pinned with ``--load-versions``.
+
+    Kedro loads a versioned dataset at its *latest* version on disk. With two runs at once, the latest
+    ``take.pretrained`` may be the other run's, saved a second after this run saved its own: both runs
+    finish and one of them has clustered the other's embedding (Kedro only warns that the save and load
+    versions differ). Before the first node, every versioned dataset of the pipeline is pinned:
+
+    * one the pipeline writes is read at this run's save version (what this run wrote);
+    * one it only reads (a stage pipeline such as ``take_cluster`` starting from an earlier run's
+      ``take.pretrained``) is read at the version that was latest when the run started, so a run
+      finishing meanwhile changes nothing;
+    * one named in ``--load-versions`` is left as the user pinned it.
+
+    The datasets that are shared on purpose are not versioned: the feature cache and the checkpoints are
+    content-addressed stores written atomically (a key is a hash of everything that went into its entry).
+    """
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
+        user_pinned = set(run_params.get("load_versions") or {})
+        written = pipeline.all_outputs()
+        pinned = {}
+        for name in sorted(pipeline.datasets() - user_pinned):
+            dataset = catalog.get(name)
+            if dataset is None or not is_versioned(dataset):
+                continue
+            save = versioned_core(dataset).resolve_save_version()  # the run's save version (the catalog's)
+            load = save if name in written else latest_version(dataset)
+            if load is not None:
+                pinned[name] = with_load_version(dataset, load, save)
+        catalog_log = logging.getLogger("kedro.io.data_catalog")
+        level = catalog_log.level
+        catalog_log.setLevel(logging.ERROR)  # "Replacing dataset ..." for every pinned one: meant here
+        try:
+            for name, dataset in pinned.items():
+                catalog[name] = dataset
+        finally:
+            catalog_log.setLevel(level)
+        logger.debug("%d versioned datasets read at pinned versions", len(pinned))
+
+
+def versioned_core(dataset):
+    """The dataset that holds the version: the wrapped one of an :class:`~deep_kmeans.io.MlflowVersionedArtifactDataset`."""
+    from deep_kmeans.io import MlflowVersionedArtifactDataset
+
+    return dataset.inner if isinstance(dataset, MlflowVersionedArtifactDataset) else dataset
+
+
+def is_versioned(dataset) -> bool:
+    from kedro.io import AbstractVersionedDataset
+
+    from deep_kmeans.io import MlflowVersionedArtifactDataset
+
+    if isinstance(dataset, MlflowVersionedArtifactDataset):
+        return dataset.versioned
+    return isinstance(dataset, AbstractVersionedDataset) and dataset._version is not None
+
+
+def latest_version(dataset) -> str | None:
+    """The newest version on disk now, or None when there is none yet (loading it then fails as Kedro says)."""
+    from kedro.io.core import VersionNotFoundError
+
+    try:
+        return versioned_core(dataset).resolve_load_version()
+    except VersionNotFoundError:
+        return None
+
+
+def with_load_version(dataset, load: str, save: str):
+    """A copy of the versioned ``dataset`` that loads ``load`` and saves ``save``."""
+    from kedro.io import Version
+
+    from deep_kmeans.io import MlflowVersionedArtifactDataset
+
+    if isinstance(dataset, MlflowVersionedArtifactDataset):
+        return dataset.with_version(Version(load, save))
+    return dataset._copy(_version=Version(load, save))  # what DataCatalog.get(name, version=...) does

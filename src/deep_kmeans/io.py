@@ -150,6 +150,23 @@ class MlflowVersionedArtifactDataset(AbstractDataset):
         if callable(getattr(self._inner, "preview", None)):
             self.preview = self._inner.preview
 
+    @property
+    def inner(self):
+        """The wrapped dataset (the one that reads and writes the file)."""
+        return self._inner
+
+    @property
+    def versioned(self) -> bool:
+        return getattr(self._inner, "_version", None) is not None
+
+    def with_version(self, version) -> "MlflowVersionedArtifactDataset":
+        """A copy whose wrapped dataset loads ``version.load`` and saves ``version.save``."""
+        copy = self._copy()
+        copy._inner = self._inner._copy(_version=version)
+        if callable(getattr(copy._inner, "preview", None)):
+            copy.preview = copy._inner.preview
+        return copy
+
     def load(self) -> Any:
         return self._inner.load()
 

@@ -53,6 +53,12 @@ class ScratchProject:
         folder = self.path / relative
         return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
+    def latest(self, relative: str) -> Path:
+        """The newest version of a versioned dataset's file (``data/.../x.pkl/<version>/x.pkl``)."""
+        versions = self.versions(relative)
+        assert versions, f"no version of {relative}"
+        return self.path / relative / versions[-1] / Path(relative).name
+
 
 @pytest.fixture
 def scratch_project(project_root, tmp_path, monkeypatch) -> ScratchProject:

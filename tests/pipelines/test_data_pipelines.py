@@ -9,7 +9,7 @@ from .conftest import tiny_params
 
 def test_features_pipeline_on_digits(scratch_project):
     scratch_project.run("features", tiny_params())
-    raw = pickle.loads((scratch_project.path / "data/02_intermediate/digits/raw_data.pkl").read_bytes())
+    raw = pickle.loads(scratch_project.latest("data/02_intermediate/digits/raw_data.pkl").read_bytes())
     assert raw["x"].shape == (300, 8, 8) and raw["x"].dtype == np.float32
     assert np.bincount(raw["y"]).tolist() == [30] * 10
     version = scratch_project.versions("data/04_feature/digits/features.pkl")[-1]
@@ -31,11 +31,11 @@ def test_changed_feature_parameters_invalidate_the_cache(scratch_project):
 
 
 def _raw_labels(project) -> np.ndarray:
-    return pickle.loads((project.path / "data/02_intermediate/digits/raw_data.pkl").read_bytes())["y"]
+    return pickle.loads(project.latest("data/02_intermediate/digits/raw_data.pkl").read_bytes())["y"]
 
 
 def _raw_pixels(project) -> np.ndarray:
-    return pickle.loads((project.path / "data/02_intermediate/digits/raw_data.pkl").read_bytes())["x"]
+    return pickle.loads(project.latest("data/02_intermediate/digits/raw_data.pkl").read_bytes())["x"]
 
 
 def test_data_seed_draws_the_subset_and_seed_does_not(scratch_project):
