@@ -13,6 +13,7 @@ import os
 import re
 import tempfile
 import time
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,7 +146,9 @@ class DirectoryStore:
         if not f.exists():
             return default
         try:
-            blob = torch.load(f, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():  # torch's notice on a pickle of another protocol: the file fails anyway
+                warnings.simplefilter("ignore", UserWarning)
+                blob = torch.load(f, map_location="cpu", weights_only=True)
             if not (isinstance(blob, dict) and blob.get("format") == STORE_FORMAT):
                 raise ValueError("not a deep_kmeans store file")
             if blob.get("version") != STORE_VERSION:
