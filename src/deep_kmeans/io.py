@@ -198,7 +198,7 @@ class DirectoryStore:
             elif p.name.endswith(LEGACY_SUFFIX) and not p.name.startswith("."):
                 kind, key = "legacy", p.name[:-len(LEGACY_SUFFIX)]
             elif p.name.startswith(".") and p.name.endswith(".tmp"):
-                kind, key = "tmp", p.name[1:].split(".")[0]
+                kind, key = "tmp", p.name[1:-len(".tmp")].rsplit(".", 1)[0]
             else:
                 continue
             try:
