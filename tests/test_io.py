@@ -155,3 +155,17 @@ def test_versioned_artifact_dataset_shows_kedro_viz_its_file_and_a_preview(tmp_p
     assert kind(table) == "TablePreview"
     pickled = MlflowVersionedArtifactDataset({"type": "pickle.PickleDataset", "filepath": str(tmp_path / "m.pkl")})
     assert not hasattr(pickled, "preview")
+
+
+def test_a_checkpoint_without_a_training_state_is_discarded(tmp_path, caplog):
+    from deep_kmeans.io import DirectoryStore
+    from deep_kmeans.methods.kit import Checkpointer
+
+    store = DirectoryStore(tmp_path)
+    store.put("take-pretrain-x", {"tae": {}})
+    with caplog.at_level("WARNING", logger="deep_kmeans.methods.kit"):
+        assert Checkpointer(store, "take-pretrain-x").load() is None
+    assert "take-pretrain-x" in caplog.text and store.keys() == []
+    store.put("take-pretrain-x", {"epoch": 2})
+    assert Checkpointer(store, "take-pretrain-x").load() == {"epoch": 2}
+    assert Checkpointer(store, "take-pretrain-x", resume=False).load() is None
