@@ -38,7 +38,10 @@ def test_a_checkpoint_state_round_trips_exactly_with_the_random_states(tmp_path)
              "history": {"pretrain/loss": [1.5, None, float("inf")]}, "previous": np.arange(5, dtype=np.int64),
              "odd": {"__store__": (1, "x"), 2: np.float16(0.5), "shape": torch.Size([2, 3]), "t": torch.float64,
                      "u": np.array([["ab", "c"]]), "obj": np.array(["id-1", None], dtype=object),
-                     "empty": np.zeros((0, 4), np.uint16), "be": np.arange(3, dtype=">f8"), "b": b"\x00\x01"}}
+                     "empty": np.zeros((0, 4), np.uint16), "be": np.arange(3, dtype=">f8"), "b": b"\x00\x01",
+                     "np_float": np.float64(0.1), "np_str": np.str_("s"), "np_int": np.int64(7),
+                     "read_only": np.arange(4.0)[::2]}}
+    state["odd"]["read_only"].flags.writeable = False
     store = DirectoryStore(tmp_path)
     store.put("run-1", state)
     back = store.get("run-1")

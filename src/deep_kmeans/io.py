@@ -46,7 +46,7 @@ def encode_safe(obj: Any, where: str = "object") -> Any:
     where in ``obj`` it is (``where`` names ``obj`` itself)."""
     if isinstance(obj, torch.Tensor):
         return obj
-    if isinstance(obj, _PLAIN):
+    if type(obj) in _PLAIN:  # exactly: np.float64 is a float, np.str_ a str, but pickled as NumPy's
         return obj
     if isinstance(obj, np.ndarray) or isinstance(obj, np.generic):
         arr = np.asarray(obj)
@@ -56,7 +56,8 @@ def encode_safe(obj: Any, where: str = "object") -> Any:
         if arr.dtype == object:
             items = [encode_safe(v, f"{where}[{i}]") for i, v in enumerate(arr.reshape(-1).tolist())]
             return {_TAG: "object_array", "shape": tuple(arr.shape), "items": items}
-        raw = torch.from_numpy(np.ascontiguousarray(arr.reshape(-1)).view(np.uint8).copy())
+        flat = np.ascontiguousarray(arr.reshape(-1)).view(np.uint8)  # no copy of a contiguous array
+        raw = torch.from_numpy(flat if flat.flags.writeable else flat.copy())
         return {_TAG: kind, "dtype": arr.dtype.str, "shape": tuple(arr.shape), "data": raw}
     if type(obj) is tuple:
         return tuple(encode_safe(v, f"{where}[{i}]") for i, v in enumerate(obj))
@@ -102,6 +103,21 @@ def decode_safe(obj: Any) -> Any:
             return {k: decode_safe(v) for k, v in obj["items"]}
         raise ValueError(f"unknown store tag {tag!r}")
     raise ValueError(f"unexpected {type(obj).__name__} in a store file")
+
+
+def _reason(err: Exception) -> str:
+    """One line on why a store file did not load; for torch's weights-only refusal, what the file asked for."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))
+    if text.startswith("Weights only load failed"):  # torch's notice, then what the file asked for
+        parts = [p.strip() for p in re.split(r"\n\s*\n", text)[1:] if p.strip()]
+        parts = [re.sub(r"^.*WeightsUnpickler error:\s*", "", p, flags=re.S) for p in parts
+                 if not p.startswith("Check the documentation")]
+        detail = " ".join(" ".join(parts).split())
+        text = "not a safe file, the weights-only load refused it" + (f": {detail}" if detail else "")
+    else:
+        text = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    text = text if len(text) <= 240 else text[:237] + "..."
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
 @dataclass(frozen=True)
@@ -157,7 +173,7 @@ class DirectoryStore:
                 raise ValueError(f"it holds key {blob.get('key')!r}")
             return decode_safe(blob["object"])
         except Exception as err:  # noqa: BLE001 -- whatever the failure, the entry cannot be trusted
-            reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}".rstrip(": ")
+            reason = _reason(err)
             logger.warning("Discarding unreadable store entry %s (%s); it will be rebuilt", f, reason)
             f.unlink(missing_ok=True)
             return default

@@ -85,6 +85,8 @@ def test_a_bad_cache_entry_is_named_discarded_and_rebuilt(tmp_path, caplog, dama
         again = build_features(raw, PARAMS, seed=0, cache=store)
     assert not marker.exists()
     assert f"Discarding unreadable store entry {path}" in caplog.text
+    if damage == "planted":
+        assert "the weights-only load refused it" in caplog.text
     _same(again, built)
     _same(store.get(built["fingerprint"]), built)  # rebuilt and cached again
     caplog.clear()
