@@ -325,9 +325,9 @@ def pretrain(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: T
     total = cfg.warmup_epochs + cfg.update_epochs
     history: dict[str, list[float]] = {}
     # the key: what changes this training (not how it is run, scored or predicted), the data itself and the seed
-    ckpt = Checkpointer(store, run_key("take-pretrain", cfg.training_options("pretrain"), data_key, seed,
-                                       _digest(x, views), _augment_key(augment)),
-                        cfg.checkpoint_every, cfg.resume)
+    key = "" if store is None else run_key("take-pretrain", cfg.training_options("pretrain"), data_key, seed,
+                                           _digest(x, views), _augment_key(augment))
+    ckpt = Checkpointer(store, key, cfg.checkpoint_every, cfg.resume)
     start = 0
     state = group.on_main(ckpt.load)  # rank 0 reads, every rank resumes from the same state
     if state is not None:
@@ -443,10 +443,12 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
     opt = torch.optim.Adam(trained, lr=cfg.cluster_lr or cfg.lr)
     history: dict[str, list[float]] = {}
     total = cfg.cluster_epochs
-    ckpt = Checkpointer(store, run_key("take-cluster", cfg.training_options("cluster"), data_key, seed, _digest(x),
-                                       _digest(np.asarray(centers, np.float32), *(pretrained["tae"][k] for k in
-                                                                                  sorted(pretrained["tae"])))),
-                        cfg.checkpoint_every, cfg.resume)
+    # the key: the pretraining's and this phase's training options, the data, the seed, and where it starts from
+    # (the pretrained TAE and the centres)
+    key = "" if store is None else run_key(
+        "take-cluster", cfg.training_options("cluster"), data_key, seed, _digest(x),
+        _digest(np.asarray(centers, np.float32), *(pretrained["tae"][k] for k in sorted(pretrained["tae"]))))
+    ckpt = Checkpointer(store, key, cfg.checkpoint_every, cfg.resume)
     start = 0
     if init_labels is None:
         init_labels = group.on_main(lambda: _nearest(encode(tae, x, cfg.predict_batch_size, dev),
