@@ -17,6 +17,98 @@ def test_directory_store_round_trip(tmp_path):
         store.put("../escape", 1)
 
 
+def test_a_checkpoint_state_round_trips_exactly_with_the_random_states(tmp_path):
+    import random
+
+    import torch
+
+    from deep_kmeans.io import DirectoryStore
+    from deep_kmeans.methods.kit import rng_state, set_rng_state
+
+    torch.manual_seed(0)
+    net = torch.nn.Linear(3, 2)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    net(torch.randn(4, 3)).sum().backward()
+    opt.step()
+    gen = torch.Generator().manual_seed(5)
+    torch.randn(3, generator=gen)
+    np.random.seed(1)
+    random.seed(2)
+    state = {"epoch": 3, "net": net.state_dict(), "optimizer": opt.state_dict(), "rng": rng_state(gen),
+             "history": {"pretrain/loss": [1.5, None, float("inf")]}, "previous": np.arange(5, dtype=np.int64),
+             "odd": {"__store__": (1, "x"), 2: np.float16(0.5), "shape": torch.Size([2, 3]), "t": torch.float64,
+                     "u": np.array([["ab", "c"]]), "obj": np.array(["id-1", None], dtype=object),
+                     "empty": np.zeros((0, 4), np.uint16), "be": np.arange(3, dtype=">f8"), "b": b"\x00\x01",
+                     "np_float": np.float64(0.1), "np_str": np.str_("s"), "np_int": np.int64(7),
+                     "read_only": np.arange(4.0)[::2]}}
+    state["odd"]["read_only"].flags.writeable = False
+    store = DirectoryStore(tmp_path)
+    store.put("run-1", state)
+    back = store.get("run-1")
+
+    def same(a, b):
+        assert type(a) is type(b), (type(a), type(b))
+        if isinstance(a, np.ndarray):
+            assert a.dtype == b.dtype and a.shape == b.shape
+            np.testing.assert_array_equal(a, b)
+        elif isinstance(a, torch.Tensor):
+            assert a.dtype == b.dtype and torch.equal(a, b)
+        elif isinstance(a, dict):
+            assert list(a) == list(b)
+            for k in a:
+                same(a[k], b[k])
+        elif isinstance(a, (list, tuple)):
+            assert len(a) == len(b)
+            for u, v in zip(a, b):
+                same(u, v)
+        else:
+            assert a == b
+    same(back, state)
+    # the random states restore: the same draws after
+    expected = (torch.rand(2), np.random.rand(2), random.random(), torch.rand(2, generator=gen))
+    set_rng_state(back["rng"], gen)
+    again = (torch.rand(2), np.random.rand(2), random.random(), torch.rand(2, generator=gen))
+    assert torch.equal(again[0], expected[0]) and np.array_equal(again[1], expected[1])
+    assert again[2] == expected[2] and torch.equal(again[3], expected[3])
+
+
+def test_what_the_store_cannot_keep_is_a_type_error_naming_the_key(tmp_path):
+    from deep_kmeans.io import DirectoryStore
+
+    store = DirectoryStore(tmp_path)
+    with pytest.raises(TypeError, match=r"store entry 'k'\['model'\]\[0\]: a .*Path cannot be stored"):
+        store.put("k", {"model": [tmp_path]})
+    with pytest.raises(TypeError, match="structured dtype"):
+        store.put("k", np.zeros(2, dtype=[("a", "i4")]))
+    assert store.entries() == []  # nothing written
+
+
+def test_bad_files_are_discarded_with_a_warning_and_legacy_files_listed(tmp_path, caplog):
+    import os
+    import pickle
+    import time
+
+    import torch
+
+    from deep_kmeans.io import DirectoryStore
+
+    store = DirectoryStore(tmp_path)
+    store.put("good", {"x": np.ones(2)})
+    (tmp_path / "good.pt").rename(tmp_path / "moved.pt")  # a file under another key's name
+    torch.save({"x": 1}, tmp_path / "plain.pt")  # a torch file, not the store's
+    (tmp_path / "old.pkl").write_bytes(pickle.dumps({"x": 1}))
+    (tmp_path / ".half.abc.tmp").write_bytes(b"12")
+    os.utime(tmp_path / "old.pkl", (time.time() - 3600, time.time() - 3600))
+    with caplog.at_level("WARNING", logger="deep_kmeans.io"):
+        assert store.get("moved") is None and store.get("plain", "missing") == "missing"
+    assert str(tmp_path / "moved.pt") in caplog.text and "holds key 'good'" in caplog.text
+    assert str(tmp_path / "plain.pt") in caplog.text and "not a deep_kmeans store file" in caplog.text
+    assert store.get("old") is None  # the pickled store of before is never read
+    assert [(e.key, e.kind, e.size) for e in store.entries()] == [("old", "legacy", len(pickle.dumps({"x": 1}))),
+                                                                    ("half", "tmp", 2)]
+    assert store.keys() == [] and store.entries()[0].age_seconds() >= 3599
+
+
 def test_versioned_artifact_dataset_logs_each_version(tmp_path, monkeypatch):
     from kedro.io import Version
 
@@ -66,3 +158,17 @@ def test_versioned_artifact_dataset_shows_kedro_viz_its_file_and_a_preview(tmp_p
     assert kind(table) == "TablePreview"
     pickled = MlflowVersionedArtifactDataset({"type": "pickle.PickleDataset", "filepath": str(tmp_path / "m.pkl")})
     assert not hasattr(pickled, "preview")
+
+
+def test_a_checkpoint_without_a_training_state_is_discarded(tmp_path, caplog):
+    from deep_kmeans.io import DirectoryStore
+    from deep_kmeans.methods.kit import Checkpointer
+
+    store = DirectoryStore(tmp_path)
+    store.put("take-pretrain-x", {"tae": {}})
+    with caplog.at_level("WARNING", logger="deep_kmeans.methods.kit"):
+        assert Checkpointer(store, "take-pretrain-x").load() is None
+    assert "take-pretrain-x" in caplog.text and store.keys() == []
+    store.put("take-pretrain-x", {"epoch": 2})
+    assert Checkpointer(store, "take-pretrain-x").load() == {"epoch": 2}
+    assert Checkpointer(store, "take-pretrain-x", resume=False).load() is None

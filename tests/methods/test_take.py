@@ -196,3 +196,95 @@ def test_joint_phase_lowers_l_k_and_moves_towards_the_classes(digits):
     final = T.predict(x, state, g, cfg, "cpu")[0]
     assert cluster_accuracy(y, final) >= cluster_accuracy(y, init["labels"]), (
         cluster_accuracy(y, init["labels"]), cluster_accuracy(y, final))
+
+
+def test_every_option_is_placed_in_or_out_of_the_checkpoint_keys():
+    placed = T.PRETRAIN_KEYS + T.CLUSTER_TRAINING_KEYS + T.NOT_TRAINING_KEYS
+    assert sorted(placed) == sorted(f.name for f in T.dataclasses.fields(T.TAKEConfig))
+    assert len(set(placed)) == len(placed)
+
+
+def test_resume_survives_options_that_do_not_change_the_training(digits, tmp_path, caplog):
+    x, views, _, g = digits
+    cfg = T.TAKEConfig.from_params(TINY)
+    store = DirectoryStore(tmp_path / "ckpt")
+    full, full_hist = T.pretrain(x, views, g, cfg, 0, "cpu", False)
+    with pytest.raises(KeyboardInterrupt):
+        T.pretrain(x, views, g, cfg, 0, "cpu", False, store=store, data_key="d", stop_after=3)
+    # scoring, prediction and checkpointing options change between the interrupted run and its rerun
+    other = T.TAKEConfig.from_params({**TINY, "predict_batch_size": 7, "baseline_kmeans": False,
+                                      "kmeans_n_init": 1, "umap_neighbors": 5, "checkpoint_every": 2,
+                                      "assignment": "kmeans"})
+    with caplog.at_level("INFO", logger="deep_kmeans.methods.kit"):
+        resumed, hist = T.pretrain(x, views, g, other, 0, "cpu", False, store=store, data_key="d")
+    assert "Resuming take-pretrain" in caplog.text
+    for k in full["tae"]:
+        torch.testing.assert_close(resumed["tae"][k], full["tae"][k], rtol=0, atol=0)
+    assert hist == full_hist and store.keys() == []  # finished: its checkpoint is removed
+
+    # the clustering phase: same, and its key follows the pretrained model and the centres
+    init = T.kmeans_initialise(x, full, g, cfg, 10, 0, "cpu")
+    done, done_hist = T.cluster(x, full, init["centers"], g, cfg, 0, "cpu", False)
+    with pytest.raises(KeyboardInterrupt):
+        T.cluster(x, full, init["centers"], g, cfg, 0, "cpu", False, store=store, data_key="d", stop_after=1)
+    caplog.clear()
+    with caplog.at_level("INFO", logger="deep_kmeans.methods.kit"):
+        again, again_hist = T.cluster(x, full, init["centers"], g, T.TAKEConfig.from_params(
+            {**TINY, "predict_batch_size": 5, "baseline_kmeans": False}), 0, "cpu", False, store=store, data_key="d")
+    assert "Resuming take-cluster" in caplog.text
+    torch.testing.assert_close(again["knet"]["M"], done["knet"]["M"], rtol=0, atol=0)
+    assert again_hist == done_hist and store.keys() == []
+
+
+def test_an_option_that_changes_the_training_changes_the_key(digits, tmp_path, caplog):
+    x, views, _, g = digits
+    cfg = T.TAKEConfig.from_params(TINY)
+    store = DirectoryStore(tmp_path / "ckpt")
+    with pytest.raises(KeyboardInterrupt):
+        T.pretrain(x, views, g, cfg, 0, "cpu", False, store=store, data_key="d", stop_after=1)
+    (stale,) = store.keys()
+    for changed in ({"lr": 2e-3}, {"batch_size": 32}):
+        with pytest.raises(KeyboardInterrupt):
+            T.pretrain(x, views, g, T.TAKEConfig.from_params({**TINY, **changed}), 0, "cpu", False, store=store,
+                       data_key="d", stop_after=1)
+    with pytest.raises(KeyboardInterrupt):  # other training rows, same shape
+        T.pretrain(x[::-1].copy(), views, g, cfg, 0, "cpu", False, store=store, data_key="d", stop_after=1)
+    assert len(store.keys()) == 4 and stale in store.keys()
+
+
+class _Planted:
+    """A pickle that runs a shell command when unpickled."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {self.marker}",)
+
+
+@pytest.mark.parametrize("damage", ["planted", "truncated"])
+def test_a_bad_checkpoint_is_named_discarded_and_the_phase_restarts(digits, tmp_path, caplog, damage):
+    import pickle
+
+    x, views, _, g = digits
+    cfg = T.TAKEConfig.from_params(TINY)
+    store = DirectoryStore(tmp_path / "ckpt")
+    full, full_hist = T.pretrain(x, views, g, cfg, 0, "cpu", False)
+    with pytest.raises(KeyboardInterrupt):
+        T.pretrain(x, views, g, cfg, 0, "cpu", False, store=store, data_key="d", stop_after=3)
+    (key,) = store.keys()
+    path = store.path / f"{key}.pt"
+    marker = tmp_path / "owned"
+    if damage == "planted":
+        path.write_bytes(pickle.dumps(_Planted(marker)))
+    else:
+        path.write_bytes(path.read_bytes()[:-200])
+    with caplog.at_level("WARNING", logger="deep_kmeans.io"):
+        again, hist = T.pretrain(x, views, g, cfg, 0, "cpu", False, store=store, data_key="d")
+    assert not marker.exists()
+    assert str(path) in caplog.text and "Discarding" in caplog.text
+    for k in full["tae"]:  # started from scratch: the uninterrupted result
+        torch.testing.assert_close(again["tae"][k], full["tae"][k], rtol=0, atol=0)
+    assert hist == full_hist and store.keys() == []

@@ -27,7 +27,7 @@ def test_changed_feature_parameters_invalidate_the_cache(scratch_project):
     params["features"] = {"views": {"enabled": True, "crop_scale": [0.8, 1.0], "max_rotation": 10.0}}
     scratch_project.run("features", params)
     scratch_project.run("features", tiny_params())
-    assert len(list((scratch_project.path / "data/04_feature/cache").glob("*.pkl"))) == 2
+    assert len(list((scratch_project.path / "data/04_feature/cache").glob("*.pt"))) == 2
 
 
 def _raw_labels(project) -> np.ndarray:

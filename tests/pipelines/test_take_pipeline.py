@@ -67,7 +67,7 @@ def test_same_seed_same_assignments_and_nothing_overwritten(scratch_project):
     np.testing.assert_array_equal(latest_assignments(scratch_project, versions[0]),
                                   latest_assignments(scratch_project, versions[1]))
     # features come from the cache on the second run (one cache entry, two versioned copies)
-    assert len(list((scratch_project.path / "data/04_feature/cache").glob("*.pkl"))) == 1
+    assert len(list((scratch_project.path / "data/04_feature/cache").glob("*.pt"))) == 1
     assert len(scratch_project.versions("data/04_feature/digits/features.pkl")) == 2
 
 

@@ -322,7 +322,7 @@ def cpu_state_dict(module: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def run_key(prefix: str, *parts: Any) -> str:
-    """A store key unique to a phase, its configuration, its data and its seed."""
+    """A store key unique to a phase, its training options, its data and its seed (``parts``: JSON-able)."""
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
     return f"{prefix}-{hashlib.sha256(blob).hexdigest()[:16]}"
 
@@ -349,7 +349,9 @@ def set_rng_state(state: dict, generator: torch.Generator) -> None:
 class Checkpointer:
     """Saves a phase's state every ``every`` epochs under ``key``; resumes from it; clears it at the end.
 
-    ``store`` is a :class:`deep_kmeans.io.DirectoryStore` (or None: no checkpoints).
+    ``store`` is a :class:`deep_kmeans.io.DirectoryStore` (or None: no checkpoints). ``key`` (:func:`run_key`)
+    should hash what changes the phase's training only, so that a rerun resumes whatever else changed; every
+    phase calls :meth:`clear` when it finishes, so a checkpoint left in the store is an interrupted run's.
     """
 
     def __init__(self, store, key: str, every: int = 10, resume: bool = True):
@@ -360,7 +362,12 @@ class Checkpointer:
     def load(self) -> dict | None:
         if self.store is None or not self.resume:
             return None
-        state = self.store.get(self.key)
+        state = self.store.get(self.key)  # a file that does not load safely is discarded there: None
+        if state is not None and not (isinstance(state, dict) and isinstance(state.get("epoch"), int)):
+            logger.warning("Discarding the checkpoint %s of %s: it holds no training state; the phase starts "
+                           "from its first epoch", self.key, self.store)
+            self.store.delete(self.key)
+            return None
         if state is not None:
             logger.info("Resuming %s from its checkpoint after epoch %d", self.key, state["epoch"])
         return state

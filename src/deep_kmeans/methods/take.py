@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import math
 import time
@@ -143,6 +144,51 @@ class TAKEConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def training_options(self, phase: str) -> dict:
+        """The options that change the training of ``phase`` (``pretrain`` or ``cluster``), what its checkpoint
+        key hashes: an option that only changes how the run is carried out, scored or predicted
+        (:data:`NOT_TRAINING_KEYS`) can change between an interrupted run and its rerun without losing the
+        resume. The clustering phase starts from the pretrained TAE, so its options include pretraining's."""
+        names = PRETRAIN_KEYS + (CLUSTER_TRAINING_KEYS if phase == "cluster" else ())
+        if phase not in ("pretrain", "cluster"):
+            raise ValueError(f"phase must be 'pretrain' or 'cluster', got {phase!r}")
+        return {k: getattr(self, k) for k in names}
+
+
+# What each phase's checkpoint key hashes (TAKEConfig.training_options); every field of TAKEConfig is in exactly
+# one of the three (tests/methods/test_take.py checks it, so a new option must be placed).
+PRETRAIN_KEYS = ("embed_dim", "latent_dim", "depth", "heads", "decoder_depth", "decoder_heads", "mlp_ratio", "dropout",
+                 "head_hidden", "head_out", "warmup_epochs", "update_epochs", "batch_size", "lr", "lambda1", "lambda2",
+                 "tau", "reconstruction", "use_ccl", "use_cl", "fresh_views", "amp")
+CLUSTER_TRAINING_KEYS = ("cluster_epochs", "cluster_lr", "grad_clip", "lambda3", "knet_iters", "knet_alpha",
+                         "knet_lambda", "knet_centers")
+# assignment, umap_neighbors and kmeans_n_init act outside the checkpointed loops (the clustering phase runs for
+# assignment knet only; K-means' result enters the key as the centres); compile changes the speed, not the
+# module; predict_batch_size chunks inference; the rest are how the run is carried out.
+NOT_TRAINING_KEYS = ("assignment", "umap_neighbors", "kmeans_n_init", "baseline_kmeans", "compile",
+                     "predict_batch_size", "checkpoint_every", "resume")
+
+
+def _digest(*arrays) -> str:
+    """A short content hash of arrays and tensors (their dtype, shape and bytes), for checkpoint keys."""
+    h = hashlib.blake2b(digest_size=16)
+    for a in arrays:
+        if a is None:
+            h.update(b"none")
+            continue
+        a = a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(memoryview(a.reshape(-1)).cast("B"))
+    return h.hexdigest()
+
+
+def _augment_key(augment):
+    """What identifies a view augmenter in a checkpoint key: :func:`view_augmenter` sets its ``key``."""
+    if augment is None:
+        return None
+    return getattr(augment, "key", getattr(augment, "__qualname__", type(augment).__qualname__))
+
 
 def build_tae(geometry: Geometry, cfg: TAKEConfig) -> TransformerAutoencoder:
     tae = TransformerAutoencoder(geometry, embed_dim=cfg.embed_dim, latent_dim=cfg.latent_dim, depth=cfg.depth,
@@ -190,6 +236,7 @@ def view_augmenter(features: dict, cfg: TAKEConfig, view_params: dict | None = N
         views = random_views(images, generator, crop_scale=crop_scale, max_rotation=max_rotation)
         return views.clamp_(0.0, 1.0).flatten(2)  # (B, 4, dim), values in [0, 1] like the stored views
 
+    augment.key = {"fresh_views": "random_views", "crop_scale": list(crop_scale), "max_rotation": max_rotation}
     return augment
 
 
@@ -277,8 +324,10 @@ def pretrain(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: T
     opt = torch.optim.Adam(params, lr=cfg.lr)
     total = cfg.warmup_epochs + cfg.update_epochs
     history: dict[str, list[float]] = {}
-    ckpt = Checkpointer(store, run_key("take-pretrain", cfg.to_dict(), data_key, seed, x.shape), cfg.checkpoint_every,
-                        cfg.resume)
+    # the key: what changes this training (not how it is run, scored or predicted), the data itself and the seed
+    key = "" if store is None else run_key("take-pretrain", cfg.training_options("pretrain"), data_key, seed,
+                                           _digest(x, views), _augment_key(augment))
+    ckpt = Checkpointer(store, key, cfg.checkpoint_every, cfg.resume)
     start = 0
     state = group.on_main(ckpt.load)  # rank 0 reads, every rank resumes from the same state
     if state is not None:
@@ -394,8 +443,12 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
     opt = torch.optim.Adam(trained, lr=cfg.cluster_lr or cfg.lr)
     history: dict[str, list[float]] = {}
     total = cfg.cluster_epochs
-    ckpt = Checkpointer(store, run_key("take-cluster", cfg.to_dict(), data_key, seed, x.shape,
-                                       np.asarray(centers).round(5).tolist()), cfg.checkpoint_every, cfg.resume)
+    # the key: the pretraining's and this phase's training options, the data, the seed, and where it starts from
+    # (the pretrained TAE and the centres)
+    key = "" if store is None else run_key(
+        "take-cluster", cfg.training_options("cluster"), data_key, seed, _digest(x),
+        _digest(np.asarray(centers, np.float32), *(pretrained["tae"][k] for k in sorted(pretrained["tae"]))))
+    ckpt = Checkpointer(store, key, cfg.checkpoint_every, cfg.resume)
     start = 0
     if init_labels is None:
         init_labels = group.on_main(lambda: _nearest(encode(tae, x, cfg.predict_batch_size, dev),
