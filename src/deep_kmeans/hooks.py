@@ -60,6 +60,7 @@ EXPERIMENT_KIND = "custom_model_development"
 # ``<method>.loss_history``), and the metric-history dataset that logs them (``<method>.history``).
 _LOSSES = re.compile(r"^(?P<method>[^.]+)\.(?P<phase>\w+_losses|loss_history)$")
 _LOGGED = re.compile(r"^(?P<method>[^.]+)\.history$")
+_SCORES = re.compile(r"^(?P<method>[^.]+)\.scores$")
 
 SCORES = ("acc", "nmi", "ari")
 # Without ground truth (your own data), the evaluation logs internal scores instead, on the input and on z.
@@ -322,6 +323,9 @@ class RunHook(MlflowHook):
         match = _LOSSES.match(dataset_name)
         if match and isinstance(data, dict):
             self._pending[dataset_name] = data
+        if _SCORES.match(dataset_name) and isinstance(data, dict) and data.get("warning") and mlflow.active_run():
+            # a collapsed clustering (fewer clusters used than asked): on the run itself, not only in its files
+            mlflow.set_tag("warning", data["warning"])
         match = _LOGGED.match(dataset_name)
         if match:  # the evaluation logged the whole history of that method
             method = match["method"]
@@ -476,6 +480,8 @@ class RunHook(MlflowHook):
         lines = ["", f"{run.info.run_name} — {run.info.status} in {_duration(time.monotonic() - self._started)}"]
         if "error" in run.data.tags:
             lines.append(f"  {run.data.tags['error'].splitlines()[0][:200]}")
+        if "warning" in run.data.tags:
+            lines.append(f"  WARNING: {run.data.tags['warning']}")
         scores = [f"{k} {metrics[k]:.4f}" for k in SCORES if k in metrics] or [
             f"{k} {metrics[k]:.4g}" for k in LABEL_FREE if k in metrics]
         if scores:

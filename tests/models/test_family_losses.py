@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from deep_kmeans.models import dckm, dcn, dec, dekm, emaec, ulhe_dc
-from deep_kmeans.models.clustering import cluster_means, cluster_sums, nearest_center, squared_distances
+from deep_kmeans.models.clustering import (
+    cluster_means, cluster_sums, nearest_center, repair_empty_clusters, squared_distances,
+)
 
 t = lambda a: torch.tensor(a, dtype=torch.float64)  # noqa: E731
 
@@ -24,6 +26,22 @@ def test_kmeans_helpers():
     np.testing.assert_allclose(means.numpy(), [[1.0], [7.0], [5.0]])
     np.testing.assert_allclose(cluster_sums(t([[0.0], [2.0], [5.0]]), torch.tensor([0, 0, 2]), 3).numpy(),
                                [[2.0], [0.0], [5.0]])
+
+
+def test_repair_empty_clusters_by_hand():
+    # rows 0, 1, 2 in cluster 0 (centre 0), row 3 alone in cluster 2; cluster 1 is empty
+    z, c = t([[0.0], [1.0], [4.0], [10.0]]), t([[0.0], [5.0], [10.0]])
+    labels = torch.tensor([0, 0, 0, 2])
+    centers, new, n = repair_empty_clusters(z, labels, c)
+    # the farthest row from its own centre is row 3 (distance 0 to centre 2: it is alone, so it stays);
+    # of the rows whose cluster keeps another, row 2 is farthest (16 from centre 0): it founds cluster 1
+    assert n == 1 and new.tolist() == [0, 0, 1, 2]
+    np.testing.assert_allclose(centers.numpy(), [[0.0], [4.0], [10.0]])
+    assert labels.tolist() == [0, 0, 0, 2] and c[1].item() == 5.0  # the inputs are left as they were
+    same = repair_empty_clusters(z, torch.tensor([0, 1, 1, 2]), c)
+    assert same[2] == 0 and same[1].tolist() == [0, 1, 1, 2]
+    # fewer rows than clusters: as many repaired as there are rows to give
+    assert repair_empty_clusters(t([[0.0], [1.0]]), torch.tensor([0, 0]), t([[0.0], [1.0], [2.0]]))[2] == 1
 
 
 # ---------------------------------------------------------------- DEC / IDEC

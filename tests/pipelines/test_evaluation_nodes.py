@@ -27,3 +27,29 @@ def test_metric_helpers_drop_missing_values():
     assert as_mlflow_metrics({"a": 1, "b": None}, step=3) == {"a": {"value": 1.0, "step": 3}}
     assert history_metrics({"pretrain/l_cl": [None, 0.5], "pretrain/off": [None]}) == {
         "pretrain.l_cl": [{"value": 0.5, "step": 2}]}
+
+
+def test_a_collapsed_clustering_is_loud(caplog, tmp_path):
+    """3 of 4 clusters asked for are used: the record, the metrics, the log and the MLflow run say so."""
+    import mlflow
+
+    from deep_kmeans.hooks import RunHook
+
+    assignments = {"labels": np.array([0, 0, 1, 1, 2, 2]), "centers": np.zeros((4, 2))}
+    with caplog.at_level(logging.WARNING):
+        metrics, record = evaluate_assignments(assignments, {"name": "toy", "y": np.array([0, 0, 1, 1, 2, 3])},
+                                               method="emaec")
+    assert record["n_clusters_found"] == 3 and record["n_clusters_asked"] == 4
+    assert metrics["n_clusters_found"]["value"] == 3 and metrics["n_clusters_asked"]["value"] == 4
+    assert record["warning"].startswith("emaec used only 3 of the 4 clusters asked for")
+    assert "collapsed" in caplog.text and "try another seed" in caplog.text
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        with mlflow.start_run() as run:
+            RunHook().after_dataset_saved("emaec.scores", record)
+        assert mlflow.get_run(run.info.run_id).data.tags["warning"] == record["warning"]
+        _, fine = evaluate_assignments({"labels": np.array([0, 1]), "centers": np.zeros((2, 2))},
+                                       {"name": "toy", "y": np.array([0, 1])}, method="emaec")
+        assert "warning" not in fine
+    finally:
+        mlflow.set_tracking_uri(None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["cluster_means", "cluster_sums", "nearest_center", "squared_distances"]
+__all__ = ["cluster_means", "cluster_sums", "nearest_center", "repair_empty_clusters", "squared_distances"]
 
 
 def squared_distances(z: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
@@ -39,3 +39,29 @@ def cluster_means(z: torch.Tensor, labels: torch.Tensor, n_clusters: int,
     if fallback is not None:
         means = torch.where((counts > 0)[:, None], means, fallback.to(z.dtype))
     return means
+
+
+def repair_empty_clusters(z: torch.Tensor, labels: torch.Tensor,
+                          centers: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """K-means' usual repair of empty clusters (Lloyd's, and scikit-learn's): each empty cluster's centre
+    moves onto the row farthest from its own centre, among clusters that keep another row, and that row
+    joins it. Returns new ``(centers, labels, n_repaired)``; the inputs are left as they are."""
+    n_clusters = centers.shape[0]
+    counts = torch.bincount(labels, minlength=n_clusters)
+    empty = torch.nonzero(counts == 0).flatten().tolist()
+    if not empty:
+        return centers, labels, 0
+    centers, labels, counts = centers.clone(), labels.clone(), counts.tolist()
+    far_first = torch.argsort((z - centers[labels]).pow(2).sum(dim=1), descending=True, stable=True).tolist()
+    candidates = iter(far_first)
+    repaired = 0
+    for k in empty:
+        row = next((i for i in candidates if counts[int(labels[i])] > 1), None)
+        if row is None:  # fewer rows than clusters: nothing left to give
+            break
+        counts[int(labels[row])] -= 1
+        counts[k] = 1
+        labels[row] = k
+        centers[k] = z[row].to(centers.dtype)
+        repaired += 1
+    return centers, labels, repaired

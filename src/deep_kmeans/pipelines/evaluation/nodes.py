@@ -65,11 +65,15 @@ def evaluate_assignments(assignments: dict, features: dict, method: str) -> tupl
         record[k] = v
     centers = assignments.get("centers")
     asked = None if centers is None else int(np.asarray(centers).shape[0])
+    if asked is not None:
+        record["n_clusters_asked"] = extra["n_clusters_asked"] = asked
     if asked is not None and record["n_clusters_found"] < asked:
-        # a collapsed clustering must not pass as a result: say so where the scores are read
-        logger.warning("%s used only %d of the %d clusters asked for: the clustering collapsed (try another "
-                       "seed, a smaller learning rate or weight of the clustering loss)", method,
-                       record["n_clusters_found"], asked)
+        # a collapsed clustering must not pass as a result: say so where the scores are read (the run's
+        # MLflow tag `warning` too, set by hooks.RunHook from this record)
+        record["warning"] = (f"{method} used only {record['n_clusters_found']} of the {asked} clusters asked for: "
+                             "the clustering collapsed (docs/reliability.md: what to try)")
+        logger.warning("%s (try another seed, a smaller learning rate or weight of the clustering loss)",
+                       record["warning"])
     extra["n_clusters_found"] = record["n_clusters_found"]
     metrics = as_mlflow_metrics({**scores, **extra, **assignments.get("extra_scores", {})})
     # The line a user reads at the end of `kedro run`; the full record is in MLflow and scores.json.
