@@ -30,6 +30,19 @@ def api(port: int, path: str):
         return json.load(r)
 
 
+def dismiss_hints(page) -> None:
+    """Close kedro-viz's first-visit tour and its banner, which would cover the flowchart."""
+    for label in ("Dismiss", "Close", "Skip"):
+        button = page.get_by_role("button", name=label)
+        for i in range(button.count()):
+            try:
+                button.nth(i).click(timeout=1000)
+            except Exception:  # noqa: BLE001 - gone or hidden: nothing to close
+                pass
+    page.keyboard.press("Escape")
+    page.wait_for_timeout(500)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
@@ -70,14 +83,19 @@ def main() -> int:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=args.chromium, args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            for pipeline in ("take", "kmeans", "compare"):
-                page.goto(f"http://127.0.0.1:{args.port}/?pipeline_id={pipeline}")
+            # kedro-viz's URL: pid = pipeline, sid = selected node, expandAllPipelines opens the namespaces
+            # (take.evaluate, sweep.<copy>) that are otherwise drawn as one box each
+            base = f"http://127.0.0.1:{args.port}/?expandAllPipelines=true"
+            for pipeline in ("take", "kmeans", "compare", "sweep"):
+                page.goto(f"{base}&pid={pipeline}")
                 page.wait_for_timeout(4000)
+                dismiss_hints(page)
                 page.screenshot(path=str(out / f"pipeline_{pipeline}.png"))
             node_id = nodes["take.confusion_plot"]["id"] if "take.confusion_plot" in nodes else None
             if node_id:
-                page.goto(f"http://127.0.0.1:{args.port}/?pipeline_id=take&selected_id={node_id}")
+                page.goto(f"{base}&pid=take&sid={node_id}")
                 page.wait_for_timeout(4000)
+                dismiss_hints(page)
                 page.screenshot(path=str(out / "take_confusion_plot_selected.png"))
                 if page.locator("img").count() == 0:
                     problems.append("take.confusion_plot: the browser shows no image in the metadata panel")
