@@ -25,6 +25,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from deep_kmeans.data.registry import Geometry, vector_geometry
+from deep_kmeans.errors import ParameterError
 from deep_kmeans.runtime import resolve_device, seed_everything
 
 __all__ = [
@@ -101,8 +102,6 @@ class ParamReader:
         return self.names.get(key) or (f"{self.method}.{key}" if self.method else key)
 
     def _problem(self, short: str, long: str | None = None) -> None:
-        from deep_kmeans.errors import ParameterError
-
         if not self.collect:
             raise ParameterError(long or short)
         self.errors.append(short)
@@ -274,11 +273,11 @@ class ParamReader:
 def check_n_clusters(n_clusters: int, n_samples: int) -> None:
     """Clear errors for K < 2 and K larger than the data, before any long work starts."""
     if not isinstance(n_clusters, (int, np.integer)) or isinstance(n_clusters, bool):
-        raise ValueError(f"n_clusters must be an integer, got {n_clusters!r}")
+        raise ParameterError(f"n_clusters must be an integer, got {n_clusters!r}")
     if n_clusters < 2:
-        raise ValueError(f"n_clusters must be at least 2, got {n_clusters}")
+        raise ParameterError(f"n_clusters must be at least 2, got {n_clusters}")
     if n_clusters > n_samples:
-        raise ValueError(
+        raise ParameterError(
             f"n_clusters={n_clusters} is larger than the number of samples ({n_samples}): "
             "use fewer clusters or more data"
         )
