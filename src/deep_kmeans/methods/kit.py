@@ -127,9 +127,9 @@ class ParamReader:
         self._problem("", f"unknown {self.method} parameter(s) {', '.join(hints)}; known: {', '.join(known)}. "
                           f"Fix them under `{self.method}:` in {self.conf_file} or on the command line.")
 
-    def _fail(self, key: str, value, expected: str, default=None):
+    def _fail(self, key: str, value, expected: str, default=None, show_default: bool = True):
         """Reports a bad value (raises unless collecting) and returns ``default``, what the read goes on with."""
-        shown = "" if default is None else f" (default {default!r})"
+        shown = "" if default is None or not show_default else f" (default {default!r})"
         self._problem(
             f"{self.name(key)} = {value!r} is invalid: expected {expected}{shown}",
             f"{self.name(key)} = {value!r} is invalid: expected {expected}. "
@@ -233,21 +233,21 @@ class ParamReader:
         """A list of strings (of ``choices`` where given); a single string counts as a list of one."""
         expected = "a list of " + (f"names among {', '.join(choices)}" if choices else "strings")
         if self._null(key, nullable):
-            return self._fail(key, None, expected, default)
+            return self._fail(key, None, expected, default, show_default=False)
         v = self.get(key, default)
         if v is None:
             return None
         if isinstance(v, str):
             v = [v]
         if not isinstance(v, (list, tuple)) or not all(isinstance(i, str) for i in v):
-            return self._fail(key, v, expected, default)
+            return self._fail(key, v, expected, default, show_default=False)
         if choices is not None and any(i not in choices for i in v):
             import difflib
 
             bad = [i for i in v if i not in choices]
             close = difflib.get_close_matches(bad[0], list(choices), n=1)
             return self._fail(key, v, expected + (f" ({bad[0]!r}: did you mean {close[0]!r}?)" if close else ""),
-                              default)
+                              default, show_default=False)
         return list(v)
 
     def ints(self, key: str, default: Sequence[int], min: int = 1, length: int | None = None) -> list[int]:
