@@ -155,3 +155,10 @@ def test_user_errors_are_found_through_wrappers():
     except RuntimeError as outer:
         assert str(user_error_in(outer)) == "bad"
     assert user_error_in(ZeroDivisionError()) is None
+    try:  # a bug while handling a user error is a bug
+        try:
+            raise ParameterError("bad")
+        except ParameterError:
+            1 / 0
+    except ZeroDivisionError as bug:
+        assert user_error_in(bug) is None

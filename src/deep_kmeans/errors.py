@@ -24,13 +24,20 @@ class ParameterError(UserError, ValueError):
         self.problems = list(problems or [message])
 
 
+#: Libraries whose own exceptions wrap a user error as their context (OmegaConf's resolver errors).
+WRAPPERS = ("omegaconf", "kedro")
+
+
 def user_error_in(error: BaseException | None) -> UserError | None:
-    """The :class:`UserError` that ``error`` is or was raised from (Kedro and OmegaConf wrap the errors of
-    resolvers and hooks), else None."""
+    """The :class:`UserError` that ``error`` is or was raised from (``raise ... from``), else None.
+
+    An exception raised while another was being handled counts only where a library that wraps errors raised
+    it (:data:`WRAPPERS`): a bug in a handler of a user error stays a bug."""
     seen = set()
     while error is not None and id(error) not in seen:
         if isinstance(error, UserError):
             return error
         seen.add(id(error))
-        error = error.__cause__ or error.__context__
+        wrapper = type(error).__module__.split(".")[0] in WRAPPERS
+        error = error.__cause__ or (error.__context__ if wrapper else None)
     return None
