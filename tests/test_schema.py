@@ -41,6 +41,13 @@ def test_the_committed_presets_pass(load, preset):
     assert problems(load, {"take": {"preset": preset}}) == []
 
 
+def test_command_line_forms_pass(load):
+    """What --params gives (OmegaConf's types; space-separated lists where kedro splits at commas)."""
+    assert problems(load, {"sweep": {"methods": "kmeans dec", "seeds": "0 1"}, "compare": {"methods": "kmeans take"},
+                           "take": {"lr": 1e-3, "knet_alpha": 0.001, "cluster_lr": None, "kmeans_n_init": "auto"},
+                           "n_clusters": "auto", "progress": False}) == []
+
+
 def test_every_method_has_its_reader(project_root):
     methods = {p.stem for p in (project_root / "src/deep_kmeans/methods").glob("*.py")} - {
         "__init__", "kit", "config", "autoencoder", "distributed"}
@@ -80,7 +87,8 @@ def test_a_key_added_to_conf_base_does_not_escape(load):
     ({"kmeans": {"n_init": 0}}, "kmeans.n_init = 0 is invalid"),
     ({"features": {"views": {"crop_scale": [0.9, 0.1]}}}, "features.views.crop_scale = [0.9, 0.1] is invalid"),
     ({"tune": {"trials": 0}}, "tune.trials = 0 is invalid: expected an integer ≥ 1"),
-    ({"sweep": {"methods": ["dek"]}}, "sweep.methods = ['dek'] is invalid: expected a list of names among take, kmeans"),
+    ({"sweep": {"methods": ["dek"]}}, "sweep.methods: unknown method(s) 'dek'"),
+    ({"sweep": {"seeds": [0, 0]}}, "sweep.seeds repeats an entry"),
     ({"compare": {"methods": "kmeans tak"}}, "compare.methods: 'tak' is not a method (did you mean 'take'?)"),
     ({"device": "gpu"}, "device = 'gpu' is invalid"),
 ])

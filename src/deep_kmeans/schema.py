@@ -220,8 +220,14 @@ def _features(p: ParamReader) -> None:
 
 
 def _sweep(p: ParamReader) -> None:
-    p.texts("methods", list(METHOD_READERS), choices=list(METHOD_READERS), nullable=False)
-    p.ints("seeds", [0], min=0)
+    from deep_kmeans.pipelines.sweep.nodes import read_plan
+
+    p.get("methods")
+    p.get("seeds")
+    try:  # the sweep's own check (space-separated names and seeds on the command line)
+        read_plan(p.params, list(METHOD_READERS))
+    except ValueError as err:
+        p.errors.append(str(err))
 
 
 def _tune(p: ParamReader) -> None:
