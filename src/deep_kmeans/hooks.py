@@ -44,6 +44,7 @@ from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
 from mlflow.entities import RunStatus
 from mlflow.tracking import MlflowClient
 
+from deep_kmeans.methods.config import command_line_wins  # noqa: F401  (re-exported: its home was here)
 from deep_kmeans.pipelines.sweep.nodes import log_metric_records, mark_unfinished_children
 
 logger = logging.getLogger(__name__)
@@ -511,23 +512,19 @@ class RunHook(MlflowHook):
         return lines
 
 
-def command_line_wins(group: dict, given: dict, dataset: str) -> dict:
-    """A method's parameter group where the keys given on the command line (``--params=take.cluster_epochs=1``)
-    also replace the data set's block (``take.overrides.<dataset>``) and the chosen preset
-    (``take.presets.<preset>``), which would otherwise win when the nodes merge them in: what the user typed
-    is what runs (and what MLflow records)."""
-    typed = {k: v for k, v in given.items() if k not in ("overrides", "presets", "preset")}
-    out, applied = dict(group), {}
-    for block, name in (("overrides", dataset), ("presets", group.get("preset"))):
-        layer = (group.get(block) or {}).get(name) if name is not None else None
-        hit = {k: v for k, v in typed.items() if isinstance(layer, dict) and k in layer}
-        if hit:
-            out[block] = {**group[block], name: {**layer, **hit}}
-            applied.update(hit)
-    if not applied:
-        return group
-    logger.info("command line over the %s settings: %s", dataset, ", ".join(f"{k}={v!r}" for k, v in applied.items()))
-    return out
+class ParameterCheckHook:
+    """Checks every parameter of the run against the schema (:mod:`deep_kmeans.schema`) before anything else
+    happens: before the MLflow run opens and any node runs, whatever the pipeline (stages, sweep, tune). All the
+    problems are raised together as one :class:`~deep_kmeans.errors.ParameterError`, which ``kedro run``
+    prints as a short message (exit code 2, :mod:`deep_kmeans.cli`)."""
+
+    @hook_impl(tryfirst=True)
+    def before_pipeline_run(self, run_params: dict[str, Any], catalog) -> None:
+        from deep_kmeans.schema import check_parameters
+
+        if "parameters" not in catalog:
+            return
+        check_parameters(catalog.load("parameters"), run_params.get("runtime_params") or {})
 
 
 class CommandLineParamsHook:

@@ -8,6 +8,8 @@ import random
 import numpy as np
 import torch
 
+from deep_kmeans.errors import ParameterError
+
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     """``auto`` → CUDA when present, else CPU; ``cpu``/``cuda``/``cuda:1`` as given.
@@ -19,7 +21,7 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} was requested but CUDA is not available here; use device: auto or cpu")
+        raise ParameterError(f"device {device!r} was requested but CUDA is not available here; use device: auto or cpu")
     return dev
 
 
@@ -30,7 +32,7 @@ def seed_everything(seed: int) -> torch.Generator:
     CUDA we ask cuDNN for deterministic algorithms.
     """
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+        raise ParameterError(f"seed must be an integer, got {seed!r}")
     random.seed(int(seed))
     np.random.seed(int(seed) % 2**32)
     torch.manual_seed(int(seed))

@@ -96,7 +96,10 @@ def test_resume_after_interruption_gives_the_uninterrupted_result(digits, tmp_pa
     ({"assignment": "gmm"}, "knet"),
     ({"knet_alpha": "fast"}, "knet_alpha"),
     ({"embed_dim": 30, "heads": 4}, "divisible"),
-    ({"learning_rate": 0.1}, "unknown TAKE parameters"),
+    ({"learning_rate": 0.1}, "unknown take parameter"),
+    ({"knet_iters": 0}, "knet_iters"),
+    ({"lr": "fast"}, r"take.lr = .fast. is invalid: expected a number > 0"),
+    ({"warmup_epochs": 2.5}, "warmup_epochs = 2.5 is invalid: expected an integer"),
 ])
 def test_bad_parameters_are_clear_errors(params, match):
     with pytest.raises(ValueError, match=match):

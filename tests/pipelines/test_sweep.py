@@ -116,10 +116,16 @@ def test_sweep_stops_when_params_ask_for_another_sweep(scratch_project):
     assert list(runs["status"]) == ["FAILED"]  # the parent; no child was opened
 
 
-def test_failed_copy_is_a_failed_child(scratch_project):
+def test_failed_copy_is_a_failed_child(scratch_project, monkeypatch):
+    from deep_kmeans.methods import kmeans
+
+    def broken(*args, **kwargs):  # a copy that fails in its node (bad parameters stop the sweep before it opens)
+        raise ValueError("n_init: K-means broke")
+
+    monkeypatch.setattr(kmeans, "kmeans_init", broken)
     sweep_conf(scratch_project, ["kmeans"], [0])
     with pytest.raises(ValueError, match="n_init"):
-        scratch_project.run("sweep", sweep_params(["kmeans"], kmeans={"overrides": {"digits": {"n_init": -1}}}))
+        scratch_project.run("sweep", sweep_params(["kmeans"]))
     runs = scratch_project.runs()
     child = runs[runs["tags.mlflow.parentRunId"].notna()]
     assert len(child) == 1 and child.iloc[0]["status"] == "FAILED"

@@ -9,6 +9,8 @@ import mlflow
 import numpy as np
 import pytest
 
+from deep_kmeans.errors import UserError
+
 from .conftest import TINY_TAKE, tiny_params
 
 
@@ -102,24 +104,26 @@ def test_unseen_split_reports_both_parts(scratch_project):
         assert 0 < run[f"metrics.{metric}"] <= 1
 
 
-@pytest.mark.parametrize("params,match", [
-    ({"n_clusters": 1}, "at least 2"),
-    ({"n_clusters": 301}, "larger than the number of samples"),
-    ({"take": {"knet_lambda": 2.0}}, r"\[0, 1\]"),
-    ({"take": {"overrides": {"digits": {**TINY_TAKE, "heads": 3}}}}, "divisible"),
-    ({"features": {"patch": 3}}, "does not divide"),
+@pytest.mark.parametrize("params,match,checked_by", [
+    ({"n_clusters": 1}, "n_clusters = 1 is invalid: expected an integer ≥ 2", "schema"),
+    ({"n_clusters": 301}, "larger than the number of samples", "node"),
+    ({"take": {"knet_lambda": 2.0}}, r"\[0, 1\]", "schema"),
+    ({"take": {"overrides": {"digits": {**TINY_TAKE, "heads": 3}}}}, "divisible", "schema"),
+    ({"features": {"patch": 3}}, "does not divide", "node"),
 ])
-def test_bad_parameters_fail_fast_and_mark_the_run_failed(scratch_project, params, match):
+def test_bad_parameters_fail_fast_and_mark_the_run_failed(scratch_project, params, match, checked_by):
+    """What the parameters alone show is refused before the MLflow run opens (schema.py); what needs the data
+    (K against the rows, a patch against the image side) fails the first node that sees it: a FAILED run."""
     base = tiny_params()
     for key, value in params.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
             base[key] = {**base[key], **value}
         else:
             base[key] = value
-    with pytest.raises(Exception, match=match):
+    with pytest.raises(UserError, match=match):
         scratch_project.run("take", base)
     runs = scratch_project.runs()
-    assert list(runs["status"]) == ["FAILED"]
+    assert (list(runs["status"]) if len(runs) else []) == ([] if checked_by == "schema" else ["FAILED"])
     assert scratch_project.versions("data/06_models/digits/take/pretrained.pkl") == []
 
 

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from deep_kmeans.errors import UserError
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 ARRAY_SUFFIXES = (".npy", ".npz")
@@ -45,7 +47,7 @@ class CustomSource:
         return Path(self.filepath).expanduser() if self.filepath else None
 
 
-class CustomDataError(ValueError):
+class CustomDataError(UserError, ValueError):
     """The user's data cannot be used as it is; the message says what to change."""
 
 

@@ -31,6 +31,7 @@ from sklearn.datasets import fetch_rcv1, load_digits
 from tqdm.auto import tqdm
 
 from deep_kmeans.data.registry import get_dataset_info
+from deep_kmeans.errors import ParameterError, UserError
 from deep_kmeans.data.validation import CorruptRawFileError, corrupt_file_error, validate_raw
 from deep_kmeans.data.tfidf import stemmed_tfidf
 
@@ -71,7 +72,7 @@ RCV1_CACHE_FILES = ["samples_py3.pkl", "sample_id_py3.pkl", "sample_topics_py3.p
 SHARED_README = "../shared/datasets/README.md"
 
 
-class MissingRawDataError(FileNotFoundError):
+class MissingRawDataError(UserError, FileNotFoundError):
     """Raw files are absent and downloading is off (or impossible); the message says what to put where."""
 
 
@@ -758,7 +759,7 @@ def load_raw_dataset(name: str, raw_dir: str | Path, options: dict | None = None
     options = {k: v for k, v in (options or {}).items() if v is not None}
     unknown = sorted(set(options) - set(accepted))
     if unknown:
-        raise ValueError(f"unknown option(s) {', '.join(unknown)} for data set {name!r}; "
+        raise ParameterError(f"unknown option(s) {', '.join(unknown)} for data set {name!r}; "
                          f"accepted: {', '.join(accepted) or 'none'}")
     return LOADERS[name](raw_dir, seed=seed, download=download, **options)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from deep_kmeans.errors import ParameterError
+
 
 @dataclass(frozen=True)
 class Geometry:
@@ -131,7 +133,7 @@ def get_dataset_info(name: str) -> DatasetInfo:
     try:
         return DATASETS[name]
     except KeyError:
-        raise ValueError(
+        raise ParameterError(
             f"unknown dataset {name!r}; known data sets: {', '.join(sorted(DATASETS))}. "
             "Select one with `kedro run --params=dataset=<name>`."
         ) from None
@@ -160,14 +162,24 @@ def geometry_for(name: str, dim: int, patch: int | None = None, grid: int | None
     """
     info = get_dataset_info(name)
     if grid is not None and (not isinstance(grid, int) or isinstance(grid, bool) or grid < 1):
-        raise ValueError(f"the patch grid must be a positive integer, got {grid!r} (features.grid)")
+        raise ParameterError(f"the patch grid must be a positive integer, got {grid!r} (features.grid)")
     if info.kind == "gray":
         side = info.image_side
         if dim != side * side:
             raise ValueError(f"{name} images must have {side * side} pixels, got vectors of length {dim}")
-        geom = Geometry(dim=dim, channels=1, side=side, patch=patch or side // info.grid)
+        geom = _patched(dict(dim=dim, channels=1, side=side), patch or side // info.grid, patch)
     else:
         geom = vector_geometry(dim, grid or info.grid or default_grid(dim))
         if patch:
-            geom = Geometry(dim=dim, channels=1, side=geom.side, patch=patch)
+            geom = _patched(dict(dim=dim, channels=1, side=geom.side), patch, patch)
     return geom
+
+
+def _patched(shape: dict, patch: int, given: int | None) -> Geometry:
+    """The geometry with ``patch``; a patch size that does not fit, given as ``features.patch``, is the user's."""
+    try:
+        return Geometry(**shape, patch=patch)
+    except ValueError as err:
+        if given:
+            raise ParameterError(f"features.patch = {given!r} is invalid: {err}") from None
+        raise

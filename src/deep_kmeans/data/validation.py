@@ -12,12 +12,13 @@ from pathlib import Path
 import numpy as np
 
 from deep_kmeans.data.registry import DATASETS
+from deep_kmeans.errors import UserError
 
 KINDS = ("gray", "rgb", "text", "tfidf", "vector")
 RECORD_KEYS = ("name", "kind", "x", "texts", "y", "classes", "source")
 
 
-class CorruptRawFileError(ValueError):
+class CorruptRawFileError(UserError, ValueError):
     """A raw file exists but cannot be read as what it should be (truncated or corrupt)."""
 
 
@@ -33,8 +34,12 @@ def corrupt_file_error(path: str | Path, problem: str) -> CorruptRawFileError:
     )
 
 
-def _fail(source: str, problem: str, fix: str) -> ValueError:
-    return ValueError(f"invalid raw data from {source}: {problem}. {fix}")
+class InvalidRawDataError(UserError, ValueError):
+    """Raw data that does not have the shape, type or values its kind needs; the message says what to fix."""
+
+
+def _fail(source: str, problem: str, fix: str) -> InvalidRawDataError:
+    return InvalidRawDataError(f"invalid raw data from {source}: {problem}. {fix}")
 
 
 def _check_array_kind(x, kind: str, source: str) -> None:

@@ -11,6 +11,7 @@ import logging
 import numpy as np
 
 from deep_kmeans.data.registry import get_dataset_info
+from deep_kmeans.errors import ParameterError
 from deep_kmeans.methods.kit import check_n_clusters
 
 logger = logging.getLogger(__name__)
@@ -27,10 +28,31 @@ def params_for(params: dict | None, dataset: str) -> dict:
     if preset is not None:
         if preset not in presets:
             known = ", ".join(map(str, presets)) or "none defined"
-            raise ValueError(f"preset {preset!r} is not defined for this method (presets: {known}); "
+            raise ParameterError(f"preset {preset!r} is not defined for this method (presets: {known}); "
                              "pass one of them or null for the data set's own settings")
         params.update(presets[preset] or {})
     return params
+
+
+def command_line_wins(group: dict, given: dict, dataset: str, log: bool = True) -> dict:
+    """A method's parameter group where the keys given on the command line (``--params=take.cluster_epochs=1``)
+    also replace the data set's block (``take.overrides.<dataset>``) and the chosen preset
+    (``take.presets.<preset>``), which would otherwise win when the nodes merge them in: what the user typed
+    is what runs (and what MLflow records)."""
+    typed = {k: v for k, v in given.items() if k not in ("overrides", "presets", "preset")}
+    out, applied = dict(group), {}
+    for block, name in (("overrides", dataset), ("presets", group.get("preset"))):
+        layer = (group.get(block) or {}).get(name) if name is not None else None
+        hit = {k: v for k, v in typed.items() if isinstance(layer, dict) and k in layer}
+        if hit:
+            out[block] = {**group[block], name: {**layer, **hit}}
+            applied.update(hit)
+    if not applied:
+        return group
+    if log:
+        logger.info("command line over the %s settings: %s", dataset,
+                    ", ".join(f"{k}={v!r}" for k, v in applied.items()))
+    return out
 
 
 AUTO_RANGE = (2, 10)
@@ -70,7 +92,7 @@ def resolve_n_clusters(n_clusters: int | str | None, features: dict, seed: int =
         if not k:
             classes = features.get("classes") or []
             if not classes:
-                raise ValueError(f"{features['name']} data has no labels to count clusters from: pass "
+                raise ParameterError(f"{features['name']} data has no labels to count clusters from: pass "
                                  "--params=n_clusters=K (an integer), or n_clusters=auto to choose K by the "
                                  f"silhouette of K-means over K = {AUTO_RANGE[0]}..{AUTO_RANGE[1]} (a heuristic)")
             k = len(classes)

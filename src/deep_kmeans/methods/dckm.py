@@ -68,10 +68,8 @@ log = logging.getLogger(__name__)
 TRANSFORM_KEYS = ("n_filters", "kernel_size", "pool")
 
 
-def fit_dckm(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict, seed: int = 0, device: str = "auto",
-             views: np.ndarray | None = None, progress: bool = True) -> ClusteringResult:
-    """DCKM on ``x`` (see the module docstring). ``views`` is unused."""
-    p = ParamReader(params, "dckm")
+def read_params(p: ParamReader, geometry: Geometry, n_clusters: int) -> dict:
+    """dckm's parameters, checked (the fit and the run's parameter check read them here)."""
     cfg = dict(
         n_filters=p.int("n_filters", 3, min=1),
         kernel_size=p.int("kernel_size", 9, min=1),
@@ -87,6 +85,14 @@ def fit_dckm(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict, s
         tol=p.float("tol", 0.001, min=0.0, max=1.0),
         kmeans_n_init=p.int("kmeans_n_init", 10, min=1),
     )
+    return cfg
+
+
+def fit_dckm(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict, seed: int = 0, device: str = "auto",
+             views: np.ndarray | None = None, progress: bool = True) -> ClusteringResult:
+    """DCKM on ``x`` (see the module docstring). ``views`` is unused."""
+    p = ParamReader(params, "dckm")
+    cfg = read_params(p, geometry, n_clusters)
     p.reject_unknown()
     gen = seed_everything(seed)
     x = check_inputs(x, geometry, "dckm", n_clusters)

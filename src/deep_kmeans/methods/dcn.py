@@ -47,10 +47,8 @@ from deep_kmeans.models.dcn import DCNModel, dcn_loss, update_centers
 __all__ = ["DCN", "fit_dcn", "predict_dcn"]
 
 
-def fit_dcn(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict, seed: int = 0, device: str = "auto",
-            views: np.ndarray | None = None, progress: bool = True) -> ClusteringResult:
-    """DCN on ``x`` (see the module docstring). ``views`` is unused."""
-    p = ParamReader(params, "dcn")
+def read_params(p: ParamReader, geometry: Geometry, n_clusters: int) -> dict:
+    """dcn's parameters, checked (the fit and the run's parameter check read them here)."""
     cfg = read_ae_params(p, geometry, ae="mlp")
     cfg.update(read_cluster_params(p, optimizer="sgd", lr=1e-4, tol=0.0))
     cfg.update(
@@ -58,6 +56,14 @@ def fit_dcn(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict, se
         cluster_epochs=p.int("cluster_epochs", 50, min=0),
         init_count=p.float("init_count", 100.0, min=0.0),
     )
+    return cfg
+
+
+def fit_dcn(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict, seed: int = 0, device: str = "auto",
+            views: np.ndarray | None = None, progress: bool = True) -> ClusteringResult:
+    """DCN on ``x`` (see the module docstring). ``views`` is unused."""
+    p = ParamReader(params, "dcn")
+    cfg = read_params(p, geometry, n_clusters)
     p.reject_unknown()
     gen = seed_everything(seed)
     x = check_inputs(x, geometry, "dcn", n_clusters)

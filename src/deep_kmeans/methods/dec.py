@@ -59,11 +59,17 @@ def read_dec_params(p: ParamReader, geometry: Geometry, *, optimizer: str, lr: f
     return cfg
 
 
+def read_params(p: ParamReader, geometry: Geometry, n_clusters: int) -> dict:
+    """DEC's parameters, checked (the fit and the run's parameter check read them here)."""
+    return read_dec_params(p, geometry, optimizer="sgd", lr=0.01, gamma=None)
+
+
 def fit_dec_family(method: str, x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict, seed: int,
-                   device: str, progress: bool, *, reconstruction: bool, optimizer: str, lr: float) -> ClusteringResult:
-    """DEC (``reconstruction=False``: encoder + centres on ``KL``) or IDEC (``L_r + γ KL``, decoder kept)."""
+                   device: str, progress: bool, *, reconstruction: bool, read) -> ClusteringResult:
+    """DEC (``reconstruction=False``: encoder + centres on ``KL``) or IDEC (``L_r + γ KL``, decoder kept);
+    ``read``: the method's :func:`read_params`."""
     p = ParamReader(params, method)
-    cfg = read_dec_params(p, geometry, optimizer=optimizer, lr=lr, gamma=0.1 if reconstruction else None)
+    cfg = read(p, geometry, n_clusters)
     p.reject_unknown()
     gen = seed_everything(seed)
     x = check_inputs(x, geometry, method, n_clusters)
@@ -134,7 +140,7 @@ def fit_dec(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict, se
             views: np.ndarray | None = None, progress: bool = True) -> ClusteringResult:
     """DEC on ``x`` (see the module docstring for the algorithm and its parameters). ``views`` is unused."""
     return fit_dec_family("dec", x, n_clusters, geometry, params, seed, device, progress,
-                          reconstruction=False, optimizer="sgd", lr=0.01)
+                          reconstruction=False, read=read_params)
 
 
 class DEC(ClusterEstimator):

@@ -51,10 +51,8 @@ from deep_kmeans.models.dekm import dekm_loss, dekm_targets, sorted_scatter_eige
 __all__ = ["DEKM", "fit_dekm", "predict_dekm"]
 
 
-def fit_dekm(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict, seed: int = 0, device: str = "auto",
-             views: np.ndarray | None = None, progress: bool = True) -> ClusteringResult:
-    """DEKM on ``x`` (see the module docstring). ``views`` is unused."""
-    p = ParamReader(params, "dekm")
+def read_params(p: ParamReader, geometry: Geometry, n_clusters: int) -> dict:
+    """dekm's parameters, checked (the fit and the run's parameter check read them here)."""
     ae_kind = p.choice("ae", "auto", ("auto", "mlp", "conv"))
     cfg = read_ae_params(p, geometry, ae=ae_kind, embedding_dim=10)
     if p.get("embedding_dim") is None:  # the paper: K units for the conv AE, 10 for the MLP
@@ -64,6 +62,14 @@ def fit_dekm(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict, s
         iters=p.int("iters", 140, min=0),
         update_interval=p.int("update_interval", 40, min=1),
     )
+    return cfg
+
+
+def fit_dekm(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict, seed: int = 0, device: str = "auto",
+             views: np.ndarray | None = None, progress: bool = True) -> ClusteringResult:
+    """DEKM on ``x`` (see the module docstring). ``views`` is unused."""
+    p = ParamReader(params, "dekm")
+    cfg = read_params(p, geometry, n_clusters)
     p.reject_unknown()
     gen = seed_everything(seed)
     x = check_inputs(x, geometry, "dekm", n_clusters)

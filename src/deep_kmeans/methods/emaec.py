@@ -106,10 +106,8 @@ def resolve_augment(kind: str, geometry: Geometry, views) -> str:
     return kind
 
 
-def fit_emaec(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict, seed: int = 0, device: str = "auto",
-              views: np.ndarray | None = None, progress: bool = True) -> ClusteringResult:
-    """EmAEC on ``x`` (see the module docstring). ``views``: used as augmentation for feature vectors."""
-    p = ParamReader(params, "emaec")
+def read_params(p: ParamReader, geometry: Geometry, n_clusters: int) -> dict:
+    """emaec's parameters, checked (the fit and the run's parameter check read them here)."""
     cfg = read_ae_params(p, geometry, ae="mlp", hidden=(1024, 256, 1024), embedding_dim=10,
                          pretrain_epochs=3657, pretrain_lr=1.0, pretrain_optimizer="sgd", pretrain_momentum=0.99)
     if p.get("embedding_dim") is None:  # d = K, as the paper
@@ -125,6 +123,14 @@ def fit_emaec(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict, 
         max_rotation=p.float("max_rotation", 10.0, min=0.0),
         max_shift=p.float("max_shift", 0.1, min=0.0, max=1.0),
     )
+    return cfg
+
+
+def fit_emaec(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict, seed: int = 0, device: str = "auto",
+              views: np.ndarray | None = None, progress: bool = True) -> ClusteringResult:
+    """EmAEC on ``x`` (see the module docstring). ``views``: used as augmentation for feature vectors."""
+    p = ParamReader(params, "emaec")
+    cfg = read_params(p, geometry, n_clusters)
     p.reject_unknown()
     gen = seed_everything(seed)
     views = None if views is None else np.asarray(views, dtype=np.float32)

@@ -19,17 +19,22 @@ from __future__ import annotations
 import numpy as np
 
 from deep_kmeans.data.registry import Geometry
-from deep_kmeans.methods.dec import fit_dec_family, predict_dec
-from deep_kmeans.methods.kit import ClusterEstimator, ClusteringResult
+from deep_kmeans.methods.dec import fit_dec_family, predict_dec, read_dec_params
+from deep_kmeans.methods.kit import ClusterEstimator, ClusteringResult, ParamReader
 
 __all__ = ["IDEC", "fit_idec", "predict_idec"]
+
+
+def read_params(p: ParamReader, geometry: Geometry, n_clusters: int) -> dict:
+    """IDEC's parameters, checked: DEC's with Adam lr 1e-3 and the weight ``gamma`` of the clustering loss."""
+    return read_dec_params(p, geometry, optimizer="adam", lr=0.001, gamma=0.1)
 
 
 def fit_idec(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict, seed: int = 0, device: str = "auto",
              views: np.ndarray | None = None, progress: bool = True) -> ClusteringResult:
     """IDEC on ``x`` (see the module docstring). ``views`` is unused."""
     return fit_dec_family("idec", x, n_clusters, geometry, params, seed, device, progress,
-                          reconstruction=True, optimizer="adam", lr=0.001)
+                          reconstruction=True, read=read_params)
 
 
 def predict_idec(model: dict, x: np.ndarray, device: str = "auto") -> np.ndarray:

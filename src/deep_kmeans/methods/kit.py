@@ -25,6 +25,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from deep_kmeans.data.registry import Geometry, vector_geometry
+from deep_kmeans.errors import ParameterError
 from deep_kmeans.runtime import resolve_device, seed_everything
 
 __all__ = [
@@ -70,102 +71,213 @@ def record(history: dict[str, list], prefix: str, values: dict[str, float]) -> N
 
 
 class ParamReader:
-    """Typed, range-checked reads of a method's ``params`` dict.
+    """Typed, range-checked reads of a method's ``params`` dict: the one definition of what each parameter
+    allows, shared by the fit functions and the run's parameter check (:mod:`deep_kmeans.schema`).
 
-    A bad value raises a ``ValueError`` that names ``<method>.<key>``, the value, what is expected and
-    where to change it. The data set's ``overrides`` block is merged before (:func:`methods.config.params_for`).
+    A bad value raises a :class:`~deep_kmeans.errors.ParameterError` (a ``ValueError``) that names
+    ``<method>.<key>``, the value, what is expected and where to change it. With ``collect=True`` nothing is
+    raised: each problem becomes one line of ``errors`` and the read returns the default, so that every
+    problem of a run can be reported at once. ``names`` maps a key to the dotted name it came from
+    (``take.overrides.digits.heads``), else ``<method>.<key>``. A null value reads as the default unless
+    ``nullable=False``. The data set's ``overrides`` block is merged before
+    (:func:`methods.config.params_for`).
     """
 
-    def __init__(self, params: dict | None, method: str):
-        if params is not None and not isinstance(params, dict):
-            raise ValueError(f"{method} parameters must be a mapping, got {type(params).__name__}")
-        self.params = dict(params or {})
+    def __init__(self, params: dict | None, method: str, *, collect: bool = False, names: dict | None = None,
+                 conf_file: str | None = None):
         self.method = method
+        self.collect = collect
+        self.errors: list[str] = []
+        self.names = dict(names or {})
+        root = method.split(".")[0]
+        self.conf_file = conf_file or f"conf/base/parameters_{root}.yml"
         self.read: set[str] = set()
+        if params is not None and not isinstance(params, dict):
+            self._problem(f"{method or 'parameters'} = {params!r} is invalid: expected a mapping of parameters",
+                          f"{method} parameters must be a mapping, got {type(params).__name__}")
+            params = None
+        self.params = dict(params or {})
 
-    def reject_unknown(self) -> None:
+    def name(self, key: str) -> str:
+        return self.names.get(key) or (f"{self.method}.{key}" if self.method else key)
+
+    def _problem(self, short: str, long: str | None = None) -> None:
+        if not self.collect:
+            raise ParameterError(long or short)
+        self.errors.append(short)
+
+    def reject_unknown(self, ignore: Sequence[str] = ("overrides",)) -> None:
         """After every read: a key that no read asked for is a typo or a parameter of another method, an error
         naming it and the closest known key (a misspelt schedule must not silently run the paper's)."""
         import difflib
 
-        unknown = sorted(set(self.params) - self.read - {"overrides"})
-        if unknown:
-            hints = []
-            for key in unknown:
-                close = difflib.get_close_matches(key, sorted(self.read), n=1)
-                hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-            raise ValueError(f"unknown {self.method} parameter(s) {', '.join(hints)}; known: {', '.join(sorted(self.read))}. "
-                             f"Fix them under `{self.method}:` in conf/base/parameters_{self.method}.yml or on the command line.")
+        unknown = sorted(set(self.params) - self.read - set(ignore), key=str)
+        if not unknown:
+            return
+        known = sorted(self.read)
+        hints, shorts = [], []
+        for key in unknown:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hints.append(f"{key!r}{hint}")
+            shorts.append(f"{self.name(str(key))}: unknown parameter{hint or '; known: ' + ', '.join(known)}")
+        if self.collect:
+            self.errors += shorts
+            return
+        self._problem("", f"unknown {self.method} parameter(s) {', '.join(hints)}; known: {', '.join(known)}. "
+                          f"Fix them under `{self.method}:` in {self.conf_file} or on the command line.")
 
-    def _fail(self, key: str, value, expected: str) -> ValueError:
-        return ValueError(
-            f"{self.method}.{key} = {value!r} is invalid: expected {expected}. "
-            f"Fix `{key}` under `{self.method}:` in conf/base/parameters_{self.method}.yml "
-            f"(or pass --params={self.method}.{key}=...)."
-        )
+    def _fail(self, key: str, value, expected: str, default=None, show_default: bool = True):
+        """Reports a bad value (raises unless collecting) and returns ``default``, what the read goes on with."""
+        shown = "" if default is None or not show_default else f" (default {default!r})"
+        self._problem(
+            f"{self.name(key)} = {value!r} is invalid: expected {expected}{shown}",
+            f"{self.name(key)} = {value!r} is invalid: expected {expected}. "
+            f"Fix `{key}` under `{self.method}:` in {self.conf_file} (or pass --params={self.name(key)}=...).")
+        return default
 
     def get(self, key: str, default=None):
         self.read.add(key)
         v = self.params.get(key, default)
         return default if v is None else v
 
-    def int(self, key: str, default: int, min: int | None = None) -> int:
+    def _null(self, key: str, nullable: bool) -> bool:
+        """Whether ``key`` is given as null; an error where null is not allowed."""
+        self.read.add(key)
+        return key in self.params and self.params[key] is None and not nullable
+
+    def int(self, key: str, default: int | None, min: int | None = None, max: int | None = None,
+            nullable: bool = True, also: Sequence[str] = ()) -> int | None:
+        """An integer in [min, max]; ``also``: strings allowed besides (``auto``)."""
+        expected = ("an integer" + (f" ≥ {min}" if min is not None and max is None else "")
+                    + (f" in [{min}, {max}]" if min is not None and max is not None else "")
+                    + (f" ≤ {max}" if max is not None and min is None else "")
+                    + "".join(f" or {a!r}" for a in also) + (" or null" if nullable and default is None else ""))
+        if self._null(key, nullable):
+            return self._fail(key, None, expected, default)
         v = self.get(key, default)
+        if v is None or (isinstance(v, str) and v in also):
+            return v
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
             if isinstance(v, float) and v.is_integer():
                 v = int(v)
             else:
-                raise self._fail(key, v, "an integer" + (f" ≥ {min}" if min is not None else ""))
-        if min is not None and v < min:
-            raise self._fail(key, v, f"an integer ≥ {min}")
+                return self._fail(key, v, expected, default)
+        if (min is not None and v < min) or (max is not None and v > max):
+            return self._fail(key, v, expected, default)
         return int(v)
 
-    def float(self, key: str, default: float, min: float | None = None, max: float | None = None,
-              exclusive_min: bool = False) -> float:
+    def float(self, key: str, default: float | None, min: float | None = None, max: float | None = None,
+              exclusive_min: bool = False, exclusive_max: bool = False, nullable: bool = True,
+              also: Sequence[str] = ()) -> float | None:
+        """A finite number in the range; ``also``: strings allowed besides (``auto``)."""
+        lo, hi = "(" if exclusive_min else "[", ")" if exclusive_max else "]"
+        bounds = (min, max)
+        min, max = (None if b is None else f"{b:g}" for b in bounds)  # 0.0 → 0 in the message
+        if min is not None and max is not None:
+            rng = f" in {lo}{min}, {max}{hi}"
+        elif min is not None:
+            rng = f" {'>' if exclusive_min else '≥'} {min}"
+        elif max is not None:
+            rng = f" {'<' if exclusive_max else '≤'} {max}"
+        else:
+            rng = ""
+        expected = (f"a number{rng}" + "".join(f" or {a!r}" for a in also)
+                    + (" or null" if nullable and default is None else ""))
+        if self._null(key, nullable):
+            return self._fail(key, None, expected, default)
         v = self.get(key, default)
+        if v is None or (isinstance(v, str) and v in also):
+            return v
         if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
-            raise self._fail(key, v, "a finite number")
+            return self._fail(key, v, expected, default)
         v = float(v)
-        if min is not None and (v < min or (exclusive_min and v == min)):
-            raise self._fail(key, v, f"a number {'>' if exclusive_min else '≥'} {min}")
-        if max is not None and v > max:
-            raise self._fail(key, v, f"a number ≤ {max}")
+        lo_v, hi_v = bounds
+        if lo_v is not None and (v < lo_v or (exclusive_min and v == lo_v)):
+            return self._fail(key, v, expected, default)
+        if hi_v is not None and (v > hi_v or (exclusive_max and v == hi_v)):
+            return self._fail(key, v, expected, default)
         return v
 
-    def choice(self, key: str, default: str, choices: Sequence[str]) -> str:
+    def choice(self, key: str, default: str | None, choices: Sequence, nullable: bool = True):
+        expected = f"one of {', '.join(map(str, choices))}"
+        if self._null(key, nullable):
+            return self._fail(key, None, expected, default)
         v = self.get(key, default)
-        if v not in choices:
-            raise self._fail(key, v, f"one of {', '.join(map(str, choices))}")
+        if v is None and default is None:
+            return None
+        if isinstance(v, bool) or v not in choices:
+            return self._fail(key, v, expected, default)
         return v
 
-    def bool(self, key: str, default: bool) -> bool:
+    def bool(self, key: str, default: bool, nullable: bool = True) -> bool:
+        if self._null(key, nullable):
+            return self._fail(key, None, "true or false", default)
         v = self.get(key, default)
         if not isinstance(v, (bool, np.bool_)):
-            raise self._fail(key, v, "true or false")
+            return self._fail(key, v, "true or false", default)
         return bool(v)
+
+    def text(self, key: str, default: str | None, nullable: bool = True) -> str | None:
+        """A string (a name, a path); null where ``nullable``."""
+        expected = "a string" + (" or null" if nullable else "")
+        if self._null(key, nullable):
+            return self._fail(key, None, expected, default)
+        v = self.get(key, default)
+        if v is None or isinstance(v, str):
+            return v
+        return self._fail(key, v, expected, default)
+
+    def texts(self, key: str, default: Sequence[str] | None, choices: Sequence[str] | None = None,
+              nullable: bool = True) -> list[str] | None:
+        """A list of strings (of ``choices`` where given); a single string counts as a list of one."""
+        expected = "a list of " + (f"names among {', '.join(choices)}" if choices else "strings")
+        if self._null(key, nullable):
+            return self._fail(key, None, expected, default, show_default=False)
+        v = self.get(key, default)
+        if v is None:
+            return None
+        if isinstance(v, str):
+            v = [v]
+        if not isinstance(v, (list, tuple)) or not all(isinstance(i, str) for i in v):
+            return self._fail(key, v, expected, default, show_default=False)
+        if choices is not None and any(i not in choices for i in v):
+            import difflib
+
+            bad = [i for i in v if i not in choices]
+            close = difflib.get_close_matches(bad[0], list(choices), n=1)
+            return self._fail(key, v, expected + (f" ({bad[0]!r}: did you mean {close[0]!r}?)" if close else ""),
+                              default, show_default=False)
+        return list(v)
 
     def ints(self, key: str, default: Sequence[int], min: int = 1, length: int | None = None) -> list[int]:
         v = self.get(key, default)
         if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
             v = [v]
+        expected = (f"a list of {length} integers" if length is not None else "a list of integers") + f" ≥ {min}"
         if not isinstance(v, (list, tuple)) or not all(
                 isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in v):
-            raise self._fail(key, v, "a list of integers")
-        if any(i < min for i in v):
-            raise self._fail(key, v, f"a list of integers ≥ {min}")
-        if length is not None and len(v) != length:
-            raise self._fail(key, v, f"a list of {length} integers")
+            return self._fail(key, v, expected, list(default))
+        if any(i < min for i in v) or (length is not None and len(v) != length):
+            return self._fail(key, v, expected, list(default))
         return [int(i) for i in v]
+
+    def mapping(self, key: str) -> dict:
+        """A nested block (``views:``); null reads as empty."""
+        v = self.get(key, {})
+        if not isinstance(v, dict):
+            return self._fail(key, v, "a mapping of parameters", {})
+        return v
 
 
 def check_n_clusters(n_clusters: int, n_samples: int) -> None:
     """Clear errors for K < 2 and K larger than the data, before any long work starts."""
     if not isinstance(n_clusters, (int, np.integer)) or isinstance(n_clusters, bool):
-        raise ValueError(f"n_clusters must be an integer, got {n_clusters!r}")
+        raise ParameterError(f"n_clusters must be an integer, got {n_clusters!r}")
     if n_clusters < 2:
-        raise ValueError(f"n_clusters must be at least 2, got {n_clusters}")
+        raise ParameterError(f"n_clusters must be at least 2, got {n_clusters}")
     if n_clusters > n_samples:
-        raise ValueError(
+        raise ParameterError(
             f"n_clusters={n_clusters} is larger than the number of samples ({n_samples}): "
             "use fewer clusters or more data"
         )

@@ -23,6 +23,11 @@ from deep_kmeans.models.clustering import nearest_center
 __all__ = ["KMeansBaseline", "fit_kmeans", "predict_kmeans"]
 
 
+def read_params(p: ParamReader, geometry: Geometry, n_clusters: int) -> dict:
+    """kmeans's parameters, checked (the fit and the run's parameter check read them here)."""
+    return {"n_init": p.int("n_init", "auto", min=1, also=("auto",))}
+
+
 def fit_kmeans(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict, seed: int = 0,
                device: str = "auto", views: np.ndarray | None = None, progress: bool = True) -> ClusteringResult:
     """scikit-learn K-means on ``x`` through the kit's :func:`~deep_kmeans.methods.kit.kmeans_init`.
@@ -32,10 +37,9 @@ def fit_kmeans(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict,
     Returns no embedding (the input itself is what was clustered); ``model`` holds the centres.
     """
     p = ParamReader(params, "kmeans")
-    n_init = p.get("n_init", "auto")
-    if n_init != "auto":
-        n_init = p.int("n_init", 10, min=1)
+    cfg = read_params(p, geometry, n_clusters)
     p.reject_unknown()
+    n_init = cfg["n_init"]
     seed_everything(seed)
     x = check_inputs(x, geometry, "kmeans", n_clusters)
     start = time.perf_counter()

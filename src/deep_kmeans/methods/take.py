@@ -29,7 +29,7 @@ from deep_kmeans.models.knet import KNet
 from deep_kmeans.models.losses import contrastive_loss, convex_combination_loss, kmeans_loss, reconstruction_loss
 from deep_kmeans.models.tae import ContrastiveHead, TransformerAutoencoder
 from deep_kmeans.methods.distributed import Group, process_group
-from deep_kmeans.methods.kit import (Checkpointer, check_inputs as _check_array, check_n_clusters, cpu_state_dict,
+from deep_kmeans.methods.kit import (Checkpointer, ParamReader, check_inputs as _check_array, check_n_clusters, cpu_state_dict,
                                      estimator_geometry,
                                      epoch_bar, kmeans_init, minibatches, record, resolve_device, rng_state, run_key,
                                      seed_everything, set_rng_state)
@@ -98,48 +98,24 @@ class TAKEConfig:
     resume: bool = True
 
     @classmethod
-    def from_params(cls, params: dict | None) -> "TAKEConfig":
-        """Build from a parameter dict; unknown keys are an error naming them."""
-        params = dict(params or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        ignored = {"overrides", "split"}
-        unknown = set(params) - known - ignored
-        if unknown:
-            raise ValueError(f"unknown TAKE parameters {sorted(unknown)}; known ones: {sorted(known)}")
-        cfg = cls(**{k: v for k, v in params.items() if k in known})
-        cfg.validate()
+    def from_params(cls, params: dict | None, reader: ParamReader | None = None) -> "TAKEConfig":
+        """Build from a parameter dict, checked by :func:`read_take_params` (types, ranges, unknown keys with the
+        closest known name) and :meth:`check_shapes`. ``reader``: a collecting :class:`ParamReader` (the run's
+        parameter check), which gathers the problems instead of raising on the first."""
+        p = reader if reader is not None else ParamReader(params, "take")
+        values = read_take_params(p)
+        p.reject_unknown(ignore=("overrides", "split"))
+        cfg = cls(**values)
+        cfg.check_shapes(p)
         return cfg
 
-    def validate(self) -> None:
-        for name in ("warmup_epochs", "update_epochs", "cluster_epochs", "checkpoint_every"):
-            if int(getattr(self, name)) < 0:
-                raise ValueError(f"{name} must be ≥ 0, got {getattr(self, name)}")
-        for name in ("lambda1", "lambda2", "lambda3", "lr", "tau", "grad_clip"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be ≥ 0, got {getattr(self, name)}")
-        if self.lr <= 0 or self.tau <= 0:
-            raise ValueError("lr and tau must be positive")
-        if self.cluster_lr is not None and not self.cluster_lr > 0:
-            raise ValueError(f"cluster_lr must be positive or null, got {self.cluster_lr}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
-        if not 0.0 <= self.knet_lambda <= 1.0:
-            raise ValueError(f"knet_lambda (λ of eq. 7) must lie in [0, 1], got {self.knet_lambda}")
-        if self.batch_size < 2:
-            raise ValueError(f"batch_size must be ≥ 2 (the contrastive loss needs negatives), got {self.batch_size}")
-        if self.reconstruction not in ("cosine", "mse"):
-            raise ValueError(f"reconstruction must be 'cosine' or 'mse', got {self.reconstruction!r}")
-        if self.knet_centers not in ("learn", "refit"):
-            raise ValueError(f"knet_centers must be 'learn' or 'refit', got {self.knet_centers!r}")
-        if self.assignment not in ("knet", "kmeans", "umap_gmm"):
-            raise ValueError(f"assignment must be 'knet', 'kmeans' or 'umap_gmm', got {self.assignment!r}")
-        if int(self.umap_neighbors) < 2:
-            raise ValueError(f"umap_neighbors must be ≥ 2, got {self.umap_neighbors}")
-        if self.embed_dim % self.heads or self.embed_dim % self.decoder_heads:
-            raise ValueError(f"embed_dim {self.embed_dim} must be divisible by heads {self.heads} "
-                             f"and decoder_heads {self.decoder_heads}")
-        if not (self.knet_alpha == "auto" or (isinstance(self.knet_alpha, (int, float)) and self.knet_alpha > 0)):
-            raise ValueError(f"knet_alpha must be a positive number or 'auto', got {self.knet_alpha!r}")
+    def check_shapes(self, p: ParamReader) -> None:
+        """The checks across fields: the token width splits into the attention heads."""
+        for heads in ("heads", "decoder_heads"):
+            if self.embed_dim % getattr(self, heads):
+                p._fail(heads, getattr(self, heads),
+                        f"a divisor of embed_dim = {self.embed_dim} (embed_dim must be divisible by heads and "
+                        f"decoder_heads)")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -188,6 +164,43 @@ def _augment_key(augment):
     if augment is None:
         return None
     return getattr(augment, "key", getattr(augment, "__qualname__", type(augment).__qualname__))
+
+
+def read_take_params(p: ParamReader) -> dict:
+    """Every :class:`TAKEConfig` field read from ``p``, typed and range-checked: the one definition of what each
+    TAKE parameter allows (the nodes, the estimator and the run's parameter check all read through it)."""
+    d = {f.name: f.default for f in dataclasses.fields(TAKEConfig)}
+    ints = {"embed_dim": 1, "latent_dim": 1, "depth": 1, "heads": 1, "decoder_depth": 1, "decoder_heads": 1,
+            "head_hidden": 1, "head_out": 1, "warmup_epochs": 0, "update_epochs": 0, "cluster_epochs": 0,
+            # the contrastive loss needs negatives: 2 rows per batch at least
+            "batch_size": 2, "knet_iters": 1, "umap_neighbors": 2, "predict_batch_size": 1, "checkpoint_every": 0}
+    v = {k: p.int(k, d[k], min=lo, nullable=False) for k, lo in ints.items()}
+    v["mlp_ratio"] = p.float("mlp_ratio", d["mlp_ratio"], min=0.0, exclusive_min=True, nullable=False)
+    v["dropout"] = p.float("dropout", d["dropout"], min=0.0, max=1.0, exclusive_max=True, nullable=False)
+    v["lr"] = p.float("lr", d["lr"], min=0.0, exclusive_min=True, nullable=False)
+    v["cluster_lr"] = p.float("cluster_lr", None, min=0.0, exclusive_min=True)  # null: lr
+    v["tau"] = p.float("tau", d["tau"], min=0.0, exclusive_min=True, nullable=False)
+    for k in ("grad_clip", "lambda1", "lambda2", "lambda3"):
+        v[k] = p.float(k, d[k], min=0.0, nullable=False)
+    v["knet_alpha"] = p.float("knet_alpha", d["knet_alpha"], min=0.0, exclusive_min=True, also=("auto",),
+                              nullable=False)
+    v["knet_lambda"] = p.float("knet_lambda", d["knet_lambda"], min=0.0, max=1.0, nullable=False)  # λ of eq. 7
+    v["kmeans_n_init"] = p.int("kmeans_n_init", d["kmeans_n_init"], min=1, also=("auto",), nullable=False)
+    v["reconstruction"] = p.choice("reconstruction", d["reconstruction"], ("cosine", "mse"), nullable=False)
+    v["knet_centers"] = p.choice("knet_centers", d["knet_centers"], ("learn", "refit"), nullable=False)
+    v["assignment"] = p.choice("assignment", d["assignment"], ("knet", "kmeans", "umap_gmm"), nullable=False)
+    for k in ("use_ccl", "use_cl", "fresh_views", "baseline_kmeans", "amp", "compile", "resume"):
+        v[k] = p.bool(k, d[k], nullable=False)
+    missing = set(d) - set(v)
+    assert not missing, f"read_take_params does not read {sorted(missing)}"
+    return v
+
+
+def read_take_split(p: ParamReader) -> float | None:
+    """``take.split.train_fraction`` (Table 5): a fraction in (0, 1) of the rows to train on, or null (all)."""
+    fraction = p.float("train_fraction", None, min=0.0, max=1.0, exclusive_min=True, exclusive_max=True)
+    p.reject_unknown()
+    return fraction
 
 
 def build_tae(geometry: Geometry, cfg: TAKEConfig) -> TransformerAutoencoder:

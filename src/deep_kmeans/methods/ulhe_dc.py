@@ -57,10 +57,8 @@ from deep_kmeans.models.ulhe_dc import cosine_assign, norm_loss, ulhe_loss, upda
 __all__ = ["ULHEDC", "fit_ulhe_dc", "predict_ulhe_dc"]
 
 
-def fit_ulhe_dc(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict, seed: int = 0,
-                device: str = "auto", views: np.ndarray | None = None, progress: bool = True) -> ClusteringResult:
-    """ULHE-DC on ``x`` (see the module docstring). ``views`` is unused."""
-    p = ParamReader(params, "ulhe_dc")
+def read_params(p: ParamReader, geometry: Geometry, n_clusters: int) -> dict:
+    """ulhe_dc's parameters, checked (the fit and the run's parameter check read them here)."""
     cfg = read_ae_params(p, geometry, ae="mlp", pretrain_epochs=1000, pretrain_lr=0.1, pretrain_optimizer="sgd",
                          pretrain_momentum=0.9)
     cfg.update(read_cluster_params(p, optimizer="sgd", lr=0.002, tol=0.001))
@@ -71,8 +69,16 @@ def fit_ulhe_dc(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict
         cluster_epochs=p.int("cluster_epochs", 300, min=0),
         reduction=p.choice("reduction", "mean", ("mean", "sum")),
     )
-    lambdas = (cfg["lambda0"], cfg["lambda1"], cfg["lambda2"])
+    return cfg
+
+
+def fit_ulhe_dc(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict, seed: int = 0,
+                device: str = "auto", views: np.ndarray | None = None, progress: bool = True) -> ClusteringResult:
+    """ULHE-DC on ``x`` (see the module docstring). ``views`` is unused."""
+    p = ParamReader(params, "ulhe_dc")
+    cfg = read_params(p, geometry, n_clusters)
     p.reject_unknown()
+    lambdas = (cfg["lambda0"], cfg["lambda1"], cfg["lambda2"])
     gen = seed_everything(seed)
     x = check_inputs(x, geometry, "ulhe_dc", n_clusters)
     dev = resolve_device(device)

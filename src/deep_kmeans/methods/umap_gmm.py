@@ -30,20 +30,29 @@ def _umap():
     return umap
 
 
+def read_params(p: ParamReader, geometry: Geometry, n_clusters: int) -> dict:
+    """umap_gmm's parameters, checked (the fit and the run's parameter check read them here)."""
+    n_components = p.int("n_components", None, min=1)  # null: K
+    n_components = n_clusters if n_components is None else n_components
+    n_neighbors = p.int("n_neighbors", 20, min=2)
+    min_dist = p.float("min_dist", 0.0, min=0.0)
+    metric = p.choice("metric", "euclidean", ("euclidean", "cosine", "manhattan", "correlation"))
+    covariance = p.choice("covariance_type", "full", ("full", "tied", "diag", "spherical"))
+    n_init = p.int("n_init", 10, min=1)
+    return {"n_components": n_components, "n_neighbors": n_neighbors, "min_dist": min_dist, "metric": metric,
+            "covariance": covariance, "n_init": n_init}
+
+
 def fit_umap_gmm(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dict, seed: int = 0,
                  device: str = "auto", views: np.ndarray | None = None, progress: bool = True) -> ClusteringResult:
     """UMAP of ``x``, then a GMM. ``device`` and ``views`` are unused (both run on the CPU, on the input)."""
     from sklearn.mixture import GaussianMixture
 
     p = ParamReader(params, "umap_gmm")
-    n_components = p.get("n_components")
-    n_components = n_clusters if n_components is None else p.int("n_components", n_clusters, min=1)
-    n_neighbors = p.int("n_neighbors", 20, min=2)
-    min_dist = p.float("min_dist", 0.0, min=0.0)
-    metric = p.choice("metric", "euclidean", ("euclidean", "cosine", "manhattan", "correlation"))
-    covariance = p.choice("covariance_type", "full", ("full", "tied", "diag", "spherical"))
-    n_init = p.int("n_init", 10, min=1)
+    cfg = read_params(p, geometry, n_clusters)
     p.reject_unknown()
+    n_components, n_neighbors, min_dist = cfg["n_components"], cfg["n_neighbors"], cfg["min_dist"]
+    metric, covariance, n_init = cfg["metric"], cfg["covariance"], cfg["n_init"]
     x = check_inputs(x, geometry, "umap_gmm", n_clusters)
     if n_neighbors >= len(x):
         raise ValueError(f"umap_gmm.n_neighbors = {n_neighbors} must be smaller than the number of samples "

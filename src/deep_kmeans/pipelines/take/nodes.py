@@ -17,7 +17,7 @@ from deep_kmeans.data.registry import Geometry
 from deep_kmeans.evaluation.metrics import clustering_scores, internal_scores
 from deep_kmeans.methods import take
 from deep_kmeans.methods.config import params_for, resolve_n_clusters
-from deep_kmeans.methods.kit import kmeans_init
+from deep_kmeans.methods.kit import ParamReader, kmeans_init
 from deep_kmeans.runtime import resolve_device
 from deep_kmeans.features.build import features_like
 from deep_kmeans.pipelines.evaluation.nodes import as_mlflow_metrics, assignments_table
@@ -34,11 +34,9 @@ CLUSTER_KEYS = ("cluster_epochs", "cluster_lr", "grad_clip", "lambda3", "knet_it
 def train_indices(n: int, y: np.ndarray | None, split: dict | None, data_seed: int) -> np.ndarray:
     """Rows used for training. ``split.train_fraction`` (Table 5): a subset drawn with ``data_seed``,
     stratified by the labels where there are any; the rest is predicted as unseen data. null = all rows."""
-    fraction = (split or {}).get("train_fraction")
+    fraction = take.read_take_split(ParamReader(split, "take.split"))
     if fraction is None:
         return np.arange(n)
-    if not 0 < fraction < 1:
-        raise ValueError(f"take.split.train_fraction must lie in (0, 1) or be null, got {fraction}")
     from sklearn.model_selection import train_test_split
 
     idx, _ = train_test_split(np.arange(n), train_size=fraction, random_state=data_seed, stratify=y)
