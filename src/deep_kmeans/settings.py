@@ -54,11 +54,9 @@ else:
     logging.captureWarnings(True)  # warnings go through logging, where the filter sees them
     logging.getLogger("py.warnings").addFilter(KnownWarnings())
 
-<<<<<<< HEAD
-from deep_kmeans.hooks import CommandLineParamsHook, OtherRankHook, RunHook, RunIsolationHook  # noqa: E402  (imports kedro-mlflow, hence MLflow: after the filters)
-=======
-from deep_kmeans.hooks import CommandLineParamsHook, OtherRankHook, ParameterCheckHook, RunHook  # noqa: E402  (imports kedro-mlflow, hence MLflow: after the filters)
->>>>>>> schema
+from deep_kmeans.hooks import (  # noqa: E402  (imports kedro-mlflow, hence MLflow: after the filters)
+    CommandLineParamsHook, OtherRankHook, ParameterCheckHook, RunHook, RunIsolationHook,
+)
 from deep_kmeans.runtime import is_main_process  # noqa: E402
 
 if not VERBOSE:
@@ -70,11 +68,8 @@ if not VERBOSE:
 # Every parameter is checked first (schema.py), before the MLflow run opens; then
 # kedro-mlflow's hook, extended (hooks.py): registered here instead of through the plugin's entry point. Under
 # torchrun (docs/distributed.md) only rank 0 tracks and writes; the other ranks keep their outputs in memory.
-<<<<<<< HEAD
-HOOKS = (CommandLineParamsHook(), RunIsolationHook(), RunHook() if is_main_process() else OtherRankHook())
-=======
-HOOKS = (ParameterCheckHook(), CommandLineParamsHook(), RunHook() if is_main_process() else OtherRankHook())
->>>>>>> schema
+HOOKS = (ParameterCheckHook(), CommandLineParamsHook(), RunIsolationHook(),
+         RunHook() if is_main_process() else OtherRankHook())
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-mlflow")
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
