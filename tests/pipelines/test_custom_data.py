@@ -134,3 +134,34 @@ def test_take_predict_assigns_new_rows_with_the_trained_model(scratch_project):
     with pytest.raises(Exception, match="missing f3; unexpected extra. Expected the columns f0, f1"):
         scratch_project.run("take_predict", {**params, "custom": {"path": str(scratch_project.path / "bad.csv"),
                                                                   "id_column": "sample"}})
+
+
+@pytest.mark.slow
+def test_an_image_folder_through_the_backbone(scratch_project, tmp_path):
+    """A folder of class sub-folders → ResNet50 features (2048-d, weights from a local file, as a user without
+    internet gives them) → K-means → the assignments table, one row per file with its class as the label.
+    The weights here are a seeded random initialisation: the test is of the path, not of ImageNet."""
+    import torch
+    from PIL import Image
+    from torchvision.models import resnet50
+
+    rng = np.random.default_rng(0)
+    colours = {"red": (220, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 220)}
+    for name, rgb in colours.items():
+        (tmp_path / "images" / name).mkdir(parents=True)
+        for i in range(8):
+            img = np.clip(np.array(rgb) + rng.normal(0, 12, (32, 32, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(img).save(tmp_path / "images" / name / f"{name}_{i}.png")
+    torch.manual_seed(0)
+    torch.save(resnet50(weights=None).state_dict(), tmp_path / "resnet50.pt")
+    params = tiny_params(dataset="custom", n_clusters=3, custom={"path": str(tmp_path / "images")},
+                         features={"backbone": "resnet50", "backbone_weights": str(tmp_path / "resnet50.pt")})
+    scratch_project.run("kmeans", params)
+    table = latest_table(scratch_project, "kmeans")
+    assert len(table) == 24 and set(table["label"]) == set(colours)
+    assert sorted(table["id"])[0].endswith("blue_0.png")
+    run = scratch_project.runs().iloc[-1]
+    assert run["status"] == "FINISHED" and run["metrics.acc"] == 1.0  # three colours, three clusters
+    feats = scratch_project.latest("data/04_feature/custom/features.pkl")
+    assert feats.exists()
+    mlflow.set_tracking_uri(None)

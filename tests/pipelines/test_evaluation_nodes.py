@@ -45,7 +45,8 @@ def test_a_collapsed_clustering_is_loud(caplog, tmp_path):
     assert "collapsed" in caplog.text and "try another seed" in caplog.text
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     try:
-        with mlflow.start_run() as run:
+        experiment = mlflow.create_experiment("collapsed")  # not an active experiment another test left behind
+        with mlflow.start_run(experiment_id=experiment) as run:
             RunHook().after_dataset_saved("emaec.scores", record)
         assert mlflow.get_run(run.info.run_id).data.tags["warning"] == record["warning"]
         _, fine = evaluate_assignments({"labels": np.array([0, 1]), "centers": np.zeros((2, 2))},
