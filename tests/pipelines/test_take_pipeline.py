@@ -144,3 +144,20 @@ def test_a_dataset_name_that_is_a_path_is_refused_everywhere(scratch_project, pi
         scratch_project.run(pipeline, tiny_params(dataset="../../elsewhere"))
     assert not (scratch_project.path.parent / "elsewhere").exists()
     assert not any(scratch_project.path.parent.glob("*/*/elsewhere"))
+
+
+def test_a_umap_gmm_head_is_stored_as_plain_arrays_and_serves_the_same_clusters(scratch_project):
+    import pandas as pd
+
+    from deep_kmeans.methods.umap_gmm import is_state
+
+    params = tiny_params(take={"assignment": "umap_gmm", "umap_neighbors": 10, "overrides": {"digits": TINY_TAKE}})
+    scratch_project.run("take", params)
+    run = scratch_project.runs().iloc[0]
+    assert run["status"] == "FINISHED" and run["metrics.acc"] > 0.3
+    model = scratch_project.load("data/06_models/digits/take/model.pt")
+    assert is_state(model["head"]) and model["knet"] is None
+    labels = latest_assignments(scratch_project)
+    features = scratch_project.load("data/04_feature/digits/features.pt")
+    served = mlflow.pyfunc.load_model(f"runs:/{run.run_id}/model")
+    np.testing.assert_array_equal(np.asarray(served.predict(pd.DataFrame(features["x"]))), labels)
