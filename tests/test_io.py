@@ -267,3 +267,19 @@ def test_a_planted_or_damaged_file_is_refused_and_never_run(tmp_path, bad):
         assert "weights-only load refused it" in text
     assert not marker.exists()
     assert target.exists()  # a user's artifact: refused, not deleted
+
+
+def test_an_array_over_a_tensor_s_memory_is_stored_next_to_the_tensor(tmp_path):
+    """A TAKE model holds KNet's M and ``M.T.numpy()`` (the centres): one storage, two types for torch.save."""
+    import torch
+
+    from deep_kmeans.io import SafeTorchDataset
+
+    m = torch.arange(6, dtype=torch.float32).reshape(2, 3)
+    ds = SafeTorchDataset(filepath=str(tmp_path / "model.pt"))
+    ds.save({"knet": {"M": m}, "centers": m.numpy(), "rows": m[0].numpy(), "t": m.T.numpy()})
+    back = ds.load()
+    assert torch.equal(back["knet"]["M"], m)
+    np.testing.assert_array_equal(back["centers"], m.numpy())
+    np.testing.assert_array_equal(back["rows"], m[0].numpy())
+    np.testing.assert_array_equal(back["t"], m.T.numpy())

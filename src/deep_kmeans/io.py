@@ -43,6 +43,14 @@ _TAG = "__store__"
 _PLAIN = (type(None), bool, int, float, complex, str, bytes, torch.dtype, torch.Size)
 
 
+def _over_a_tensor(arr: np.ndarray) -> bool:
+    """Whether ``arr`` views memory a torch tensor owns (a ``tensor.numpy()``, or a view of one)."""
+    base = arr.base
+    while isinstance(base, np.ndarray):
+        base = base.base
+    return isinstance(base, torch.Tensor)
+
+
 def encode_safe(obj: Any, where: str = "object") -> Any:
     """``obj`` as a tree that ``torch.load(weights_only=True)`` rebuilds: tensors, ``torch.Size``/dtype, str,
     bytes, numbers, bool, None, and tuples, lists and dicts of them are kept; NumPy arrays and scalars become
@@ -62,7 +70,9 @@ def encode_safe(obj: Any, where: str = "object") -> Any:
             items = [encode_safe(v, f"{where}[{i}]") for i, v in enumerate(arr.reshape(-1).tolist())]
             return {_TAG: "object_array", "shape": tuple(arr.shape), "items": items}
         flat = np.ascontiguousarray(arr.reshape(-1)).view(np.uint8)  # no copy of a contiguous array
-        raw = torch.from_numpy(flat if flat.flags.writeable else flat.copy())
+        # a copy of a read-only array, and of one over a tensor's memory (``tensor.numpy()``): torch.save
+        # refuses two views of one storage as different types
+        raw = torch.from_numpy(flat if flat.flags.writeable and not _over_a_tensor(flat) else flat.copy())
         return {_TAG: kind, "dtype": arr.dtype.str, "shape": tuple(arr.shape), "data": raw}
     if type(obj) is tuple:
         return tuple(encode_safe(v, f"{where}[{i}]") for i, v in enumerate(obj))
