@@ -60,12 +60,12 @@ def test_a_process_is_alive_until_it_is_gone_or_a_zombie_or_its_pid_reused():
 def test_the_files_of_a_run_are_listed_by_folder(tmp_path):
     hook = RunHook()
     hook._project_path, hook._save_version = tmp_path, "2026-01-01T00.00.00.000Z"
-    for path in ("data/07_model_output/digits/take/assignments.pkl", "data/08_reporting/digits/take/scores.json",
+    for path in ("data/07_model_output/digits/take/assignments.pt", "data/08_reporting/digits/take/scores.json",
                  "data/08_reporting/digits/take/confusion.png"):
         (tmp_path / path / hook._save_version).mkdir(parents=True)
     (tmp_path / "data/08_reporting/digits/take/losses.png/2025-01-01T00.00.00.000Z").mkdir(parents=True)  # older run
     lines = [" ".join(line.split()) for line in hook._written_files()]
-    assert lines == ["data/07_model_output/digits/take/ assignments.pkl",
+    assert lines == ["data/07_model_output/digits/take/ assignments.pt",
                      "data/08_reporting/digits/take/ confusion.png, scores.json"]
 
 

@@ -172,3 +172,114 @@ def test_a_checkpoint_without_a_training_state_is_discarded(tmp_path, caplog):
     store.put("take-pretrain-x", {"epoch": 2})
     assert Checkpointer(store, "take-pretrain-x").load() == {"epoch": 2}
     assert Checkpointer(store, "take-pretrain-x", resume=False).load() is None
+
+
+class _Planted:
+    """A pickle that runs a shell command when unpickled."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _versioned(path, load=None, save=None):
+    from kedro.io import Version
+
+    from deep_kmeans.io import SafeTorchDataset
+
+    return SafeTorchDataset(filepath=str(path), version=Version(load, save))
+
+
+def test_safe_torch_dataset_round_trips_versions_and_loads_a_pinned_one(tmp_path):
+    import torch
+
+    from deep_kmeans.io import SafeTorchDataset
+
+    path = tmp_path / "data" / "model.pt"
+    first = {"labels": np.arange(5, dtype=np.int64), "state": {"w": torch.ones(2, 3)}, "config": {"k": 3},
+             "soft": None, "name": "digits", "seconds": 1.5}
+    second = {**first, "labels": np.arange(5, dtype=np.int64)[::-1].copy(), "config": {"k": 4}}
+    _versioned(path, save="2026-01-01T00.00.00.000Z").save(first)
+    _versioned(path, save="2026-01-02T00.00.00.000Z").save(second)
+    assert sorted(p.name for p in path.iterdir()) == ["2026-01-01T00.00.00.000Z", "2026-01-02T00.00.00.000Z"]
+    assert not list(path.rglob(".*tmp"))  # the temporary files were renamed into place
+    latest = _versioned(path).load()
+    assert latest["config"] == {"k": 4} and latest["labels"].dtype == np.int64
+    np.testing.assert_array_equal(latest["labels"], second["labels"])
+    pinned = _versioned(path, load="2026-01-01T00.00.00.000Z").load()
+    np.testing.assert_array_equal(pinned["labels"], first["labels"])
+    assert torch.equal(pinned["state"]["w"], first["state"]["w"]) and pinned["config"] == {"k": 3}
+    assert (pinned["soft"], pinned["name"], pinned["seconds"]) == (None, "digits", 1.5)
+    assert _versioned(path).exists() and not _versioned(tmp_path / "other.pt").exists()
+    # unversioned, and through the project's MLflow wrapper (which builds it with the catalog's version)
+    plain = SafeTorchDataset(filepath=str(tmp_path / "plain.pt"))
+    plain.save([1, (2, "x")])
+    assert plain.load() == [1, (2, "x")]
+    wrapped = MlflowVersionedArtifactDataset({"type": "deep_kmeans.io.SafeTorchDataset",
+                                              "filepath": str(tmp_path / "w.pt")}, artifact_path="weights",
+                                             version=__import__("kedro.io", fromlist=["Version"]).Version(None, None))
+    assert wrapped.versioned
+    wrapped.save({"x": np.float32(2.0)})
+    assert wrapped.load() == {"x": np.float32(2.0)} and type(wrapped.load()["x"]) is np.float32
+
+
+def test_safe_torch_dataset_refuses_what_it_cannot_store(tmp_path):
+    from kedro.io import DatasetError
+
+    from deep_kmeans.io import SafeTorchDataset
+
+    ds = SafeTorchDataset(filepath=str(tmp_path / "m.pt"))
+    with pytest.raises(DatasetError, match=r"m\.pt.*\['model'\]: a .*Path cannot be stored"):
+        ds.save({"model": tmp_path})
+    assert not (tmp_path / "m.pt").exists() and not list(tmp_path.glob(".*tmp"))
+
+
+@pytest.mark.parametrize("bad", ["planted", "truncated", "garbled", "foreign"])
+def test_a_planted_or_damaged_file_is_refused_and_never_run(tmp_path, bad):
+    import pickle
+
+    import torch
+    from kedro.io import DatasetError
+
+    path = tmp_path / "data" / "assignments.pt"
+    version = "2026-01-01T00.00.00.000Z"
+    _versioned(path, save=version).save({"labels": np.arange(300, dtype=np.int64)})
+    target = path / version / "assignments.pt"
+    marker = tmp_path / "pwned"
+    if bad == "planted":
+        target.write_bytes(pickle.dumps({"labels": _Planted(marker)}))
+    elif bad == "truncated":
+        target.write_bytes(target.read_bytes()[:len(target.read_bytes()) // 2])
+    elif bad == "garbled":
+        target.write_bytes(b"\x00not a file this project wrote" * 10)
+    else:  # a safe torch file, but not one of this project's datasets
+        torch.save({"labels": torch.arange(3)}, target)
+    for ds in (_versioned(path), _versioned(path, load=version)):
+        with pytest.raises(DatasetError, match="rerun the stage that writes it") as err:
+            ds.load()
+        text = str(err.value)
+        assert str(target) in text and "Refused to load" in text and "left in place" in text
+    if bad == "planted":
+        assert "weights-only load refused it" in text
+    assert not marker.exists()
+    assert target.exists()  # a user's artifact: refused, not deleted
+
+
+def test_an_array_over_a_tensor_s_memory_is_stored_next_to_the_tensor(tmp_path):
+    """A TAKE model holds KNet's M and ``M.T.numpy()`` (the centres): one storage, two types for torch.save."""
+    import torch
+
+    from deep_kmeans.io import SafeTorchDataset
+
+    m = torch.arange(6, dtype=torch.float32).reshape(2, 3)
+    ds = SafeTorchDataset(filepath=str(tmp_path / "model.pt"))
+    ds.save({"knet": {"M": m}, "centers": m.numpy(), "rows": m[0].numpy(), "t": m.T.numpy()})
+    back = ds.load()
+    assert torch.equal(back["knet"]["M"], m)
+    np.testing.assert_array_equal(back["centers"], m.numpy())
+    np.testing.assert_array_equal(back["rows"], m[0].numpy())
+    np.testing.assert_array_equal(back["t"], m.T.numpy())

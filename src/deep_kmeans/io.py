@@ -4,6 +4,8 @@
 the catalog. The feature cache and the training checkpoints use it: the node decides what the key
 is (a hash of its inputs), the catalog decides where the files live. Store files are read with
 ``torch.load(weights_only=True)``: nothing under data/ that the store reads can run code.
+:class:`SafeTorchDataset` is the same format as a versioned catalog dataset (raw data, features, pretrained
+states, models, assignments): ``.pt`` files, written atomically, refused rather than unpickled when unsafe.
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ import tempfile
 import time
 import warnings
 from collections import OrderedDict
+from copy import deepcopy
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+import fsspec
 import numpy as np
 import torch
 from kedro.io import AbstractDataset, DatasetError
+from kedro.io.core import AbstractVersionedDataset, Version, get_filepath_str, get_protocol_and_path
 from kedro_mlflow.io.models import MlflowModelTrackingDataset
 
 _KEY = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -36,6 +41,14 @@ SUFFIX = ".pt"
 LEGACY_SUFFIX = ".pkl"  # the pickled store of before: never loaded, listed and cleaned as legacy files
 _TAG = "__store__"
 _PLAIN = (type(None), bool, int, float, complex, str, bytes, torch.dtype, torch.Size)
+
+
+def _over_a_tensor(arr: np.ndarray) -> bool:
+    """Whether ``arr`` views memory a torch tensor owns (a ``tensor.numpy()``, or a view of one)."""
+    base = arr.base
+    while isinstance(base, np.ndarray):
+        base = base.base
+    return isinstance(base, torch.Tensor)
 
 
 def encode_safe(obj: Any, where: str = "object") -> Any:
@@ -57,7 +70,9 @@ def encode_safe(obj: Any, where: str = "object") -> Any:
             items = [encode_safe(v, f"{where}[{i}]") for i, v in enumerate(arr.reshape(-1).tolist())]
             return {_TAG: "object_array", "shape": tuple(arr.shape), "items": items}
         flat = np.ascontiguousarray(arr.reshape(-1)).view(np.uint8)  # no copy of a contiguous array
-        raw = torch.from_numpy(flat if flat.flags.writeable else flat.copy())
+        # a copy of a read-only array, and of one over a tensor's memory (``tensor.numpy()``): torch.save
+        # refuses two views of one storage as different types
+        raw = torch.from_numpy(flat if flat.flags.writeable and not _over_a_tensor(flat) else flat.copy())
         return {_TAG: kind, "dtype": arr.dtype.str, "shape": tuple(arr.shape), "data": raw}
     if type(obj) is tuple:
         return tuple(encode_safe(v, f"{where}[{i}]") for i, v in enumerate(obj))
@@ -250,6 +265,106 @@ class DirectoryStoreDataset(AbstractDataset[None, DirectoryStore]):
 
     def _describe(self) -> dict[str, Any]:
         return {"path": str(self._path)}
+
+
+ARTIFACT_FORMAT = "deep_kmeans.artifact"
+ARTIFACT_VERSION = 1
+
+
+class SafeTorchDataset(AbstractVersionedDataset[Any, Any]):
+    """A versioned dataset that stores an object as a ``.pt`` file read back without unpickling code.
+
+    The catalog's drop-in for ``pickle.PickleDataset`` on what a run writes to data/ and a later stage reads
+    (raw data, features, pretrained states, models, assignments)::
+
+        features:
+          type: deep_kmeans.io.SafeTorchDataset
+          filepath: data/04_feature/digits/features.pt
+          versioned: true
+
+    ``save`` encodes the object (:func:`encode_safe`: tensors, NumPy arrays and scalars, plain values and
+    tuples, lists and dicts of them; anything else is a ``DatasetError`` naming where it is) and writes it
+    with ``torch.save``, through a temporary file renamed into place for a local path, so an interrupted
+    save leaves no half file. ``load`` reads it with ``torch.load(weights_only=True, map_location="cpu")``:
+    a planted pickle cannot run code, and a truncated, garbled or planted file is refused with a
+    ``DatasetError`` naming it (the file is left where it is: it is yours to inspect or remove).
+    """
+
+    def __init__(self, *, filepath: str, version: Version | None = None, credentials: dict | None = None,
+                 fs_args: dict | None = None, metadata: dict | None = None):
+        _fs_args = deepcopy(fs_args) or {}
+        _credentials = deepcopy(credentials) or {}
+        protocol, path = get_protocol_and_path(filepath, version)
+        if protocol == "file":
+            _fs_args.setdefault("auto_mkdir", True)
+        self._protocol = protocol
+        self._fs = fsspec.filesystem(self._protocol, **_credentials, **_fs_args)
+        self.metadata = metadata
+        super().__init__(filepath=PurePosixPath(path), version=version, exists_function=self._fs.exists,
+                         glob_function=self._fs.glob)
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": self._filepath, "protocol": self._protocol, "version": self._version}
+
+    def load(self) -> Any:
+        load_path = get_filepath_str(self._get_load_path(), self._protocol)
+        try:
+            with self._fs.open(load_path, mode="rb") as fh, warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # torch's notice on a pickle of another protocol
+                blob = torch.load(fh, map_location="cpu", weights_only=True)
+            if not (isinstance(blob, dict) and blob.get("format") == ARTIFACT_FORMAT):
+                raise ValueError("not a deep_kmeans artifact file")
+            if blob.get("version") != ARTIFACT_VERSION:
+                raise ValueError(f"artifact format version {blob.get('version')!r}, this code reads "
+                                 f"{ARTIFACT_VERSION}")
+            return decode_safe(blob["object"])
+        except FileNotFoundError:
+            raise
+        except Exception as err:  # noqa: BLE001 -- whatever the failure, the file cannot be trusted
+            raise DatasetError(
+                f"Refused to load {load_path} ({_reason(err)}): it is not a file this project wrote, or it is "
+                "truncated or damaged, and it was not unpickled. The file is left in place; remove it (or that "
+                "version folder) and rerun the stage that writes it (e.g. `kedro run --pipeline=...` of the "
+                "stage whose output it is)."
+            ) from err
+
+    def save(self, data: Any) -> None:
+        save_path = get_filepath_str(self._get_save_path(), self._protocol)
+        try:
+            blob = {"format": ARTIFACT_FORMAT, "version": ARTIFACT_VERSION,
+                    "object": encode_safe(data, Path(str(self._filepath)).name)}
+        except TypeError as err:
+            raise DatasetError(f"{data.__class__} was not saved to {save_path}: {err}") from err
+        if self._protocol == "file":
+            target = Path(save_path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # a temporary file then a rename: an interrupted save never leaves a half file behind
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    torch.save(blob, fh)
+                os.replace(tmp, target)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        else:
+            with self._fs.open(save_path, mode="wb") as fh:
+                torch.save(blob, fh)
+        self._invalidate_cache()
+
+    def _exists(self) -> bool:
+        try:
+            load_path = get_filepath_str(self._get_load_path(), self._protocol)
+        except DatasetError:
+            return False
+        return self._fs.exists(load_path)
+
+    def _release(self) -> None:
+        super()._release()
+        self._invalidate_cache()
+
+    def _invalidate_cache(self) -> None:
+        self._fs.invalidate_cache(get_filepath_str(self._filepath, self._protocol))
 
 
 class CustomSourceDataset(AbstractDataset[None, Any]):

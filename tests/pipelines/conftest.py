@@ -54,10 +54,17 @@ class ScratchProject:
         return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
     def latest(self, relative: str) -> Path:
-        """The newest version of a versioned dataset's file (``data/.../x.pkl/<version>/x.pkl``)."""
+        """The newest version of a versioned dataset's file (``data/.../x.pt/<version>/x.pt``)."""
         versions = self.versions(relative)
         assert versions, f"no version of {relative}"
         return self.path / relative / versions[-1] / Path(relative).name
+
+    def load(self, relative: str, version: str | None = None):
+        """What a versioned ``.pt`` dataset holds (its newest version, or ``version``), read the safe way."""
+        from deep_kmeans.io import SafeTorchDataset
+
+        path = self.latest(relative) if version is None else self.path / relative / version / Path(relative).name
+        return SafeTorchDataset(filepath=str(path)).load()
 
 
 @pytest.fixture

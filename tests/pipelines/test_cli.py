@@ -14,7 +14,7 @@ def test_kedro_run_cli_and_unknown_dataset_message(scratch_project):
     ok = subprocess.run([KEDRO, "run", "--pipeline=data", "--params=data.options.digits.n_samples=100"],
                         cwd=scratch_project.path, env=ENV, capture_output=True, text=True, timeout=300)
     assert ok.returncode == 0, ok.stderr[-2000:]
-    assert scratch_project.latest("data/02_intermediate/digits/raw_data.pkl").exists()
+    assert scratch_project.latest("data/02_intermediate/digits/raw_data.pt").exists()
     bad = subprocess.run([KEDRO, "run", "--pipeline=data", "--params=dataset=imagenet"],
                          cwd=scratch_project.path, env=ENV, capture_output=True, text=True, timeout=300)
     assert bad.returncode != 0

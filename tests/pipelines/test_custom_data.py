@@ -102,7 +102,7 @@ def test_errors_before_training(scratch_project, params, match):
     base.update(params)
     with pytest.raises(Exception, match=match):
         scratch_project.run("take", base)
-    assert scratch_project.versions("data/06_models/custom/take/pretrained.pkl") == []
+    assert scratch_project.versions("data/06_models/custom/take/pretrained.pt") == []
 
 
 def test_n_clusters_auto_finds_the_blobs(scratch_project):
@@ -128,7 +128,7 @@ def test_take_predict_assigns_new_rows_with_the_trained_model(scratch_project):
     predicted = pd.read_csv(next(folder.iterdir()) / "predictions.csv")
     assert list(predicted["id"]) == list(trained["id"])
     np.testing.assert_array_equal(predicted["cluster"], trained["cluster"])
-    assert len(scratch_project.versions("data/06_models/custom/take/model.pkl")) == 1  # nothing retrained
+    assert len(scratch_project.versions("data/06_models/custom/take/model.pt")) == 1  # nothing retrained
     # new data of another width: a clear error naming what was expected
     df.drop(columns=["f3"]).assign(extra=1.0).to_csv(scratch_project.path / "bad.csv", index=False)
     with pytest.raises(Exception, match="missing f3; unexpected extra. Expected the columns f0, f1"):

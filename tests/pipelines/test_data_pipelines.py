@@ -1,7 +1,5 @@
 """The data and feature pipelines through Kedro, on digits."""
 
-import pickle
-
 import numpy as np
 
 from .conftest import tiny_params
@@ -9,12 +7,10 @@ from .conftest import tiny_params
 
 def test_features_pipeline_on_digits(scratch_project):
     scratch_project.run("features", tiny_params())
-    raw = pickle.loads(scratch_project.latest("data/02_intermediate/digits/raw_data.pkl").read_bytes())
+    raw = scratch_project.load("data/02_intermediate/digits/raw_data.pt")
     assert raw["x"].shape == (300, 8, 8) and raw["x"].dtype == np.float32
     assert np.bincount(raw["y"]).tolist() == [30] * 10
-    version = scratch_project.versions("data/04_feature/digits/features.pkl")[-1]
-    feats = pickle.loads((scratch_project.path / "data/04_feature/digits/features.pkl" / version / "features.pkl")
-                         .read_bytes())
+    feats = scratch_project.load("data/04_feature/digits/features.pt")
     assert feats["x"].shape == (300, 64) and 0 <= feats["x"].min() and feats["x"].max() <= 1
     assert feats["views"].shape == (300, 4, 64)
     assert feats["geometry"] == {"dim": 64, "channels": 1, "side": 8, "patch": 2}
@@ -31,11 +27,11 @@ def test_changed_feature_parameters_invalidate_the_cache(scratch_project):
 
 
 def _raw_labels(project) -> np.ndarray:
-    return pickle.loads(project.latest("data/02_intermediate/digits/raw_data.pkl").read_bytes())["y"]
+    return project.load("data/02_intermediate/digits/raw_data.pt")["y"]
 
 
 def _raw_pixels(project) -> np.ndarray:
-    return pickle.loads(project.latest("data/02_intermediate/digits/raw_data.pkl").read_bytes())["x"]
+    return project.load("data/02_intermediate/digits/raw_data.pt")["x"]
 
 
 def test_data_seed_draws_the_subset_and_seed_does_not(scratch_project):

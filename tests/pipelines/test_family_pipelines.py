@@ -54,4 +54,4 @@ def test_method_pipeline_runs_and_logs_to_mlflow(scratch_project, method):
             assert all(np.isfinite(m.value) for m in history)
     artifacts = {a.path for a in client.list_artifacts(run.run_id, "plots")}
     assert "plots/confusion.png" in artifacts
-    assert scratch_project.versions(f"data/07_model_output/digits/{method}/assignments.pkl")
+    assert scratch_project.versions(f"data/07_model_output/digits/{method}/assignments.pt")

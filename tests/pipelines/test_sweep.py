@@ -3,13 +3,12 @@ in the parent; sequentially, with the project's ParallelRunner and on a 2-worker
 
 from __future__ import annotations
 
-import pickle
-
 import mlflow
 import numpy as np
 import pytest
 from kedro.framework.project import pipelines as project_pipelines
 
+from deep_kmeans.io import SafeTorchDataset
 from deep_kmeans.pipelines.sweep.nodes import read_plan
 
 from .conftest import tiny_params
@@ -29,9 +28,9 @@ def sweep_params(methods, **extra) -> dict:
 
 
 def labels(path) -> np.ndarray:
-    files = sorted(path.glob("*/assignments.pkl"))
+    files = sorted(path.glob("*/assignments.pt"))
     assert files, path
-    return pickle.loads(files[-1].read_bytes())["labels"]
+    return SafeTorchDataset(filepath=str(files[-1])).load()["labels"]
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -103,8 +102,8 @@ def test_sweep_children_match_plain_runs_and_parent_has_the_table(scratch_projec
     # each child's labels are a plain `kedro run --pipeline=<m> --params=seed=<s>`'s labels
     for method, seed in (("kmeans", 1), ("dec", 0)):
         scratch_project.run(method, {**params, "seed": seed})
-        plain = labels(scratch_project.path / f"data/07_model_output/digits/{method}/assignments.pkl")
-        swept = labels(scratch_project.path / f"data/07_model_output/digits/sweep/{method}_s{seed}/assignments.pkl")
+        plain = labels(scratch_project.path / f"data/07_model_output/digits/{method}/assignments.pt")
+        swept = labels(scratch_project.path / f"data/07_model_output/digits/sweep/{method}_s{seed}/assignments.pt")
         np.testing.assert_array_equal(plain, swept)
 
 

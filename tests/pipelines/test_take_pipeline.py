@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 import warnings
 
 import mlflow
@@ -15,10 +14,7 @@ from .conftest import TINY_TAKE, tiny_params
 
 
 def latest_assignments(project, version: str | None = None) -> np.ndarray:
-    folder = project.path / "data/07_model_output/digits/take/assignments.pkl"
-    version = version or project.versions("data/07_model_output/digits/take/assignments.pkl")[-1]
-    with open(folder / version / "assignments.pkl", "rb") as fh:
-        return pickle.load(fh)["labels"]
+    return project.load("data/07_model_output/digits/take/assignments.pt", version)["labels"]
 
 
 def test_take_end_to_end_logs_everything_to_mlflow(scratch_project):
@@ -30,9 +26,7 @@ def test_take_end_to_end_logs_everything_to_mlflow(scratch_project):
     for metric in ("acc", "nmi", "nmi_max", "ari", "train_seconds", "init_acc", "input_kmeans_acc"):
         assert np.isfinite(run[f"metrics.{metric}"]), metric
     # the plain baseline in the same run: K-means on the same 300 pixel rows, same seed and n_init
-    features_dir = scratch_project.path / "data/04_feature/digits/features.pkl"
-    with open(next(features_dir.iterdir()) / "features.pkl", "rb") as fh:
-        features = pickle.load(fh)
+    features = scratch_project.load("data/04_feature/digits/features.pt")
     from sklearn.cluster import KMeans
     from deep_kmeans.evaluation.metrics import cluster_accuracy
 
@@ -50,8 +44,8 @@ def test_take_end_to_end_logs_everything_to_mlflow(scratch_project):
     assert len(client.get_metric_history(run.run_id, "cluster.l_k")) == 2
     artifacts = {a.path for folder in ("plots", "weights", "outputs", "reports")
                  for a in client.list_artifacts(run.run_id, folder)}
-    assert {"plots/confusion.png", "plots/embedding.png", "plots/losses.png", "weights/model.pkl",
-            "outputs/assignments.pkl", "reports/scores.json"} <= artifacts
+    assert {"plots/confusion.png", "plots/embedding.png", "plots/losses.png", "weights/model.pt",
+            "outputs/assignments.pt", "reports/scores.json"} <= artifacts
     labels = latest_assignments(scratch_project)
     assert labels.shape == (300,) and labels.dtype == np.int64
     # the MLflow model works outside the project: the training rows get the run's own clusters
@@ -64,13 +58,13 @@ def test_take_end_to_end_logs_everything_to_mlflow(scratch_project):
 def test_same_seed_same_assignments_and_nothing_overwritten(scratch_project):
     scratch_project.run("take")
     scratch_project.run("take")
-    versions = scratch_project.versions("data/07_model_output/digits/take/assignments.pkl")
+    versions = scratch_project.versions("data/07_model_output/digits/take/assignments.pt")
     assert len(versions) == 2  # versioned: the second run did not overwrite the first
     np.testing.assert_array_equal(latest_assignments(scratch_project, versions[0]),
                                   latest_assignments(scratch_project, versions[1]))
     # features come from the cache on the second run (one cache entry, two versioned copies)
     assert len(list((scratch_project.path / "data/04_feature/cache").glob("*.pt"))) == 1
-    assert len(scratch_project.versions("data/04_feature/digits/features.pkl")) == 2
+    assert len(scratch_project.versions("data/04_feature/digits/features.pt")) == 2
 
 
 def test_recluster_without_pretraining(scratch_project, caplog):
@@ -83,13 +77,10 @@ def test_recluster_without_pretraining(scratch_project, caplog):
         scratch_project.run("take_cluster", tiny_params(take={"overrides": {"digits": changed}}))
     assert not [w for w in caught if "take_cluster" in str(w.message)]  # no spurious "could not import"
     assert "embed_dim=16 kept" in caplog.text
-    model_dir = scratch_project.path / "data/06_models/digits/take/model.pkl"
-    versions = scratch_project.versions("data/06_models/digits/take/model.pkl")
-    with open(model_dir / versions[-1] / "model.pkl", "rb") as fh:
-        config = pickle.load(fh)["config"]
+    config = scratch_project.load("data/06_models/digits/take/model.pt")["config"]
     assert config["embed_dim"] == TINY_TAKE["embed_dim"] and config["lambda3"] == 0.5
-    assert len(scratch_project.versions("data/06_models/digits/take/pretrained.pkl")) == 1
-    assert len(scratch_project.versions("data/06_models/digits/take/model.pkl")) == 2
+    assert len(scratch_project.versions("data/06_models/digits/take/pretrained.pt")) == 1
+    assert len(scratch_project.versions("data/06_models/digits/take/model.pt")) == 2
     runs = scratch_project.runs()
     assert list(runs["tags.pipeline"]) == ["take", "take_cluster"]
     assert runs.iloc[1]["status"] == "FINISHED" and np.isfinite(runs.iloc[1]["metrics.acc"])
@@ -124,7 +115,7 @@ def test_bad_parameters_fail_fast_and_mark_the_run_failed(scratch_project, param
         scratch_project.run("take", base)
     runs = scratch_project.runs()
     assert (list(runs["status"]) if len(runs) else []) == ([] if checked_by == "schema" else ["FAILED"])
-    assert scratch_project.versions("data/06_models/digits/take/pretrained.pkl") == []
+    assert scratch_project.versions("data/06_models/digits/take/pretrained.pt") == []
 
 
 def test_unknown_dataset_lists_the_known_ones(scratch_project):
@@ -153,3 +144,20 @@ def test_a_dataset_name_that_is_a_path_is_refused_everywhere(scratch_project, pi
         scratch_project.run(pipeline, tiny_params(dataset="../../elsewhere"))
     assert not (scratch_project.path.parent / "elsewhere").exists()
     assert not any(scratch_project.path.parent.glob("*/*/elsewhere"))
+
+
+def test_a_umap_gmm_head_is_stored_as_plain_arrays_and_serves_the_same_clusters(scratch_project):
+    import pandas as pd
+
+    from deep_kmeans.methods.umap_gmm import is_state
+
+    params = tiny_params(take={"assignment": "umap_gmm", "umap_neighbors": 10, "overrides": {"digits": TINY_TAKE}})
+    scratch_project.run("take", params)
+    run = scratch_project.runs().iloc[0]
+    assert run["status"] == "FINISHED" and run["metrics.acc"] > 0.3
+    model = scratch_project.load("data/06_models/digits/take/model.pt")
+    assert is_state(model["head"]) and model["knet"] is None
+    labels = latest_assignments(scratch_project)
+    features = scratch_project.load("data/04_feature/digits/features.pt")
+    served = mlflow.pyfunc.load_model(f"runs:/{run.run_id}/model")
+    np.testing.assert_array_equal(np.asarray(served.predict(pd.DataFrame(features["x"]))), labels)

@@ -615,7 +615,9 @@ def soft_assignments(z: np.ndarray, state: dict, cfg: TAKEConfig, device: str = 
     """KNet's soft assignment s ∈ Δ^K (eq. 7, rows on the simplex) of every row of z (the GMM's posterior for
     the ``umap_gmm`` head); None for the K-means head."""
     if state.get("head") is not None:
-        head = state["head"]
+        from deep_kmeans.methods.umap_gmm import model_from_state
+
+        head = model_from_state(state["head"])
         return head["gmm"].predict_proba(head["umap"].transform(z)).astype(np.float32)
     if state.get("knet") is None:
         return None
@@ -624,6 +626,16 @@ def soft_assignments(z: np.ndarray, state: dict, cfg: TAKEConfig, device: str = 
     out = [knet(torch.from_numpy(np.ascontiguousarray(z[i:i + cfg.predict_batch_size])).to(dev)).cpu()
            for i in range(0, len(z), cfg.predict_batch_size)]
     return torch.cat(out).numpy().astype(np.float32)
+
+
+def with_fitted_head(state: dict) -> dict:
+    """``state`` with its ``umap_gmm`` head fitted: a stored model (``take.model``, a safe file) keeps the head
+    as :func:`deep_kmeans.methods.umap_gmm.model_state`, whose UMAP is fitted again here, once, rather than at
+    every :func:`predict` and :func:`soft_assignments`. Any other state is returned as it is."""
+    from deep_kmeans.methods.umap_gmm import is_state, model_from_state
+
+    head = state.get("head")
+    return {**state, "head": model_from_state(head)} if is_state(head) else state
 
 
 def fit_head(z: np.ndarray, cfg: TAKEConfig, n_clusters: int, seed: int = 0, progress: bool = True) -> dict:

@@ -70,8 +70,75 @@ def fit_umap_gmm(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dic
 
 
 def predict_umap_gmm(model: dict, x: np.ndarray, device: str = "auto") -> np.ndarray:
-    """The GMM's component of each row of ``x``, embedded by the fitted UMAP."""
+    """The GMM's component of each row of ``x``, embedded by the fitted UMAP (``model`` fitted or as
+    :func:`model_state` stores it)."""
+    model = model_from_state(model)
     return model["gmm"].predict(model["umap"].transform(x)).astype(np.int64)
+
+
+# The model as plain arrays and values, for a file read without unpickling code (io.SafeTorchDataset). The
+# mixture is its fitted arrays, rebuilt exactly. A fitted UMAP holds a nearest-neighbour search index
+# (pynndescent, numba) that no safe format keeps: it is stored as what fitted it (its parameters and the rows
+# it was fitted on) and fitted again on load; a seeded UMAP (n_jobs=1) fits the same embedding, which the
+# load checks against the stored one.
+STATE_KIND = "umap_gmm.state"
+
+
+def _gmm_state(gmm) -> dict:
+    fitted = {k: v for k, v in vars(gmm).items() if k.endswith("_") and not k.startswith("_")}
+    return {"params": gmm.get_params(), "fitted": fitted}
+
+
+def _gmm_from_state(state: dict):
+    from sklearn.mixture import GaussianMixture
+
+    gmm = GaussianMixture(**state["params"])
+    for k, v in state["fitted"].items():
+        setattr(gmm, k, v)
+    return gmm
+
+
+def _umap_params(reducer) -> dict:
+    return {k: (dict(v) if isinstance(v, dict) else v) for k, v in reducer.get_params().items()}
+
+
+def model_state(model: dict) -> dict:
+    """``{"umap", "gmm"}`` fitted (as :func:`fit_umap_gmm` returns it) as plain arrays and values; a state
+    already is one and is returned as it is."""
+    if is_state(model):
+        return model
+    reducer, gmm = model["umap"], model["gmm"]
+    if getattr(reducer, "_raw_data", None) is None or getattr(reducer, "embedding_", None) is None:
+        raise ValueError("umap_gmm: the UMAP is not fitted")
+    return {"kind": STATE_KIND, "umap": {"params": _umap_params(reducer), "x": np.asarray(reducer._raw_data),
+                                         "embedding": np.asarray(reducer.embedding_)},
+            "gmm": _gmm_state(gmm)}
+
+
+def is_state(model) -> bool:
+    return isinstance(model, dict) and model.get("kind") == STATE_KIND
+
+
+def model_from_state(model: dict) -> dict:
+    """The fitted ``{"umap", "gmm"}`` of a :func:`model_state` (a fitted model is returned as it is): the
+    mixture rebuilt from its arrays, the UMAP fitted again on its rows with its parameters and seed."""
+    if not is_state(model):
+        return model
+    import warnings
+
+    u = model["umap"]
+    reducer = _umap().UMAP(**u["params"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the notices of the first fit were shown then
+        reducer.fit(u["x"])
+    if reducer.embedding_.shape != u["embedding"].shape or not np.allclose(reducer.embedding_, u["embedding"],
+                                                                           atol=1e-4):
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "umap_gmm: the UMAP fitted again on load differs from the stored one (another machine or library "
+            "version?): new rows are embedded by the refitted UMAP")
+    return {"umap": reducer, "gmm": _gmm_from_state(model["gmm"])}
 
 
 class UMAPGMM(ClusterEstimator):

@@ -18,6 +18,7 @@ from kedro.pipeline import Pipeline, node
 from deep_kmeans.data.registry import Geometry
 from deep_kmeans.methods.config import params_for, resolve_n_clusters
 from deep_kmeans.methods.kit import ClusteringResult
+from deep_kmeans.methods.umap_gmm import model_state as umap_gmm_state
 
 
 def result_outputs(result: ClusteringResult, method: str) -> tuple[dict, object, dict]:
@@ -30,7 +31,11 @@ def result_outputs(result: ClusteringResult, method: str) -> tuple[dict, object,
         "train_seconds": float(result.train_seconds),
     }
     history = {k: [None if v is None else float(v) for v in vals] for k, vals in result.history.items()}
-    return assignments, result.model, history
+    model = result.model
+    if isinstance(model, dict) and set(model) == {"umap", "gmm"}:
+        # umap_gmm's fitted objects as plain arrays: <method>.model is a file read without unpickling code
+        model = umap_gmm_state(model)
+    return assignments, model, history
 
 
 def train_method(features: dict, params: dict, seed: int, device: str, n_clusters, progress: bool, *, method: str,

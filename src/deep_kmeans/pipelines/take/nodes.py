@@ -18,6 +18,7 @@ from deep_kmeans.evaluation.metrics import clustering_scores, internal_scores
 from deep_kmeans.methods import take
 from deep_kmeans.methods.config import params_for, resolve_n_clusters
 from deep_kmeans.methods.kit import ParamReader, kmeans_init
+from deep_kmeans.methods.umap_gmm import model_state
 from deep_kmeans.runtime import resolve_device
 from deep_kmeans.features.build import features_like
 from deep_kmeans.pipelines.evaluation.nodes import as_mlflow_metrics, assignments_table
@@ -167,7 +168,8 @@ def cluster_take(pretrained: dict, init: dict, features: dict, config: dict, see
         z = take.encode(take.load_tae(pretrained, geometry, cfg), _train_x(features, pretrained),
                         cfg.predict_batch_size, device)
         fitted = take.fit_head(z, cfg, pretrained["n_clusters"], seed, progress)
-        state, history = {"tae": pretrained["tae"], "knet": None, "head": fitted["head"]}, {}
+        # the head as plain arrays (umap_gmm.model_state): take.model is a file read without unpickling code
+        state, history = {"tae": pretrained["tae"], "knet": None, "head": model_state(fitted["head"])}, {}
         init = {**init, "centers": fitted["centers"]}
     else:
         state, history = take.cluster(_train_x(features, pretrained), pretrained, init["centers"], geometry, cfg,
@@ -187,6 +189,7 @@ def predict_take(model: dict, features: dict, device: str) -> dict:
     With a train/unseen split, the scores of the unseen rows are added as ``*_unseen`` (Table 5).
     """
     cfg = take.TAKEConfig.from_params(model["config"])
+    model = take.with_fitted_head(model)
     labels, z = take.predict(features["x"], model, Geometry.from_dict(model["geometry"]), cfg, device=device)
     assignments = {"method": "take", "labels": labels, "embedding": z, "centers": model["centers"],
                    "soft": take.soft_assignments(z, model, cfg, device),
@@ -212,6 +215,7 @@ def predict_new_take(model: dict, new_data: dict, device: str, progress: bool):
     if x.shape[1] != geometry.dim:
         raise ValueError(f"the new data has {x.shape[1]} features, the model expects {geometry.dim}")
     cfg = take.TAKEConfig.from_params(model["config"])
+    model = take.with_fitted_head(model)
     labels, z = take.predict(x, model, geometry, cfg, device=device)
     assignments = {"labels": labels, "embedding": z, "centers": model["centers"],
                    "soft": take.soft_assignments(z, model, cfg, device)}
@@ -225,7 +229,7 @@ def mlflow_model(model: dict):
     """The trained model as an MLflow pyfunc model (artifact path ``model``), loadable without the project."""
     from deep_kmeans.serving import TAKEPyfunc
 
-    return TAKEPyfunc(model)
+    return TAKEPyfunc(take.with_fitted_head(model))
 
 
 def merge_histories(pretrain_history: dict, cluster_history: dict) -> dict:
