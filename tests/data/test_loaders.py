@@ -4,6 +4,7 @@ offline copies exist, on ../shared/datasets."""
 from __future__ import annotations
 
 import gzip
+import os
 import io
 import pickle
 import struct
@@ -227,6 +228,24 @@ def test_mnist_from_pickle(tmp_path):
     assert raw["x"].shape == (40, 28, 28) and raw["x"].dtype == np.float32
     assert np.bincount(raw["y"]).tolist() == [4] * 10
     assert raw["source"].endswith("mnist.pkl.gz")
+
+
+def test_a_planted_data_pickle_runs_no_code(tmp_path):
+    """mnist.pkl.gz is a pickle the user downloads: it is read building arrays only, so a planted one is a clear
+    error naming the file, and the command it carries never runs."""
+    marker = tmp_path / "pwned"
+
+    class Planted:
+        def __reduce__(self):
+            return os.system, (f"touch {marker}",)
+
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    with gzip.open(folder / "mnist.pkl.gz", "wb") as f:
+        pickle.dump(Planted(), f)
+    with pytest.raises(Exception, match=r"mnist\.pkl\.gz.*(posix|os)\.system.*refused"):
+        load_raw_dataset("mnist", folder)
+    assert not marker.exists()
 
 
 def test_mnist_missing_message(tmp_path):

@@ -162,6 +162,6 @@ def test_an_image_folder_through_the_backbone(scratch_project, tmp_path):
     assert sorted(table["id"])[0].endswith("blue_0.png")
     run = scratch_project.runs().iloc[-1]
     assert run["status"] == "FINISHED" and run["metrics.acc"] == 1.0  # three colours, three clusters
-    feats = scratch_project.latest("data/04_feature/custom/features.pkl")
+    feats = scratch_project.latest("data/04_feature/custom/features.pt")
     assert feats.exists()
     mlflow.set_tracking_uri(None)

@@ -143,11 +143,28 @@ def read_idx(path: str | Path) -> np.ndarray:
     return arr.astype(dtype.newbyteorder("="))
 
 
+# What the data sets' own pickles (MNIST's mnist.pkl.gz, CIFAR-10's python batches) are made of: NumPy arrays
+# in tuples, lists and dicts. Nothing else is built, so a planted file cannot run code when it is read.
+_ARRAY_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+}
+
+
+class _ArraysOnly(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) in _ARRAY_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"it asks for {module}.{name}; a data file holds arrays only, so it was refused")
+
+
 def load_pickle(path: Path, encoding: str = "latin1"):
-    """Unpickle a (possibly gzipped) file; a truncated or garbled file becomes a clear error."""
+    """Unpickle a (possibly gzipped) file of NumPy arrays, building nothing but arrays and containers; a
+    truncated, garbled or planted file becomes a clear error naming it."""
     data = read_bytes(path)
     try:
-        return pickle.loads(data, encoding=encoding)
+        return _ArraysOnly(io.BytesIO(data), encoding=encoding).load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError) as e:
         raise corrupt_file_error(path, f"cannot unpickle it ({type(e).__name__}: {e})") from e
 
