@@ -28,6 +28,8 @@ def test_the_take_cpu_preset_is_the_custom_data_block_and_the_estimator_default(
 
     conf = yaml.safe_load((CONF / "parameters_take.yml").read_text())["take"]
     assert conf["preset"] is None
-    assert conf["presets"]["cpu"] == conf["overrides"]["custom"] == TAKE.PRESETS["cpu"]
+    assert conf["presets"]["cpu"] == TAKE.PRESETS["cpu"]
+    # your own data: the cpu preset, its epochs sized to the data
+    assert conf["overrides"]["custom"] == {**conf["presets"]["cpu"], "sample_budget": 300_000}
     # every key of the preset is a TAKE hyperparameter
     TAKEConfig.from_params(params_for({**conf, "preset": "cpu"}, "mnist"))

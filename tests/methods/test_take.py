@@ -291,3 +291,36 @@ def test_a_bad_checkpoint_is_named_discarded_and_the_phase_restarts(digits, tmp_
     for k in full["tae"]:  # started from scratch: the uninterrupted result
         torch.testing.assert_close(again["tae"][k], full["tae"][k], rtol=0, atol=0)
     assert hist == full_hist and store.keys() == []
+
+
+def test_the_epochs_are_sized_to_the_data_by_the_sample_budget(caplog):
+    """take.sample_budget (your own data: 300,000): rows × epochs × max(1, patches / 16) at most, epochs scaled
+    down in proportion, at least 1 per phase that has any; nothing changes for data that fits."""
+    import logging
+
+    from deep_kmeans.data.registry import Geometry
+    from deep_kmeans.pipelines.take.nodes import resolve_take_config
+
+    cfg = T.TAKEConfig.from_params({"warmup_epochs": 40, "update_epochs": 10, "cluster_epochs": 10,
+                                    "sample_budget": 300_000})
+    small = Geometry(dim=20, channels=1, side=8, patch=2)  # 16 patches: a 20-column table
+    assert T.sized_for_data(cfg, 600, small) == (cfg, None)  # 600 × 60 = 36,000: as given
+    sized, note = T.sized_for_data(cfg, 50_000, small)  # 3,000,000 → factor 0.1
+    assert (sized.warmup_epochs, sized.update_epochs, sized.cluster_epochs) == (4, 1, 1)
+    assert "50,000 rows" in note and "4/1/1" in note
+    wide = Geometry(dim=784, channels=1, side=28, patch=4)  # 49 patches count 49/16 per row
+    sized, _ = T.sized_for_data(cfg, 5_000, wide)  # 5,000 × 3.0625 × 60 = 918,750 → factor 0.3265
+    assert (sized.warmup_epochs, sized.update_epochs, sized.cluster_epochs) == (13, 3, 3)
+    assert T.sized_for_data(T.TAKEConfig.from_params({"sample_budget": None}), 10**6, small)[1] is None
+    no_update = T.TAKEConfig.from_params({"warmup_epochs": 40, "update_epochs": 0, "cluster_epochs": 10,
+                                          "sample_budget": 10})
+    assert T.sized_for_data(no_update, 1000, small)[0].update_epochs == 0  # a phase left out stays out
+    # the node applies it, before any training, and says so
+    features = {"name": "custom", "x": np.zeros((50_000, 20), np.float32), "y": None,
+                "geometry": small.to_dict()}
+    params = {"overrides": {"custom": {"warmup_epochs": 40, "update_epochs": 10, "cluster_epochs": 10,
+                                       "sample_budget": 300_000}}}
+    with caplog.at_level(logging.INFO):
+        config = resolve_take_config(params, features, 5, 0)
+    assert (config["config"]["warmup_epochs"], config["config"]["cluster_epochs"]) == (4, 1)
+    assert "sample_budget=300,000" in caplog.text

@@ -56,6 +56,10 @@ class TAKEConfig:
     warmup_epochs: int = 150
     update_epochs: int = 50
     cluster_epochs: int = 50
+    # Sizing for data of any size (your own data): at most this many rows × epochs, all phases together, for
+    # a 16-patch input (wider inputs, more patches, count more per row). A larger data set gets
+    # proportionally fewer epochs (never fewer than 1 per phase, never more than given). None: as given.
+    sample_budget: int | None = None
     batch_size: int = 256
     lr: float = 1e-3
     cluster_lr: float | None = None  # learning rate of the clustering phase; None = lr (the paper)
@@ -142,7 +146,9 @@ CLUSTER_TRAINING_KEYS = ("cluster_epochs", "cluster_lr", "grad_clip", "lambda3",
 # assignment knet only; K-means' result enters the key as the centres); compile changes the speed, not the
 # module; predict_batch_size chunks inference; the rest are how the run is carried out.
 NOT_TRAINING_KEYS = ("assignment", "umap_neighbors", "kmeans_n_init", "baseline_kmeans", "compile",
-                     "predict_batch_size", "checkpoint_every", "resume")
+                     "predict_batch_size", "checkpoint_every", "resume",
+                     # applied to the epochs before training (sized_for_data): the epochs are in the key
+                     "sample_budget")
 
 
 def _digest(*arrays) -> str:
@@ -175,6 +181,7 @@ def read_take_params(p: ParamReader) -> dict:
             # the contrastive loss needs negatives: 2 rows per batch at least
             "batch_size": 2, "knet_iters": 1, "umap_neighbors": 2, "predict_batch_size": 1, "checkpoint_every": 0}
     v = {k: p.int(k, d[k], min=lo, nullable=False) for k, lo in ints.items()}
+    v["sample_budget"] = p.int("sample_budget", d["sample_budget"], min=1)  # null: the epochs as given
     v["mlp_ratio"] = p.float("mlp_ratio", d["mlp_ratio"], min=0.0, exclusive_min=True, nullable=False)
     v["dropout"] = p.float("dropout", d["dropout"], min=0.0, max=1.0, exclusive_max=True, nullable=False)
     v["lr"] = p.float("lr", d["lr"], min=0.0, exclusive_min=True, nullable=False)
@@ -194,6 +201,23 @@ def read_take_params(p: ParamReader) -> dict:
     missing = set(d) - set(v)
     assert not missing, f"read_take_params does not read {sorted(missing)}"
     return v
+
+
+def sized_for_data(cfg: TAKEConfig, n_rows: int, geometry: Geometry) -> tuple[TAKEConfig, str | None]:
+    """``cfg`` with its epochs scaled down to ``cfg.sample_budget`` (rows × epochs at 16 patches per row), and a
+    line saying so; ``cfg`` itself when it fits or has no budget. Deterministic: the same data, the same epochs."""
+    epochs = (cfg.warmup_epochs, cfg.update_epochs, cfg.cluster_epochs)
+    patches = (geometry.side // geometry.patch) ** 2
+    cost = n_rows * max(1.0, patches / 16) * sum(epochs)
+    if cfg.sample_budget is None or cost <= cfg.sample_budget:
+        return cfg, None
+    factor = cfg.sample_budget / cost
+    warmup, update, cluster = (max(1, round(e * factor)) if e else 0 for e in epochs)
+    sized = dataclasses.replace(cfg, warmup_epochs=warmup, update_epochs=update, cluster_epochs=cluster)
+    note = (f"take: {n_rows:,} rows of {patches} patches are more than sample_budget={cfg.sample_budget:,} allows "
+            f"at {'/'.join(map(str, epochs))} epochs: training {warmup}/{update}/{cluster} warm-up/update/clustering "
+            "epochs (--params=take.sample_budget=null trains the epochs as given)")
+    return sized, note
 
 
 def read_take_split(p: ParamReader) -> float | None:
@@ -714,7 +738,7 @@ class TAKE(ClusterMixin, BaseEstimator):
                  device: str = "auto", progress: bool = False, preset: str = "cpu", *,
                  embed_dim=None, latent_dim=None, depth=None, heads=None, decoder_depth=None, decoder_heads=None,
                  mlp_ratio=None, dropout=None, head_hidden=None, head_out=None, warmup_epochs=None,
-                 update_epochs=None, cluster_epochs=None, batch_size=None, lr=None, cluster_lr=None,
+                 update_epochs=None, cluster_epochs=None, sample_budget=None, batch_size=None, lr=None, cluster_lr=None,
                  grad_clip=None, lambda1=None, lambda2=None, lambda3=None, tau=None, reconstruction=None,
                  use_ccl=None, use_cl=None, knet_iters=None, knet_alpha=None, knet_lambda=None, knet_centers=None,
                  assignment=None,
@@ -731,6 +755,7 @@ class TAKE(ClusterMixin, BaseEstimator):
         self.dropout = dropout
         self.head_hidden, self.head_out = head_hidden, head_out
         self.warmup_epochs, self.update_epochs, self.cluster_epochs = warmup_epochs, update_epochs, cluster_epochs
+        self.sample_budget = sample_budget
         self.batch_size, self.lr, self.cluster_lr, self.grad_clip = batch_size, lr, cluster_lr, grad_clip
         self.lambda1, self.lambda2, self.lambda3, self.tau = lambda1, lambda2, lambda3, tau
         self.reconstruction, self.use_ccl, self.use_cl = reconstruction, use_ccl, use_cl
@@ -741,7 +766,7 @@ class TAKE(ClusterMixin, BaseEstimator):
         self.amp, self.compile, self.predict_batch_size = amp, compile, predict_batch_size
         self.checkpoint_every, self.resume = checkpoint_every, resume
 
-    # cpu (the default): conf/base/parameters_take.yml's `overrides.custom` (a test keeps them equal): a small
+    # cpu (the default): conf/base/parameters_take.yml's `presets.cpu` (a test keeps them equal): a small
     # TAE, minutes on a CPU for a few thousand rows. paper: TAKEConfig's defaults, the paper's MNIST settings.
     PRESETS = {"cpu": {
         "embed_dim": 32,
@@ -780,8 +805,10 @@ class TAKE(ClusterMixin, BaseEstimator):
         if X.ndim != 2:
             raise ValueError(f"X must be 2-D (samples × features), got shape {X.shape}")
         check_n_clusters(self.n_clusters, len(X))
-        cfg = self._config()
         geometry = estimator_geometry(self.geometry, X.shape[1])
+        cfg, note = sized_for_data(self._config(), len(X), geometry)
+        if note:
+            logger.info(note)
         check_inputs(X, geometry, views)
         if views is None and cfg.update_epochs:
             views = self._own_views(X, geometry)

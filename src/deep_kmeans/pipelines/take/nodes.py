@@ -49,14 +49,17 @@ def resolve_take_config(params: dict, features: dict, n_clusters, data_seed: int
     everything the later nodes need, resolved once, before any long work."""
     merged = params_for(params, features["name"])
     cfg = take.TAKEConfig.from_params(merged)
+    train_rows = train_indices(len(features["x"]), features["y"], merged.get("split"), data_seed)
+    cfg, note = take.sized_for_data(cfg, len(train_rows), Geometry.from_dict(features["geometry"]))
+    if note:
+        logger.info(note)
     # the faster schedule a long run's warning offers (pretrain_take), where the run is not on it already
     presets = params.get("presets") or {}
     faster = None
     if params.get("preset") != FASTER_PRESET and FASTER_PRESET in presets:
         faster = take.TAKEConfig.from_params(params_for({**params, "preset": FASTER_PRESET}, features["name"]))
     return {"config": cfg.to_dict(), "n_clusters": resolve_n_clusters(n_clusters, features),
-            "train_rows": train_indices(len(features["x"]), features["y"], merged.get("split"), data_seed),
-            "faster": None if faster is None else faster.to_dict()}
+            "train_rows": train_rows, "faster": None if faster is None else faster.to_dict()}
 
 
 # A run whose estimated training time passes this gets a warning before it starts (pretrain_take).
