@@ -45,6 +45,7 @@ from mlflow.entities import RunStatus
 from mlflow.tracking import MlflowClient
 
 from deep_kmeans.methods.config import command_line_wins  # noqa: F401  (re-exported: its home was here)
+from deep_kmeans.errors import UserError
 from deep_kmeans.pipelines.sweep.nodes import log_metric_records, mark_unfinished_children
 
 logger = logging.getLogger(__name__)
@@ -594,11 +595,11 @@ class RunIsolationHook:
     content-addressed stores written atomically (a key is a hash of everything that went into its entry).
     """
 
-    @hook_impl
+    @hook_impl(tryfirst=True)  # settings.py registers it before the parameter check, which therefore runs first
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
         user_pinned = set(run_params.get("load_versions") or {})
         written = pipeline.all_outputs()
-        pinned = {}
+        pinned, missing = {}, []
         for name in sorted(pipeline.datasets() - user_pinned):
             dataset = catalog.get(name)
             if dataset is None or not is_versioned(dataset):
@@ -607,6 +608,10 @@ class RunIsolationHook:
             load = save if name in written else latest_version(dataset)
             if load is not None:
                 pinned[name] = with_load_version(dataset, load, save)
+            elif name in pipeline.inputs():
+                missing.append(name)
+        if missing:
+            raise MissingInputError(missing, catalog, run_params.get("pipeline_names") or [])
         catalog_log = logging.getLogger("kedro.io.data_catalog")
         level = catalog_log.level
         catalog_log.setLevel(logging.ERROR)  # "Replacing dataset ..." for every pinned one: meant here
@@ -616,6 +621,25 @@ class RunIsolationHook:
         finally:
             catalog_log.setLevel(level)
         logger.debug("%d versioned datasets read at pinned versions", len(pinned))
+
+
+class MissingInputError(UserError, FileNotFoundError):
+    """A stage pipeline started before the stage that writes its input has ever run: said before any node runs."""
+
+    def __init__(self, names: list[str], catalog, pipeline_names: list[str]):
+        from kedro.framework.project import pipelines
+
+        lines = []
+        for name in names:
+            path = getattr(versioned_core(catalog.get(name)), "_filepath", None)
+            # the smallest registered pipeline that writes it (take_pretrain rather than take)
+            writers = sorted((len(p.nodes), n) for n, p in pipelines.items()
+                             if n != "__default__" and name in p.all_outputs())
+            run = f"kedro run --pipeline={writers[0][1]}" if writers else "the pipeline that writes it"
+            lines.append(f"  - {name} ({path}): no version on disk yet; `{run}` writes it")
+        what = ", ".join(pipeline_names) or "this pipeline"
+        super().__init__(f"{what} starts from {len(names)} input(s) that no run has written yet:\n"
+                         + "\n".join(lines))
 
 
 def versioned_core(dataset):

@@ -68,7 +68,9 @@ if not VERBOSE:
 # Every parameter is checked first (schema.py), before the MLflow run opens; then
 # kedro-mlflow's hook, extended (hooks.py): registered here instead of through the plugin's entry point. Under
 # torchrun (docs/distributed.md) only rank 0 tracks and writes; the other ranks keep their outputs in memory.
-HOOKS = (ParameterCheckHook(), CommandLineParamsHook(), RunIsolationHook(),
+# Pluggy calls the hooks marked tryfirst (the parameter check, then the isolation, which can refuse a missing
+# input) in the reverse order of registration, all before kedro-mlflow's hook opens the MLflow run.
+HOOKS = (RunIsolationHook(), ParameterCheckHook(), CommandLineParamsHook(),
          RunHook() if is_main_process() else OtherRankHook())
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-mlflow")
 

@@ -126,3 +126,18 @@ def test_load_versions_given_by_the_user_are_kept(tmp_path, project_root):
     RunIsolationHook().before_pipeline_run({"load_versions": {"features": versions[0]}}, pipelines["take_pretrain"],
                                            catalog)
     assert catalog.load("features") == {"run": "first"}
+
+
+def test_a_stage_pipeline_without_its_input_says_which_run_writes_it(scratch_project):
+    """`take_cluster` before any pretraining: a user error naming each missing input, its file and the pipeline
+    that writes it, before any node runs and before an MLflow run opens."""
+    from deep_kmeans.errors import user_error_in
+    from deep_kmeans.hooks import MissingInputError
+
+    with pytest.raises(Exception) as caught:
+        scratch_project.run("take_cluster")
+    error = user_error_in(caught.value)
+    assert isinstance(error, MissingInputError)
+    assert "take.pretrained (" in str(error) and "`kedro run --pipeline=take_pretrain` writes it" in str(error)
+    assert "`kedro run --pipeline=features` writes it" in str(error)
+    assert scratch_project.runs().empty
