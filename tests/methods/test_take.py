@@ -130,6 +130,7 @@ def digits_features(x, views):
             "geometry": {"dim": 64, "channels": 1, "side": 8, "patch": 2}}
 
 
+@pytest.mark.slow
 def test_fresh_views_are_seeded_resumable_and_change_training(digits, tmp_path):
     x, views, _, g = digits
     cfg = T.TAKEConfig.from_params({**TINY, "fresh_views": True})
@@ -183,6 +184,7 @@ def test_compile_option_compiles_the_tae_in_place(monkeypatch):
     assert tae.state_dict().keys() == eager.state_dict().keys()
 
 
+@pytest.mark.slow
 def test_joint_phase_lowers_l_k_and_moves_towards_the_classes(digits):
     """The mechanism the digits preset relies on (knet_centers: refit, λ3 = 1e-2): the joint phase lowers L_k
     epoch after epoch and leaves the assignment closer to the classes than its K-means start."""

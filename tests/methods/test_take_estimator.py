@@ -91,6 +91,7 @@ def test_presets_and_own_views(data, project_root):
     assert model._own_views(x[:20] * 5 - 1, geometry_for("digits", 64)) is None  # not images: said, not faked
 
 
+@pytest.mark.slow
 def test_umap_gmm_head_on_the_pretrained_z(data):
     x, y = data
     m = TAKE(n_clusters=4, geometry=geometry_for("digits", 64), assignment="umap_gmm", umap_neighbors=10,

@@ -113,6 +113,7 @@ def test_n_clusters_auto_finds_the_blobs(scratch_project):
     mlflow.set_tracking_uri(None)
 
 
+@pytest.mark.slow
 def test_take_predict_assigns_new_rows_with_the_trained_model(scratch_project):
     path = scratch_project.path / "train.csv"
     blobs_table(path, ids=True)

@@ -66,6 +66,7 @@ def test_sweep_structure_shares_data_and_features(scratch_project):
     assert not any(o.endswith((".metrics", ".history", "_plot")) for o in pipe.all_outputs())
 
 
+@pytest.mark.slow
 def test_sweep_children_match_plain_runs_and_parent_has_the_table(scratch_project):
     methods, seeds = ["kmeans", "dec"], [0, 1]
     sweep_conf(scratch_project, methods, seeds)

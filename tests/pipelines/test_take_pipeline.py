@@ -86,6 +86,7 @@ def test_recluster_without_pretraining(scratch_project, caplog):
     assert runs.iloc[1]["status"] == "FINISHED" and np.isfinite(runs.iloc[1]["metrics.acc"])
 
 
+@pytest.mark.slow
 def test_unseen_split_reports_both_parts(scratch_project):
     params = tiny_params()
     params["take"]["split"] = {"train_fraction": 0.5}
@@ -128,6 +129,7 @@ def test_missing_raw_files_name_the_folder(scratch_project):
         scratch_project.run("data", tiny_params(dataset="mnist"))
 
 
+@pytest.mark.slow
 def test_a_parameter_on_the_command_line_wins_over_the_data_set_preset(scratch_project):
     # TINY_TAKE (the digits preset in these tests) says 2 clustering epochs; the command line says 1
     params = tiny_params()
