@@ -31,6 +31,7 @@ def run_all(x, views, g, cfg, seed, store=None):
     return T.predict(x, state, g, cfg, "cpu")[0], state, hist
 
 
+@pytest.mark.slow
 def test_same_seed_same_assignments_different_seed_differs(digits):
     x, views, _, g = digits
     cfg = T.TAKEConfig.from_params(TINY)
@@ -63,6 +64,7 @@ def test_pretrain_history_has_every_term(digits):
     assert set(hist) == {"pretrain/loss", "pretrain/l_r"}  # no views: L_r only
 
 
+@pytest.mark.slow
 def test_resume_after_interruption_gives_the_uninterrupted_result(digits, tmp_path):
     x, views, _, g = digits
     cfg = T.TAKEConfig.from_params(TINY)

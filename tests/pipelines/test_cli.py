@@ -6,10 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 KEDRO = str(Path(sys.executable).parent / "kedro")
 ENV = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "HF_HUB_OFFLINE": "1"}
 
 
+@pytest.mark.slow
 def test_kedro_run_cli_and_unknown_dataset_message(scratch_project):
     ok = subprocess.run([KEDRO, "run", "--pipeline=data", "--params=data.options.digits.n_samples=100"],
                         cwd=scratch_project.path, env=ENV, capture_output=True, text=True, timeout=300)

@@ -67,6 +67,7 @@ def test_same_seed_same_assignments_and_nothing_overwritten(scratch_project):
     assert len(scratch_project.versions("data/04_feature/digits/features.pt")) == 2
 
 
+@pytest.mark.slow
 def test_recluster_without_pretraining(scratch_project, caplog):
     scratch_project.run("take")
     # a clustering option applies; a pretraining option (the TAE's width) cannot and is reported, while the
