@@ -55,6 +55,7 @@ def test_refit_centers_are_the_centroids_of_the_final_z(digits):
         np.testing.assert_allclose(M[:, k], z[nearest == k].mean(0), atol=1e-3)
 
 
+@pytest.mark.slow
 def test_pretrain_history_has_every_term(digits):
     x, views, _, g = digits
     _, hist = T.pretrain(x, views, g, T.TAKEConfig.from_params(TINY), 0, "cpu", False)

@@ -63,6 +63,7 @@ def test_scikit_learn_protocol(data):
     assert model.set_params(lambda3=0.5).lambda3 == 0.5
 
 
+@pytest.mark.slow
 def test_readme_example_runs_as_written(project_root):
     # The "Without Kedro" block of the README, executed verbatim on 120 digits.
     readme = (project_root / "README.md").read_text()

@@ -24,6 +24,7 @@ def test_kedro_run_cli_and_unknown_dataset_message(scratch_project):
     assert "known data sets: 2mnist, agnews, cifar10, custom, digits" in " ".join((bad.stdout + bad.stderr).split())
 
 
+@pytest.mark.slow
 def test_kedro_viz_shows_the_whole_lineage(scratch_project):
     out = subprocess.run([KEDRO, "viz", "build"], cwd=scratch_project.path, env=ENV, capture_output=True,
                          text=True, timeout=300)

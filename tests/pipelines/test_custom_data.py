@@ -40,6 +40,7 @@ def latest_table(project, method: str) -> pd.DataFrame:
                        / "assignments.csv")
 
 
+@pytest.mark.slow
 def test_readme_example_runs_as_written(scratch_project, project_root):
     readme = (project_root / "README.md").read_text()
     block = readme.split("## Your own data", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
@@ -105,6 +106,7 @@ def test_errors_before_training(scratch_project, params, match):
     assert scratch_project.versions("data/06_models/custom/take/pretrained.pt") == []
 
 
+@pytest.mark.slow
 def test_n_clusters_auto_finds_the_blobs(scratch_project):
     path = scratch_project.path / "t.csv"
     blobs_table(path)

@@ -55,6 +55,7 @@ def test_take_end_to_end_logs_everything_to_mlflow(scratch_project):
     np.testing.assert_array_equal(np.asarray(served.predict(pd.DataFrame(features["x"]))), labels)
 
 
+@pytest.mark.slow
 def test_same_seed_same_assignments_and_nothing_overwritten(scratch_project):
     scratch_project.run("take")
     scratch_project.run("take")
