@@ -135,6 +135,20 @@ def _reason(err: Exception) -> str:
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
+def save_atomically(blob: Any, target: Path, prefix: str) -> None:
+    """``torch.save(blob)`` to ``target`` through a temporary file (``<prefix>….tmp``) renamed into place: an
+    interrupted save never leaves a half file behind."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=prefix, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(blob, fh)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 @dataclass(frozen=True)
 class StoreEntry:
     """One file of a :class:`DirectoryStore` folder: ``kind`` is ``entry`` (a ``<key>.pt`` the store reads),
@@ -197,16 +211,7 @@ class DirectoryStore:
         f = self._file(key)
         blob = {"format": STORE_FORMAT, "version": STORE_VERSION, "key": key,
                 "object": encode_safe(obj, f"store entry {key!r}")}
-        f.parent.mkdir(parents=True, exist_ok=True)
-        # Write to a temporary file then rename: an interrupted save never leaves a half file behind.
-        fd, tmp = tempfile.mkstemp(dir=f.parent, prefix=f".{key}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                torch.save(blob, fh)
-            os.replace(tmp, f)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        save_atomically(blob, f, prefix=f".{key}.")
         return f
 
     def delete(self, key: str) -> None:
@@ -337,16 +342,7 @@ class SafeTorchDataset(AbstractVersionedDataset[Any, Any]):
             raise DatasetError(f"{data.__class__} was not saved to {save_path}: {err}") from err
         if self._protocol == "file":
             target = Path(save_path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            # a temporary file then a rename: an interrupted save never leaves a half file behind
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    torch.save(blob, fh)
-                os.replace(tmp, target)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
+            save_atomically(blob, target, prefix=f".{target.name}.")
         else:
             with self._fs.open(save_path, mode="wb") as fh:
                 torch.save(blob, fh)
