@@ -212,13 +212,21 @@ def test_every_option_is_placed_in_or_out_of_the_checkpoint_keys():
     assert len(set(placed)) == len(placed)
 
 
-def test_resume_survives_options_that_do_not_change_the_training(digits, tmp_path, caplog):
+def pretrained_and_interrupted(digits, cfg, tmp_path):
+    """An uninterrupted pretraining (state, history), and a store holding the checkpoint of the same
+    pretraining interrupted after 3 epochs."""
     x, views, _, g = digits
-    cfg = T.TAKEConfig.from_params(TINY)
     store = DirectoryStore(tmp_path / "ckpt")
     full, full_hist = T.pretrain(x, views, g, cfg, 0, "cpu", False)
     with pytest.raises(KeyboardInterrupt):
         T.pretrain(x, views, g, cfg, 0, "cpu", False, store=store, data_key="d", stop_after=3)
+    return full, full_hist, store
+
+
+def test_resume_survives_options_that_do_not_change_the_training(digits, tmp_path, caplog):
+    x, views, _, g = digits
+    cfg = T.TAKEConfig.from_params(TINY)
+    full, full_hist, store = pretrained_and_interrupted(digits, cfg, tmp_path)
     # scoring, prediction and checkpointing options change between the interrupted run and its rerun
     other = T.TAKEConfig.from_params({**TINY, "predict_batch_size": 7, "baseline_kmeans": False,
                                       "kmeans_n_init": 1, "umap_neighbors": 5, "checkpoint_every": 2,
@@ -278,10 +286,7 @@ def test_a_bad_checkpoint_is_named_discarded_and_the_phase_restarts(digits, tmp_
 
     x, views, _, g = digits
     cfg = T.TAKEConfig.from_params(TINY)
-    store = DirectoryStore(tmp_path / "ckpt")
-    full, full_hist = T.pretrain(x, views, g, cfg, 0, "cpu", False)
-    with pytest.raises(KeyboardInterrupt):
-        T.pretrain(x, views, g, cfg, 0, "cpu", False, store=store, data_key="d", stop_after=3)
+    full, full_hist, store = pretrained_and_interrupted(digits, cfg, tmp_path)
     (key,) = store.keys()
     path = store.path / f"{key}.pt"
     marker = tmp_path / "owned"
