@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# The GPU run of docs/benchmarks.md, in ONE call of at most 10 minutes on a machine with the
-# CUDA image (python3 with torch, scikit-learn, PyYAML; no Kedro, no network):
-#   1. install the carried nltk wheel (deep_kmeans.data imports it) and build ClustPy from its sdist;
-#   2. benchmarks/speed.py (sizes `large`), at most SPEED_S seconds;
-#   3. benchmarks/quality.py --scale full on all 70,000 MNIST digits, TAKE, 3 seeds, with the
-#      largest schedule of quality.SCHEDULES that the speed run predicts to fit in what is left;
-#   4. K-means on the same pixels (3 seeds) in the rest of the time.
+# The GPU runs of docs/benchmarks.md, each in ONE call of at most 10 minutes on a machine with the
+# CUDA image (python3 with torch, scikit-learn, PyYAML; no Kedro, no network). Two modes:
+#
+# MODE=paper (the default): TAKE with `take.preset=paper` (exactly the paper: its TAE, 150/50/50 epochs, KNet's
+#   α = 1e-3, new views every update epoch, M learned) on all 70,000 MNIST digits, seed ${SEED:-0}, checkpointed
+#   every 5 epochs into CKPT (default benchmarks/results/gpu-checkpoints). A call stops itself before the
+#   10 minutes are up and copies the checkpoints to $OUT/checkpoints; put them back into CKPT (the device tool
+#   returns them under files_at) and carry CKPT into the next call, which resumes where this one stopped
+#   (methods/kit.Checkpointer: same options, same data, same seed). The call that finishes writes the
+#   quality table (final epoch) to $OUT.
+# MODE=budget: benchmarks/speed.py (sizes `large`), at most SPEED_S seconds, then benchmarks/quality.py
+#   --scale full on MNIST, TAKE, 3 seeds, with the largest schedule of quality.SCHEDULES that the speed run
+#   predicts to fit in what is left, then K-means on the same pixels (3 seeds) in the rest of the time.
+#
+# Both install the carried nltk wheel (deep_kmeans.data imports it) and build ClustPy from its sdist first.
 # Needs data/01_raw/mnist/mnist.pkl.gz and benchmarks/results/pkgs/{nltk-*.whl,clustpy-*.tar.gz}
-# (both git-ignored: carried). Results and the log go to $OUT.
+# (git-ignored: carried). Results and the log go to $OUT.
 set -u
 START=$SECONDS
 OUT=${OUT:-benchmarks/results/gpu}
@@ -26,6 +34,23 @@ export PYTHONUNBUFFERED=1 TQDM_DISABLE=1
     benchmarks/results/pkgs/clustpy-*.tar.gz || echo "clustpy build failed: the peers section will say so"
   export PYTHONPATH=/tmp/site
   echo "setup done at $((SECONDS - START))s"
+
+  if [ "${MODE:-paper}" = paper ]; then
+    CKPT=${CKPT:-benchmarks/results/gpu-checkpoints}
+    mkdir -p "$CKPT"
+    echo "== TAKE, preset paper, ${DATASET:-mnist}, seed ${SEED:-0}: $(ls "$CKPT" | wc -l) checkpoint file(s) to resume from"
+    REM=$((TOTAL_S - (SECONDS - START) - 30))
+    timeout --signal=INT "$REM" "$PY" benchmarks/quality.py --scale full --datasets "${DATASET:-mnist}" \
+      --methods take --seeds "${SEED:-0}" --preset paper --checkpoints "$CKPT" --checkpoint-every 5 \
+      --out-dir "$OUT" --tag "${DATASET:-mnist}-take-paper" ${QUALITY_ARGS:-}
+    rc=$?
+    if [ "$rc" = 0 ]; then echo "finished: the final epoch's scores are in $OUT"; else
+      echo "stopped (rc $rc) before the end: call again with the checkpoints below carried back into $CKPT"; fi
+    mkdir -p "$OUT/checkpoints" && cp -a "$CKPT"/. "$OUT/checkpoints/" 2>/dev/null
+    ls -la "$OUT/checkpoints"
+    echo "== end at $((SECONDS - START))s"
+    exit 0
+  fi
 
   echo "== speed"
   timeout "${SPEED_S:-250}" "$PY" benchmarks/speed.py --out-dir "$OUT" ${SPEED_ARGS:-} || echo "speed rc $?"

@@ -167,10 +167,17 @@ def parse_sets(items: list[str]) -> dict[str, dict]:
 
 
 def method_params(method: str, dataset: str, scale: str, epochs: tuple[int, int, int] | None,
-                  sets: dict[str, dict], env: str | None = None) -> dict:
-    """The parameters a method runs with: conf/base (+ conf/<env>) + the data set's block (+ the cpu scale)."""
-    conf = C.load_conf(method, env)[method]
-    params = C.params_for(copy.deepcopy(conf), dataset)
+                  sets: dict[str, dict], env: str | None = None, preset: str | None = None,
+                  checkpoint_every: int = 0) -> dict:
+    """The parameters a method runs with: conf/base (+ conf/<env>) + the data set's block (+ the cpu scale),
+    or with ``preset`` (TAKE's ``paper`` or ``cpu``) that preset over the data set's block, as
+    ``kedro run --params=take.preset=...`` runs it."""
+    conf = copy.deepcopy(C.load_conf(method, env)[method])
+    if preset is not None and method == "take":
+        conf["preset"] = preset
+    params = C.params_for(conf, dataset)
+    if preset is not None and method == "take":
+        scale = "preset"  # the preset's schedule and network, not the scale's
     params.pop("split", None)
     if scale == "cpu" and dataset != "digits":
         digits = copy.deepcopy(((conf.get("overrides") or {}).get("digits")) or {})
@@ -182,7 +189,7 @@ def method_params(method: str, dataset: str, scale: str, epochs: tuple[int, int,
             params.update(PAPER_SCHEDULE)
         if epochs is not None:
             params.update(dict(zip(("warmup_epochs", "update_epochs", "cluster_epochs"), epochs)))
-        params.update(checkpoint_every=0, resume=False)
+        params.update(checkpoint_every=checkpoint_every, resume=checkpoint_every > 0)
     params.update(sets.get(method, {}))
     return params
 
@@ -214,15 +221,20 @@ def pick_schedule(speed_json: str | None, seconds: float, n: int, n_seeds: int, 
 # ---------------------------------------------------------------------------------------------- runs
 
 
-def run_take(features: dict, k: int, params: dict, seed: int, device: str) -> tuple[np.ndarray, dict]:
+def run_take(features: dict, k: int, params: dict, seed: int, device: str,
+             checkpoints: str | None = None) -> tuple[np.ndarray, dict]:
     from deep_kmeans.data.registry import Geometry
     from deep_kmeans.evaluation.metrics import clustering_scores
+    from deep_kmeans.store import DirectoryStore
     from deep_kmeans.methods import take as T
 
     cfg = T.TAKEConfig.from_params(params)
     augment = T.view_augmenter(features, cfg, features.get("view_params"))
+    # --checkpoints: each phase saves every checkpoint_every epochs, and a rerun of the same command resumes
+    store = DirectoryStore(checkpoints) if checkpoints else None
     out = T.fit_take(features["x"], features.get("views"), Geometry.from_dict(features["geometry"]), cfg, k,
-                     seed=seed, device=device, progress=False, augment=augment)
+                     seed=seed, device=device, progress=False, augment=augment, store=store,
+                     data_key=sha256(features["x"]) or "")
     extra = {"init_scores": clustering_scores(features["y"], out["init"]["labels"]), "phases": out["phases"]}
     if cfg.assignment != "kmeans":
         extra["final_losses"] = {k: v[-1] for k, v in out["history"].items() if v and v[-1] is not None}
@@ -237,11 +249,12 @@ def fit_function(method: str):
     return getattr(module, f"fit_{method}")
 
 
-def run_method(method: str, features: dict, k: int, params: dict, seed: int, device: str) -> tuple[np.ndarray, dict]:
+def run_method(method: str, features: dict, k: int, params: dict, seed: int, device: str,
+               checkpoints: str | None = None) -> tuple[np.ndarray, dict]:
     from deep_kmeans.data.registry import Geometry
 
     if method == "take":
-        return run_take(features, k, params, seed, device)
+        return run_take(features, k, params, seed, device, checkpoints)
     result = fit_function(method)(features["x"], k, Geometry.from_dict(features["geometry"]), params, seed=seed,
                                   device=device, views=features.get("views"), progress=False)
     extra = {"train_seconds": result.train_seconds}
@@ -347,6 +360,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--speed-json", default=None, help="a speed.py JSON of the same machine (its tae section)")
     ap.add_argument("--out-dir", default=str(C.REPO / "benchmarks" / "results"))
     ap.add_argument("--tag", default="", help="suffix of the output files' names")
+    ap.add_argument("--preset", default=None, help="TAKE's preset (paper: exactly the paper; cpu), as "
+                                                   "`kedro run --params=take.preset=...`; overrides --scale for TAKE")
+    ap.add_argument("--checkpoints", default=None, metavar="DIR",
+                    help="TAKE saves a checkpoint every --checkpoint-every epochs in DIR; the same command resumes")
+    ap.add_argument("--checkpoint-every", type=int, default=5)
     ap.add_argument("--env", default=None,
                     help="a configuration environment merged over conf/base, as `kedro run --env`: `offline` "
                          "reads the offline copies and backbones (docs/offline.md)")
@@ -372,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"provenance": C.provenance(args.device),
               "settings": {"scale": args.scale, "datasets": datasets, "methods": methods, "seeds": args.seeds,
                            "data_seed": args.data_seed, "epochs_override": epochs, "n_samples": args.n_samples,
+                           "preset": args.preset, "checkpoints": args.checkpoints,
                            "sets": sets, "env": args.env, "cpu_max_samples": CPU_MAX_SAMPLES,
                            "helpers": C.HELPERS},
               "data": {}, "params": {}, "runs": [], "summary": []}
@@ -403,7 +422,8 @@ def main(argv: list[str] | None = None) -> int:
                 len(args.seeds), views is not None)
             report["settings"]["epochs_override"] = epochs
             print(f"[{dataset}] schedule picked: {epochs} ({report['settings']['schedule_pick']})", flush=True)
-        params = {m: method_params(m, dataset, args.scale, epochs, sets, args.env) for m in methods}
+        params = {m: method_params(m, dataset, args.scale, epochs, sets, args.env, args.preset,
+                                   args.checkpoint_every if args.checkpoints else 0) for m in methods}
         for m, p in params.items():
             report["params"][f"{dataset}/{m}"] = p
         for seed in args.seeds:
@@ -411,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
                 t0 = time.perf_counter()
                 run = {"dataset": dataset, "method": m, "seed": seed}
                 try:
-                    labels, extra = run_method(m, features, k, params[m], seed, args.device)
+                    labels, extra = run_method(m, features, k, params[m], seed, args.device, args.checkpoints)
                     run["wall_s"] = time.perf_counter() - t0
                     run["scores"] = clustering_scores(features["y"], labels)
                     run["n_clusters_found"] = int(len(np.unique(labels)))

@@ -99,7 +99,7 @@ def test_bad_files_are_discarded_with_a_warning_and_legacy_files_listed(tmp_path
     (tmp_path / "old.pkl").write_bytes(pickle.dumps({"x": 1}))
     (tmp_path / ".half.abc.tmp").write_bytes(b"12")
     os.utime(tmp_path / "old.pkl", (time.time() - 3600, time.time() - 3600))
-    with caplog.at_level("WARNING", logger="deep_kmeans.io"):
+    with caplog.at_level("WARNING", logger="deep_kmeans.store"):
         assert store.get("moved") is None and store.get("plain", "missing") == "missing"
     assert str(tmp_path / "moved.pt") in caplog.text and "holds key 'good'" in caplog.text
     assert str(tmp_path / "plain.pt") in caplog.text and "not a deep_kmeans store file" in caplog.text

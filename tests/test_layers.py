@@ -1,6 +1,6 @@
 """The package's layers import only downward (docs/architecture.md).
 
-runtime → data → features → models → methods / evaluation → io → pipelines → the Kedro entry points.
+runtime, store → data → features → models → methods / evaluation → io → pipelines → the Kedro entry points.
 Nothing below io (the Kedro datasets) imports Kedro, and models/ holds torch modules only: no training
 loops from methods/, no scikit-learn K-means.
 """
@@ -12,7 +12,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "deep_kmeans"
 
-RANK = {"runtime": 0, "data": 1, "features": 2, "models": 3, "methods": 4, "evaluation": 4, "io": 5, "serving": 5,
+RANK = {"runtime": 0, "store": 0, "data": 1, "features": 2, "models": 3, "methods": 4, "evaluation": 4, "io": 5, "serving": 5,
         "pipelines": 6, "hooks": 7, "runners": 7, "settings": 7, "pipeline_registry": 7, "__main__": 7, "__init__": 0,
         "errors": 0, "schema": 7, "cli": 7, "checkpoint_cli": 7}
 

@@ -83,7 +83,7 @@ def test_a_key_added_to_conf_base_does_not_escape(load):
     ({"take": {"knet_lambda": 2.0}}, "take.knet_lambda = 2.0 is invalid: expected a number in [0, 1]"),
     ({"take": {"assignment": "gmm"}}, "take.assignment = 'gmm' is invalid: expected one of knet, kmeans, umap_gmm"),
     ({"take": {"split": {"train_fraction": 1.5}}}, "take.split.train_fraction = 1.5 is invalid: expected a number in (0, 1)"),
-    ({"take": {"preset": "gpu"}}, "take.preset = 'gpu' is invalid: expected null or one of the presets (cpu)"),
+    ({"take": {"preset": "gpu"}}, "take.preset = 'gpu' is invalid: expected null or one of the presets (cpu, paper)"),
     ({"kmeans": {"n_init": 0}}, "kmeans.n_init = 0 is invalid"),
     ({"features": {"views": {"crop_scale": [0.9, 0.1]}}}, "features.views.crop_scale = [0.9, 0.1] is invalid"),
     ({"tune": {"trials": 0}}, "tune.trials = 0 is invalid: expected an integer ≥ 1"),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import click
 
-from deep_kmeans.io import DirectoryStore, StoreEntry
+from deep_kmeans.store import DirectoryStore, StoreEntry
 
 CHECKPOINTS = "checkpoints"  # the catalog entry the training nodes take their checkpoint store from
 STORE_TYPE = "DirectoryStoreDataset"

@@ -68,7 +68,8 @@ SCORES = ("acc", "nmi", "ari")
 # Without ground truth (your own data), the evaluation logs internal scores instead, on the input and on z.
 LABEL_FREE = tuple(f"{score}_{space}" for space in ("z", "input")
                    for score in ("silhouette", "calinski_harabasz", "davies_bouldin"))
-BASELINES = (("init_acc", "K-means on the pretrained z"), ("input_kmeans_acc", "K-means on the input"))
+BASELINES = (("init_acc", "K-means on the pretrained z"), ("start_acc", "KNet's start: UMAP + GMM on z"),
+             ("input_kmeans_acc", "K-means on the input"))
 
 
 class RunTerminated(KeyboardInterrupt):

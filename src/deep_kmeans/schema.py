@@ -27,7 +27,7 @@ from typing import Callable
 from deep_kmeans.data.registry import DATASETS, Geometry
 from deep_kmeans.errors import ParameterError
 from deep_kmeans.methods import dckm, dcn, dec, dekm, emaec, idec, kmeans, take, ulhe_dc, umap_gmm
-from deep_kmeans.methods.config import command_line_wins, params_for
+from deep_kmeans.methods.config import command_line_wins, params_for, preset_layers
 from deep_kmeans.methods.kit import ParamReader
 
 __all__ = ["METHOD_READERS", "check_parameters", "parameter_problems"]
@@ -102,6 +102,18 @@ def method_problems(method: str, group, dataset: str, given: dict | None, n_clus
         for name, layer in layers.items():
             if known is not None and name not in known:
                 out.append(f"{method}.{block}.{name}: unknown data set{_close(name, sorted(known))}")
+            if known is None and isinstance(layer, dict) and "overrides" in layer:  # a preset's own data set blocks
+                own = layer["overrides"]
+                layer = {k: v for k, v in layer.items() if k != "overrides"}
+                if not isinstance(own, dict):
+                    out.append(f"{method}.{block}.{name}.overrides = {own!r} is invalid: expected a mapping of "
+                               "data set names to parameters")
+                    own = {}
+                for ds, refined in own.items():
+                    if ds not in DATASETS:
+                        out.append(f"{method}.{block}.{name}.overrides.{ds}: unknown data set"
+                                   f"{_close(ds, sorted(DATASETS))}")
+                    check(refined, f"{method}.{block}.{name}.overrides.{ds}")
             check(layer, f"{method}.{block}.{name}")
     preset = group.get("preset")
     presets = group.get("presets") if isinstance(group.get("presets"), dict) else {}
@@ -119,6 +131,8 @@ def method_problems(method: str, group, dataset: str, given: dict | None, n_clus
     for k in used:
         if k in (given or {}):
             layer_of[k] = f"{method}.{k}"
+        elif preset is not None and k in preset_layers(presets.get(preset), dataset)[1]:
+            layer_of[k] = f"{method}.presets.{preset}.overrides.{dataset}.{k}"
         elif preset is not None and k in (presets.get(preset) or {}):
             layer_of[k] = f"{method}.presets.{preset}.{k}"
         elif k in ((group.get("overrides") or {}).get(dataset) or {}):

@@ -81,7 +81,7 @@ def test_a_bad_cache_entry_is_named_discarded_and_rebuilt(tmp_path, caplog, dama
     data = {"planted": pickle.dumps(_Planted(marker)), "truncated": path.read_bytes()[:len(path.read_bytes()) // 2],
             "empty": b""}[damage]
     path.write_bytes(data)
-    with caplog.at_level("WARNING", logger="deep_kmeans.io"):
+    with caplog.at_level("WARNING", logger="deep_kmeans.store"):
         again = build_features(raw, PARAMS, seed=0, cache=store)
     assert not marker.exists()
     assert f"Discarding unreadable store entry {path}" in caplog.text

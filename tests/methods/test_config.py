@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from deep_kmeans.methods.config import params_for
+from deep_kmeans.methods.config import params_for, preset_layers
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "base"
 
@@ -28,8 +28,39 @@ def test_the_take_cpu_preset_is_the_custom_data_block_and_the_estimator_default(
 
     conf = yaml.safe_load((CONF / "parameters_take.yml").read_text())["take"]
     assert conf["preset"] is None
-    assert conf["presets"]["cpu"] == TAKE.PRESETS["cpu"]
+    cpu, own = preset_layers(conf["presets"]["cpu"], "custom")
+    assert cpu == TAKE.PRESETS["cpu"] and own == {}
     # your own data: the cpu preset, its epochs sized to the data
-    assert conf["overrides"]["custom"] == {**conf["presets"]["cpu"], "sample_budget": 300_000}
+    assert conf["overrides"]["custom"] == {**cpu, "sample_budget": 300_000}
     # every key of the preset is a TAKE hyperparameter
     TAKEConfig.from_params(params_for({**conf, "preset": "cpu"}, "mnist"))
+
+
+def test_a_preset_refines_itself_per_data_set_and_the_command_line_still_wins():
+    from deep_kmeans.methods.config import command_line_wins
+
+    params = {"depth": 8, "preset": "cpu", "overrides": {"mnist": {"depth": 6, "lambda1": 0.01}},
+              "presets": {"cpu": {"depth": 2, "lr": 1e-2, "overrides": {"mnist": {"depth": 4}}}}}
+    # data set block < preset < the preset's own block for the data set
+    assert params_for(params, "mnist") == {"depth": 4, "lambda1": 0.01, "lr": 1e-2}
+    assert params_for(params, "digits") == {"depth": 2, "lr": 1e-2}
+    # a typed key beats every layer, the preset's data set block too
+    typed = command_line_wins(params, {"depth": 3, "lr": 5e-3}, "mnist", log=False)
+    assert params_for(typed, "mnist") == {"depth": 3, "lambda1": 0.01, "lr": 5e-3}
+    assert params["presets"]["cpu"]["overrides"]["mnist"] == {"depth": 4}  # the group itself is left as it was
+
+
+def test_the_take_paper_preset_is_the_paper():
+    """The `paper` preset (a GPU's): the paper's TAE, schedule and KNet step size, views drawn every epoch, over the
+    data set's own block (the paper's λ, depth and heads per data set)."""
+    from deep_kmeans.methods.take import TAKEConfig
+
+    conf = yaml.safe_load((CONF / "parameters_take.yml").read_text())["take"]
+    cfg = TAKEConfig.from_params(params_for({**conf, "preset": "paper"}, "mnist"))
+    assert (cfg.embed_dim, cfg.depth, cfg.heads, cfg.decoder_depth, cfg.mlp_ratio) == (128, 8, 8, 2, 4.0)
+    assert (cfg.warmup_epochs, cfg.update_epochs, cfg.cluster_epochs, cfg.batch_size) == (150, 50, 50, 256)
+    assert (cfg.lambda1, cfg.lambda2, cfg.lambda3, cfg.tau, cfg.knet_alpha) == (0.01, 0.01, 0.001, 0.07, 0.001)
+    assert cfg.fresh_views and cfg.knet_centers == "learn" and cfg.knet_init == "kmeans"
+    assert cfg.sample_budget is None and cfg.assignment == "knet"
+    cifar = TAKEConfig.from_params(params_for({**conf, "preset": "paper"}, "cifar10"))
+    assert (cifar.depth, cifar.lambda3, cifar.embed_dim) == (2, 1e-5, 128)

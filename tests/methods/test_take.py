@@ -206,6 +206,41 @@ def test_joint_phase_lowers_l_k_and_moves_towards_the_classes(digits):
         cluster_accuracy(y, init["labels"]), cluster_accuracy(y, final))
 
 
+def test_knet_init_umap_gmm_starts_knet_from_the_heads_clusters(digits):
+    """knet_init: umap_gmm: KNet starts from N2D's head on z (its labels, and M = the mean of z over each of its
+    clusters), while K-means on z stays the logged initialisation; the same seed gives the same start."""
+    from deep_kmeans.methods.kit import kmeans_init
+
+    x, _, _, g = digits
+    cfg = T.TAKEConfig.from_params({**TINY, "warmup_epochs": 3, "update_epochs": 0, "cluster_epochs": 2,
+                                    "knet_init": "umap_gmm", "umap_neighbors": 10, "knet_centers": "refit"})
+    pre, _ = T.pretrain(x, None, g, cfg, 0, "cpu", False)
+    init = T.kmeans_initialise(x, pre, g, cfg, 10, 0, "cpu")
+    head = T.fit_head(init["z"], cfg, 10, 0, False)
+    np.testing.assert_array_equal(init["start_labels"], head["labels"])
+    for k in np.unique(head["labels"]):
+        np.testing.assert_allclose(init["start_centers"][k], init["z"][head["labels"] == k].mean(0), rtol=1e-5)
+    _, km_labels, _ = kmeans_init(init["z"], 10, seed=0, n_init=cfg.kmeans_n_init)
+    np.testing.assert_array_equal(init["labels"], km_labels)
+    again = T.kmeans_initialise(x, pre, g, cfg, 10, 0, "cpu")
+    np.testing.assert_array_equal(again["start_labels"], init["start_labels"])
+    # the paper's start (and any other head than KNet) leaves the start at K-means'
+    plain = T.kmeans_initialise(x, pre, g, T.dataclasses.replace(cfg, knet_init="kmeans"), 10, 0, "cpu")
+    assert plain["start_labels"] is plain["labels"] and plain["start_centers"] is plain["centers"]
+    # the joint phase starts there: its first epoch's change is counted against the head's labels
+    _, hist = T.cluster(x, pre, init["start_centers"], g, cfg, 0, "cpu", False, init_labels=init["start_labels"])
+    assert 0.0 <= hist["cluster/changed"][0] < 0.5
+
+
+def test_head_start_keeps_the_kmeans_centre_of_a_cluster_the_head_leaves_empty(monkeypatch):
+    z = np.array([[0.0, 0.0], [0.0, 2.0], [4.0, 0.0], [4.0, 2.0]], np.float32)
+    kmeans_centers = np.array([[9.0, 9.0], [8.0, 8.0], [7.0, 7.0]], np.float32)
+    monkeypatch.setattr(T, "fit_head", lambda *a, **k: {"labels": np.array([0, 0, 2, 2])})
+    centers, labels = T.head_start(z, T.TAKEConfig(), kmeans_centers)
+    np.testing.assert_array_equal(labels, [0, 0, 2, 2])
+    np.testing.assert_allclose(centers, [[0.0, 1.0], [8.0, 8.0], [4.0, 1.0]])
+
+
 def test_every_option_is_placed_in_or_out_of_the_checkpoint_keys():
     placed = T.PRETRAIN_KEYS + T.CLUSTER_TRAINING_KEYS + T.NOT_TRAINING_KEYS
     assert sorted(placed) == sorted(f.name for f in T.dataclasses.fields(T.TAKEConfig))
@@ -294,7 +329,7 @@ def test_a_bad_checkpoint_is_named_discarded_and_the_phase_restarts(digits, tmp_
         path.write_bytes(pickle.dumps(_Planted(marker)))
     else:
         path.write_bytes(path.read_bytes()[:-200])
-    with caplog.at_level("WARNING", logger="deep_kmeans.io"):
+    with caplog.at_level("WARNING", logger="deep_kmeans.store"):
         again, hist = T.pretrain(x, views, g, cfg, 0, "cpu", False, store=store, data_key="d")
     assert not marker.exists()
     assert str(path) in caplog.text and "Discarding" in caplog.text

@@ -81,7 +81,9 @@ def test_presets_and_own_views(data, project_root):
     import yaml
 
     conf = yaml.safe_load((project_root / "conf/base/parameters_take.yml").read_text())["take"]
-    assert TAKE.PRESETS["cpu"] == conf["presets"]["cpu"]
+    from deep_kmeans.methods.config import preset_layers
+
+    assert TAKE.PRESETS["cpu"] == preset_layers(conf["presets"]["cpu"], "custom")[0]  # less its data set blocks
     assert TAKE(sample_budget=1000)._config().sample_budget == 1000  # fit sizes the epochs as the pipeline does
     assert TAKE(preset="paper")._config().embed_dim == 128 and TAKE()._config().embed_dim == 32
     assert TAKE(embed_dim=48)._config().embed_dim == 48  # a hyperparameter given wins over the preset

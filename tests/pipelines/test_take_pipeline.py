@@ -18,13 +18,19 @@ def latest_assignments(project, version: str | None = None) -> np.ndarray:
 
 
 def test_take_end_to_end_logs_everything_to_mlflow(scratch_project):
-    scratch_project.run("take")
+    # the digits preset's start of KNet: UMAP + GMM on z
+    scratch_project.run("take", tiny_params(take={"overrides": {"digits": {**TINY_TAKE, "knet_init": "umap_gmm"}},
+                                                  "umap_neighbors": 15}))
     runs = scratch_project.runs()
     assert len(runs) == 1
     run = runs.iloc[0]
     assert run["status"] == "FINISHED"
-    for metric in ("acc", "nmi", "nmi_max", "ari", "train_seconds", "init_acc", "input_kmeans_acc"):
+    for metric in ("acc", "nmi", "nmi_max", "ari", "train_seconds", "init_acc", "start_acc", "input_kmeans_acc"):
         assert np.isfinite(run[f"metrics.{metric}"]), metric
+    # K-means on z (init_*) and KNet's start (start_*: the head's clusters) are both logged, and they differ
+    init = scratch_project.load("data/05_model_input/digits/take/kmeans_init.pt")
+    assert not np.array_equal(init["start_labels"], init["labels"])
+    assert run["params.take.knet_init"] == "umap_gmm"
     # the plain baseline in the same run: K-means on the same 300 pixel rows, same seed and n_init
     features = scratch_project.load("data/04_feature/digits/features.pt")
     from sklearn.cluster import KMeans
@@ -104,6 +110,8 @@ def test_unseen_split_reports_both_parts(scratch_project):
     ({"take": {"knet_lambda": 2.0}}, r"\[0, 1\]", "schema"),
     ({"take": {"overrides": {"digits": {**TINY_TAKE, "heads": 3}}}}, "divisible", "schema"),
     ({"features": {"patch": 3}}, "does not divide", "node"),
+    ({"take": {"umap_neighbors": 300, "overrides": {"digits": {**TINY_TAKE, "knet_init": "umap_gmm"}}}},
+     r"take.umap_neighbors = 300 must be smaller than the 300 training rows for take.knet_init=umap_gmm", "node"),
 ])
 def test_bad_parameters_fail_fast_and_mark_the_run_failed(scratch_project, params, match, checked_by):
     """What the parameters alone show is refused before the MLflow run opens (schema.py); what needs the data

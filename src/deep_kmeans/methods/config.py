@@ -19,7 +19,9 @@ logger = logging.getLogger(__name__)
 
 def params_for(params: dict | None, dataset: str) -> dict:
     """A method's parameters with its ``overrides[<dataset>]`` block merged in, then the chosen
-    ``presets[<preset>]`` (``--params=take.preset=cpu``: a schedule for any data set); the three keys removed."""
+    ``presets[<preset>]`` (``--params=take.preset=cpu``: a schedule for any data set), then that preset's own
+    block for the data set (``presets[<preset>].overrides[<dataset>]``, e.g. the cpu schedule measured on full
+    MNIST); the structure keys removed."""
     params = dict(params or {})
     overrides = params.pop("overrides", None) or {}
     presets = params.pop("presets", None) or {}
@@ -30,8 +32,17 @@ def params_for(params: dict | None, dataset: str) -> dict:
             known = ", ".join(map(str, presets)) or "none defined"
             raise ParameterError(f"preset {preset!r} is not defined for this method (presets: {known}); "
                              "pass one of them or null for the data set's own settings")
-        params.update(presets[preset] or {})
+        flat, refined = preset_layers(presets[preset], dataset)
+        params.update(flat)
+        params.update(refined)
     return params
+
+
+def preset_layers(block: dict | None, dataset: str) -> tuple[dict, dict]:
+    """A preset's two layers: its keys for any data set, and its own block for ``dataset`` (its ``overrides``)."""
+    flat = dict(block or {})
+    refined = (flat.pop("overrides", None) or {}).get(dataset) or {}
+    return flat, dict(refined)
 
 
 def command_line_wins(group: dict, given: dict, dataset: str, log: bool = True) -> dict:
@@ -43,10 +54,18 @@ def command_line_wins(group: dict, given: dict, dataset: str, log: bool = True) 
     out, applied = dict(group), {}
     for block, name in (("overrides", dataset), ("presets", group.get("preset"))):
         layer = (group.get(block) or {}).get(name) if name is not None else None
-        hit = {k: v for k, v in typed.items() if isinstance(layer, dict) and k in layer}
-        if hit:
-            out[block] = {**group[block], name: {**layer, **hit}}
+        if not isinstance(layer, dict):
+            continue
+        hit = {k: v for k, v in typed.items() if k in layer and k != "overrides"}
+        own = (layer.get("overrides") or {}).get(dataset) if block == "presets" else None
+        own_hit = {k: v for k, v in typed.items() if isinstance(own, dict) and k in own}
+        if hit or own_hit:
+            layer = {**layer, **hit}
+            if own_hit:
+                layer["overrides"] = {**layer["overrides"], dataset: {**own, **own_hit}}
+            out[block] = {**group[block], name: layer}
             applied.update(hit)
+            applied.update(own_hit)
     if not applied:
         return group
     if log:

@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from deep_kmeans.data.registry import Geometry
+from deep_kmeans.errors import ParameterError
 from deep_kmeans.evaluation.metrics import clustering_scores, internal_scores
 from deep_kmeans.methods import take
 from deep_kmeans.methods.config import params_for, resolve_n_clusters
@@ -28,7 +29,7 @@ logger = logging.getLogger(__name__)
 # Options of the clustering phase: taken from the current parameters when re-clustering a stored model.
 # Everything else (the TAE's shape, the pretraining schedule and losses) comes from the stored config.
 CLUSTER_KEYS = ("cluster_epochs", "cluster_lr", "grad_clip", "lambda3", "knet_iters", "knet_alpha", "knet_lambda",
-                "knet_centers", "assignment", "umap_neighbors", "kmeans_n_init", "baseline_kmeans", "batch_size",
+                "knet_centers", "knet_init", "assignment", "umap_neighbors", "kmeans_n_init", "baseline_kmeans", "batch_size",
                 "predict_batch_size", "amp", "checkpoint_every", "resume")
 
 
@@ -54,6 +55,7 @@ def resolve_take_config(params: dict, features: dict, n_clusters, data_seed: int
         cfg, note = take.sized_for_data(cfg, len(train_rows), Geometry.from_dict(features["geometry"]))
         if note:
             logger.info(note)
+    check_umap_neighbors(cfg, len(train_rows))
     # the faster schedule a long run's warning offers (pretrain_take), where the run is not on it already
     presets = params.get("presets") or {}
     faster = None
@@ -61,6 +63,16 @@ def resolve_take_config(params: dict, features: dict, n_clusters, data_seed: int
         faster = take.TAKEConfig.from_params(params_for({**params, "preset": FASTER_PRESET}, features["name"]))
     return {"config": cfg.to_dict(), "n_clusters": resolve_n_clusters(n_clusters, features),
             "train_rows": train_rows, "faster": None if faster is None else faster.to_dict()}
+
+
+def check_umap_neighbors(cfg: take.TAKEConfig, n_rows: int) -> None:
+    """Before any training: UMAP (the umap_gmm head or KNet's umap_gmm start) needs more rows than neighbours."""
+    uses = (["take.assignment=umap_gmm"] if cfg.assignment == "umap_gmm" else []) + (
+        ["take.knet_init=umap_gmm"] if cfg.knet_init == "umap_gmm" and cfg.assignment == "knet" else [])
+    if uses and cfg.umap_neighbors >= n_rows:
+        raise ParameterError(f"take.umap_neighbors = {cfg.umap_neighbors} must be smaller than the {n_rows} training "
+                             f"rows for {' and '.join(uses)}: lower it (--params=take.umap_neighbors=...) or use "
+                             "take.knet_init=kmeans and take.assignment=knet")
 
 
 # A run whose estimated training time passes this gets a warning before it starts (pretrain_take).
@@ -152,12 +164,14 @@ def _train_x(features: dict, pretrained: dict) -> np.ndarray:
     return features["x"][pretrained["train_rows"]]
 
 
-def initialise_take(pretrained: dict, features: dict, config: dict, seed: int, device: str) -> dict:
-    """K-means on z of the training rows → initial centres and assignment."""
+def initialise_take(pretrained: dict, features: dict, config: dict, seed: int, device: str,
+                    progress: bool = False) -> dict:
+    """K-means on z of the training rows → initial centres and assignment, and where KNet starts (the same, or
+    with ``take.knet_init: umap_gmm`` N2D's head on z)."""
     init = take.kmeans_initialise(_train_x(features, pretrained), pretrained,
                                   Geometry.from_dict(pretrained["geometry"]), take.TAKEConfig.from_params(config),
-                                  pretrained["n_clusters"], seed=seed, device=device)
-    return {"centers": init["centers"], "labels": init["labels"], "inertia": init["inertia"]}
+                                  pretrained["n_clusters"], seed=seed, device=device, progress=progress)
+    return {k: init[k] for k in ("centers", "labels", "inertia", "start_centers", "start_labels")}
 
 
 def cluster_take(pretrained: dict, init: dict, features: dict, config: dict, seed: int, device: str,
@@ -176,9 +190,12 @@ def cluster_take(pretrained: dict, init: dict, features: dict, config: dict, see
         state, history = {"tae": pretrained["tae"], "knet": None, "head": model_state(fitted["head"])}, {}
         init = {**init, "centers": fitted["centers"]}
     else:
-        state, history = take.cluster(_train_x(features, pretrained), pretrained, init["centers"], geometry, cfg,
-                                      seed=seed, device=device, progress=progress, store=checkpoints,
-                                      data_key=features["fingerprint"], init_labels=init["labels"])
+        # an init stored before knet_init existed has no start: K-means' own
+        state, history = take.cluster(_train_x(features, pretrained), pretrained,
+                                      init.get("start_centers", init["centers"]), geometry, cfg, seed=seed,
+                                      device=device, progress=progress, store=checkpoints,
+                                      data_key=features["fingerprint"],
+                                      init_labels=init.get("start_labels", init["labels"]))
     model = {**state, "centers": init["centers"] if state["knet"] is None else state["knet"]["M"].T.numpy(),
              "config": cfg.to_dict(), "geometry": geometry.to_dict(), "n_clusters": pretrained["n_clusters"],
              "train_rows": pretrained["train_rows"], "dataset": features["name"], "seed": seed,
@@ -245,6 +262,8 @@ def kmeans_baseline_scores(init: dict, pretrained: dict, features: dict, config:
     """Scores of the two K-means baselines, logged beside TAKE's so one run shows what TAKE adds:
 
     - ``init_*``: K-means on the pretrained TAE's z (the initialisation; Table 12's "pretrain + K-means");
+    - ``start_*``: where KNet starts when ``knet_init: umap_gmm`` (N2D's head on z), so that the gain of the joint
+      phase shows against both;
     - ``input_kmeans_*``: K-means on the model input itself (pixels, backbone features or tf-idf), with
       the same seed and ``kmeans_n_init``: the plain baseline. ``take.baseline_kmeans: false`` skips it
       (it costs one K-means on the raw input: about a minute on MNIST's 70,000 × 784 on 2 cores).
@@ -264,6 +283,9 @@ def kmeans_baseline_scores(init: dict, pretrained: dict, features: dict, config:
             return clustering_scores(y, labels)
         first = "acc"
     scores = {f"init_{k}": v for k, v in score(init["labels"]).items()}
+    own_start = cfg.knet_init != "kmeans" and cfg.assignment == "knet" and init.get("start_labels") is not None
+    if own_start:
+        scores.update({f"start_{k}": v for k, v in score(init["start_labels"]).items()})
     if cfg.baseline_kmeans:
         _, labels, _ = kmeans_init(x, len(init["centers"]), seed=seed, n_init=cfg.kmeans_n_init)
         scores.update({f"input_kmeans_{k}": v for k, v in score(labels).items()})
@@ -271,6 +293,8 @@ def kmeans_baseline_scores(init: dict, pretrained: dict, features: dict, config:
     def fmt(v):
         return "n/a" if v is None else f"{v:.4f}"
     message = f"K-means on the pretrained z: {first} {fmt(scores[f'init_{first}'])}"
+    if own_start:
+        message += f"; KNet's start ({cfg.knet_init} on z): {first} {fmt(scores[f'start_{first}'])}"
     if cfg.baseline_kmeans:
         message += f"; K-means on the input: {first} {fmt(scores[f'input_kmeans_{first}'])}"
     logger.info(message)

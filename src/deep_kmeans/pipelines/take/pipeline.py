@@ -36,7 +36,7 @@ def create_cluster_pipeline() -> Pipeline:
     return pipeline([
         node(cluster_config, inputs=["take.pretrained", "params:take"], outputs="take.cluster_config",
              name="take_cluster_config"),
-        node(initialise_take, inputs=["take.pretrained", "features", "take.cluster_config", *run],
+        node(initialise_take, inputs=["take.pretrained", "features", "take.cluster_config", *run, "params:progress"],
              outputs="take.init", name="take_kmeans_init"),
         node(kmeans_baseline_scores, inputs=["take.init", "take.pretrained", "features", "take.cluster_config",
                                              "params:seed"],
