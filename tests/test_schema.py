@@ -84,6 +84,13 @@ def test_a_key_added_to_conf_base_does_not_escape(load):
     ({"take": {"assignment": "gmm"}}, "take.assignment = 'gmm' is invalid: expected one of knet, kmeans, umap_gmm"),
     ({"take": {"split": {"train_fraction": 1.5}}}, "take.split.train_fraction = 1.5 is invalid: expected a number in (0, 1)"),
     ({"take": {"preset": "gpu"}}, "take.preset = 'gpu' is invalid: expected null or one of the presets (cpu, paper)"),
+    # a preset's own data set blocks are checked like the data set blocks
+    ({"take": {"presets": {"cpu": {"overrides": {"mnsit": {"depth": 2}}}}}},
+     "take.presets.cpu.overrides.mnsit: unknown data set (did you mean 'mnist'?)"),
+    ({"take": {"presets": {"cpu": {"overrides": {"mnist": {"knet_init": "gmm"}}}}}},
+     "take.presets.cpu.overrides.mnist.knet_init = 'gmm' is invalid: expected one of kmeans, umap_gmm"),
+    ({"dataset": "mnist", "take": {"preset": "cpu", "presets": {"cpu": {"overrides": {"mnist": {"embed_dim": 0}}}}}},
+     "take.presets.cpu.overrides.mnist.embed_dim = 0 is invalid: expected an integer ≥ 1"),
     ({"kmeans": {"n_init": 0}}, "kmeans.n_init = 0 is invalid"),
     ({"features": {"views": {"crop_scale": [0.9, 0.1]}}}, "features.views.crop_scale = [0.9, 0.1] is invalid"),
     ({"tune": {"trials": 0}}, "tune.trials = 0 is invalid: expected an integer ≥ 1"),

@@ -91,30 +91,25 @@ def method_problems(method: str, group, dataset: str, given: dict | None, n_clus
         out.extend(_run(reader, ParamReader(block, method, collect=True, names=names), n_clusters, ignore).errors)
 
     check({k: v for k, v in group.items() if k not in STRUCTURE}, method)
-    for block, known in (("overrides", DATASETS), ("presets", None)):
-        layers = group.get(block)
+    def check_blocks(layers, prefix: str, known) -> None:
+        """``<prefix>`` maps data set names (``known``) or preset names (None) to parameter blocks; a preset's
+        block may hold its own ``overrides`` per data set, checked the same way."""
         if layers is None:
-            continue
+            return
         if not isinstance(layers, dict):
-            out.append(f"{method}.{block} = {layers!r} is invalid: expected a mapping of "
+            out.append(f"{prefix} = {layers!r} is invalid: expected a mapping of "
                        f"{'data set names' if known else 'preset names'} to parameters")
-            continue
+            return
         for name, layer in layers.items():
             if known is not None and name not in known:
-                out.append(f"{method}.{block}.{name}: unknown data set{_close(name, sorted(known))}")
-            if known is None and isinstance(layer, dict) and "overrides" in layer:  # a preset's own data set blocks
-                own = layer["overrides"]
+                out.append(f"{prefix}.{name}: unknown data set{_close(name, sorted(known))}")
+            if known is None and isinstance(layer, dict) and "overrides" in layer:
+                check_blocks(layer["overrides"], f"{prefix}.{name}.overrides", DATASETS)
                 layer = {k: v for k, v in layer.items() if k != "overrides"}
-                if not isinstance(own, dict):
-                    out.append(f"{method}.{block}.{name}.overrides = {own!r} is invalid: expected a mapping of "
-                               "data set names to parameters")
-                    own = {}
-                for ds, refined in own.items():
-                    if ds not in DATASETS:
-                        out.append(f"{method}.{block}.{name}.overrides.{ds}: unknown data set"
-                                   f"{_close(ds, sorted(DATASETS))}")
-                    check(refined, f"{method}.{block}.{name}.overrides.{ds}")
-            check(layer, f"{method}.{block}.{name}")
+            check(layer, f"{prefix}.{name}")
+
+    for block, known in (("overrides", DATASETS), ("presets", None)):
+        check_blocks(group.get(block), f"{method}.{block}", known)
     preset = group.get("preset")
     presets = group.get("presets") if isinstance(group.get("presets"), dict) else {}
     if preset is not None and preset not in presets:

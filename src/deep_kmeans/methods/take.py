@@ -25,6 +25,7 @@ from torch import nn
 from sklearn.base import BaseEstimator, ClusterMixin
 
 from deep_kmeans.data.registry import Geometry, vector_geometry
+from deep_kmeans.models.clustering import cluster_means
 from deep_kmeans.models.knet import KNet
 from deep_kmeans.models.losses import contrastive_loss, convex_combination_loss, kmeans_loss, reconstruction_loss
 from deep_kmeans.models.tae import ContrastiveHead, TransformerAutoencoder
@@ -476,11 +477,9 @@ def head_start(z: np.ndarray, cfg: TAKEConfig, kmeans_centers: np.ndarray, seed:
     Returns (centres (K, d) float32, labels (N,) int64)."""
     n_clusters = len(kmeans_centers)
     labels = np.asarray(fit_head(z, cfg, n_clusters, seed, progress)["labels"], dtype=np.int64)
-    centers = np.array(kmeans_centers, dtype=np.float32, copy=True)
-    for k in range(n_clusters):
-        if (labels == k).any():
-            centers[k] = z[labels == k].mean(axis=0)
-    return centers, labels
+    centers = cluster_means(torch.as_tensor(z, dtype=torch.float32), torch.from_numpy(labels), n_clusters,
+                            fallback=torch.as_tensor(kmeans_centers, dtype=torch.float32))
+    return centers.numpy(), labels
 
 
 def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geometry, cfg: TAKEConfig,

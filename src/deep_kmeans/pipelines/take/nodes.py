@@ -29,8 +29,8 @@ logger = logging.getLogger(__name__)
 # Options of the clustering phase: taken from the current parameters when re-clustering a stored model.
 # Everything else (the TAE's shape, the pretraining schedule and losses) comes from the stored config.
 CLUSTER_KEYS = ("cluster_epochs", "cluster_lr", "grad_clip", "lambda3", "knet_iters", "knet_alpha", "knet_lambda",
-                "knet_centers", "knet_init", "assignment", "umap_neighbors", "kmeans_n_init", "baseline_kmeans", "batch_size",
-                "predict_batch_size", "amp", "checkpoint_every", "resume")
+                "knet_centers", "knet_init", "assignment", "umap_neighbors", "kmeans_n_init", "baseline_kmeans",
+                "batch_size", "predict_batch_size", "amp", "checkpoint_every", "resume")
 
 
 def train_indices(n: int, y: np.ndarray | None, split: dict | None, data_seed: int) -> np.ndarray:
