@@ -24,7 +24,6 @@ instance) with what this project adds:
 from __future__ import annotations
 
 import atexit
-import contextlib
 import logging
 import os
 import re
@@ -47,6 +46,7 @@ from mlflow.tracking import MlflowClient
 from deep_kmeans.methods.config import command_line_wins  # noqa: F401  (re-exported: its home was here)
 from deep_kmeans.errors import UserError
 from deep_kmeans.pipelines.sweep.nodes import log_metric_records, mark_unfinished_children
+from deep_kmeans.session import project_lock
 
 logger = logging.getLogger(__name__)
 
@@ -74,27 +74,6 @@ BASELINES = (("init_acc", "K-means on the pretrained z"), ("start_acc", "KNet's 
 
 class RunTerminated(KeyboardInterrupt):
     """SIGTERM (or SIGHUP), raised in the main thread so that the run unwinds the way Ctrl-C does."""
-
-
-@contextlib.contextmanager
-def project_lock(project_path: Path):
-    """An exclusive lock for this project among the processes of this machine (a file in the temporary
-    folder, so the project holds no lock file); a platform without ``fcntl`` runs unlocked."""
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        yield
-        return
-    import hashlib
-    import tempfile
-
-    digest = hashlib.sha256(str(project_path.resolve()).encode()).hexdigest()[:16]
-    with open(Path(tempfile.gettempdir()) / f"deep_kmeans-{digest}.lock", "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def git_commit(path: str | Path) -> str:

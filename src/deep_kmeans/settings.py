@@ -74,6 +74,12 @@ HOOKS = (RunIsolationHook(), ParameterCheckHook(), CommandLineParamsHook(),
          RunHook() if is_main_process() else OtherRankHook())
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-mlflow")
 
+# Kedro's session, with a run id (the save version of every output) no other run of this project holds, even
+# two runs started in the same millisecond (session.py).
+from deep_kmeans.session import UniqueVersionSession  # noqa: E402
+
+SESSION_CLASS = UniqueVersionSession
+
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 from deep_kmeans.data.registry import known_dataset  # noqa: E402
 
