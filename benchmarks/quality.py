@@ -173,7 +173,7 @@ def method_params(method: str, dataset: str, scale: str, epochs: tuple[int, int,
     or with ``preset`` (TAKE's ``paper`` or ``cpu``) that preset over the data set's block, as
     ``kedro run --params=take.preset=...`` runs it."""
     conf = copy.deepcopy(C.load_conf(method, env)[method])
-    if preset is not None and method == "take":
+    if method == "take":  # None: the data set's own settings, whatever the machine (not `auto`)
         conf["preset"] = preset
     params = C.params_for(conf, dataset)
     if preset is not None and method == "take":

@@ -83,7 +83,7 @@ def test_a_key_added_to_conf_base_does_not_escape(load):
     ({"take": {"knet_lambda": 2.0}}, "take.knet_lambda = 2.0 is invalid: expected a number in [0, 1]"),
     ({"take": {"assignment": "gmm"}}, "take.assignment = 'gmm' is invalid: expected one of knet, kmeans, umap_gmm"),
     ({"take": {"split": {"train_fraction": 1.5}}}, "take.split.train_fraction = 1.5 is invalid: expected a number in (0, 1)"),
-    ({"take": {"preset": "gpu"}}, "take.preset = 'gpu' is invalid: expected null or one of the presets (cpu, paper)"),
+    ({"take": {"preset": "gpu"}}, "take.preset = 'gpu' is invalid: expected null, auto or one of the presets (cpu, paper)"),
     # a preset's own data set blocks are checked like the data set blocks
     ({"take": {"presets": {"cpu": {"overrides": {"mnsit": {"depth": 2}}}}}},
      "take.presets.cpu.overrides.mnsit: unknown data set (did you mean 'mnist'?)"),
@@ -97,6 +97,7 @@ def test_a_key_added_to_conf_base_does_not_escape(load):
     ({"sweep": {"methods": ["dek"]}}, "sweep.methods: unknown method(s) 'dek'"),
     ({"sweep": {"seeds": [0, 0]}}, "sweep.seeds repeats an entry"),
     ({"compare": {"methods": "kmeans tak"}}, "compare.methods: 'tak' is not a method (did you mean 'take'?)"),
+    ({"compare": {"seeds": "0 one"}}, "compare.seeds = '0 one' is invalid: expected null (every seed), a seed or a list"),
     ({"device": "gpu"}, "device = 'gpu' is invalid"),
 ])
 def test_a_bad_value_names_the_parameter_the_value_and_what_is_allowed(load, runtime, expected):

@@ -27,7 +27,7 @@ from typing import Callable
 from deep_kmeans.data.registry import DATASETS, Geometry
 from deep_kmeans.errors import ParameterError
 from deep_kmeans.methods import dckm, dcn, dec, dekm, emaec, idec, kmeans, take, ulhe_dc, umap_gmm
-from deep_kmeans.methods.config import command_line_wins, params_for, preset_layers
+from deep_kmeans.methods.config import AUTO_PRESET, chosen_preset, command_line_wins, params_for, preset_layers
 from deep_kmeans.methods.kit import ParamReader
 
 __all__ = ["METHOD_READERS", "check_parameters", "parameter_problems"]
@@ -112,10 +112,11 @@ def method_problems(method: str, group, dataset: str, given: dict | None, n_clus
         check_blocks(group.get(block), f"{method}.{block}", known)
     preset = group.get("preset")
     presets = group.get("presets") if isinstance(group.get("presets"), dict) else {}
-    if preset is not None and preset not in presets:
-        out.append(f"{method}.preset = {preset!r} is invalid: expected null or one of the presets "
+    if preset is not None and preset != AUTO_PRESET and preset not in presets:
+        out.append(f"{method}.preset = {preset!r} is invalid: expected null, {AUTO_PRESET} or one of the presets "
                    f"({', '.join(map(str, presets)) or 'none defined'})")
         preset = None
+    preset = chosen_preset({**group, "preset": preset}, dataset)
     # what the run uses: the command line over the data set's block and the preset over both
     used_group = command_line_wins({**group, "preset": preset}, given or {}, dataset, log=False)
     try:
@@ -282,6 +283,12 @@ def _compare(p: ParamReader) -> None:
         else:
             p.errors += [f"compare.methods: {m!r} is not a method{_close(m, known)}" for m in methods if m not in known]
     p.texts("metrics", ["acc", "nmi", "nmi_max", "ari", "train_seconds"], nullable=False)
+    seeds = p.get("seeds")
+    if isinstance(seeds, str):  # space-separated on the command line
+        seeds = [int(x) if x.lstrip("-").isdigit() else x for x in seeds.split()]
+    if seeds is not None and not all(isinstance(x, int) and not isinstance(x, bool)
+                                     for x in (seeds if isinstance(seeds, list) else [seeds])):
+        p._fail("seeds", p.get("seeds"), "null (every seed), a seed or a list of seeds (--params=\"compare.seeds=0 1 2\")")
 
 
 #: Each group that is not a method's: its reader and its file in conf/base.

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from deep_kmeans.methods.config import params_for, preset_layers
+from deep_kmeans.methods.config import chosen_preset, params_for, preset_layers
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "base"
 
@@ -27,7 +27,7 @@ def test_the_take_cpu_preset_is_the_custom_data_block_and_the_estimator_default(
     from deep_kmeans.methods.take import TAKE, TAKEConfig
 
     conf = yaml.safe_load((CONF / "parameters_take.yml").read_text())["take"]
-    assert conf["preset"] is None
+    assert conf["preset"] == "auto"
     cpu, own = preset_layers(conf["presets"]["cpu"], "custom")
     assert cpu == TAKE.PRESETS["cpu"] and own == {}
     # your own data: the cpu preset, its epochs sized to the data
@@ -64,3 +64,43 @@ def test_the_take_paper_preset_is_the_paper():
     assert cfg.sample_budget is None and cfg.assignment == "knet"
     cifar = TAKEConfig.from_params(params_for({**conf, "preset": "paper"}, "cifar10"))
     assert (cifar.depth, cifar.lambda3, cifar.embed_dim) == (2, 1e-5, 128)
+
+
+def test_auto_is_the_cpu_preset_without_cuda_unless_the_data_set_sets_its_schedule(monkeypatch):
+    group = {"depth": 8, "preset": "auto", "presets": {"cpu": {"depth": 2, "warmup_epochs": 40}},
+             "overrides": {"mnist": {"lambda1": 0.01}, "digits": {"warmup_epochs": 30},
+                           "custom": {"sample_budget": 300_000}}}
+    assert chosen_preset(group, "mnist", cuda=False) == "cpu"
+    assert chosen_preset(group, "mnist", cuda=True) is None            # a GPU: the data set's own settings
+    assert chosen_preset(group, "digits", cuda=False) is None          # its block is sized for a CPU already
+    assert chosen_preset(group, "custom", cuda=False) is None
+    assert chosen_preset({**group, "presets": {}}, "mnist", cuda=False) is None  # no cpu preset to pick
+    assert chosen_preset({**group, "preset": "cpu"}, "digits", cuda=True) == "cpu"  # a named preset is as given
+    assert chosen_preset({**group, "preset": None}, "mnist", cuda=False) is None
+    # params_for asks torch
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert params_for(group, "mnist") == {"depth": 2, "warmup_epochs": 40, "lambda1": 0.01}
+    assert params_for(group, "digits") == {"depth": 8, "warmup_epochs": 30}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert params_for(group, "mnist") == {"depth": 8, "lambda1": 0.01}
+
+
+def test_the_default_mnist_run_on_a_cpu_is_the_measured_cpu_schedule(monkeypatch):
+    """`kedro run --env=offline --pipeline=take --params=dataset=mnist` on a laptop: the 28-minute schedule of
+    docs/results.md (width 64, 20/20/10 epochs, the UMAP + GMM head); on a GPU the paper's λ, depth and heads."""
+    import torch
+
+    from deep_kmeans.methods.take import TAKEConfig
+
+    conf = yaml.safe_load((CONF / "parameters_take.yml").read_text())["take"]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    cfg = TAKEConfig.from_params(params_for(conf, "mnist"))
+    assert (cfg.embed_dim, cfg.depth, cfg.warmup_epochs, cfg.update_epochs, cfg.cluster_epochs) == (64, 2, 20, 20, 10)
+    assert cfg.assignment == "umap_gmm"
+    digits = TAKEConfig.from_params(params_for(conf, "digits"))
+    assert (digits.embed_dim, digits.warmup_epochs, digits.update_epochs) == (64, 30, 45)  # its own block
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    gpu = TAKEConfig.from_params(params_for(conf, "mnist"))
+    assert (gpu.embed_dim, gpu.depth, gpu.warmup_epochs, gpu.lambda3) == (128, 8, 150, 0.001)

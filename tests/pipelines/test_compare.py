@@ -88,6 +88,20 @@ def test_table_is_sorted_by_acc_and_filters_methods():
     assert list(both["method"]) == ["take", "kmeans"]
 
 
+def test_seeds_compare_every_method_over_the_same_seeds():
+    # take has seeds 0 (0.7) and 1 (0.9, its take_cluster run); kmeans 0 (0.6) and 1 (0.8)
+    one = build_comparison_table(RUNS, ["acc"], dataset="digits", seeds=[0]).set_index("method")
+    assert one.loc["take", "acc_mean"] == pytest.approx(0.7) and one.loc["kmeans", "acc_mean"] == pytest.approx(0.6)
+    assert set(one["seeds"]) == {"0"} and one.loc["dec", "acc_mean"] == pytest.approx(0.9)
+    # on the command line: --params="compare.seeds=0 1", or a single seed
+    both = comparison_table(RUNS, {"seeds": "0 1", "metrics": ["acc"]}, "digits").set_index("method")
+    assert both.loc["take", "acc_mean"] == pytest.approx(0.8) and both.loc["take", "seeds"] == "0 1"
+    single = comparison_table(RUNS, {"seeds": 1, "metrics": ["acc"]}, "digits")
+    assert list(single["method"]) == ["take", "kmeans"]  # dec's seed 1 failed
+    with pytest.raises(ValueError, match=r"for the seeds 7 \(compare.seeds; null compares every seed\)"):
+        build_comparison_table(RUNS, ["acc"], dataset="digits", seeds=[7])
+
+
 def test_no_usable_runs_says_what_to_run():
     ignored = RUNS[RUNS["tags.pipeline"].isin(["data", "compare", "idec"])]
     for runs in (ignored, pd.DataFrame(), RUNS):

@@ -17,7 +17,7 @@ def latest_assignments(project, version: str | None = None) -> np.ndarray:
     return project.load("data/07_model_output/digits/take/assignments.pt", version)["labels"]
 
 
-def test_take_end_to_end_logs_everything_to_mlflow(scratch_project):
+def test_take_end_to_end_logs_everything_to_mlflow(scratch_project, capsys):
     # the digits preset's start of KNet: UMAP + GMM on z
     scratch_project.run("take", tiny_params(take={"overrides": {"digits": {**TINY_TAKE, "knet_init": "umap_gmm"}},
                                                   "umap_neighbors": 15}))
@@ -31,6 +31,12 @@ def test_take_end_to_end_logs_everything_to_mlflow(scratch_project):
     init = scratch_project.load("data/05_model_input/digits/take/kmeans_init.pt")
     assert not np.array_equal(init["start_labels"], init["labels"])
     assert run["params.take.knet_init"] == "umap_gmm"
+    # the run's closing summary puts the final scores beside K-means on z, KNet's start and K-means on the input
+    summary = capsys.readouterr().out
+    assert (f"init_acc {run['metrics.init_acc']:.4f} (K-means on the pretrained z)   start_acc "
+            f"{run['metrics.start_acc']:.4f} (KNet's start: UMAP + GMM on z)   input_kmeans_acc "
+            f"{run['metrics.input_kmeans_acc']:.4f} (K-means on the input)") in summary
+    assert f"  acc {run['metrics.acc']:.4f}   nmi {run['metrics.nmi']:.4f}" in summary
     # the plain baseline in the same run: K-means on the same 300 pixel rows, same seed and n_init
     features = scratch_project.load("data/04_feature/digits/features.pt")
     from sklearn.cluster import KMeans

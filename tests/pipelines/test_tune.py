@@ -57,3 +57,13 @@ def test_tune_writes_the_best_trial_as_a_parameters_file(scratch_project):
     top = finished.sort_values("metrics.objective", ascending=False).iloc[0]
     assert str(chosen["n_init"]) == top["params.kmeans.n_init"]
     assert parent.iloc[0]["metrics.best_silhouette"] == pytest.approx(top["metrics.objective"])
+
+
+def test_a_trial_point_wins_over_the_data_set_block_and_the_preset():
+    from deep_kmeans.methods.config import params_for
+    from deep_kmeans.pipelines.tune.nodes import with_point
+
+    group = {"lambda3": 1e-3, "depth": 8, "preset": "cpu", "presets": {"cpu": {"lambda3": 1e-2, "depth": 2}},
+             "overrides": {"mnist": {"lambda3": 1e-5}}}
+    assert params_for(with_point(group, "mnist", {"lambda3": 0.5}), "mnist") == {"lambda3": 0.5, "depth": 2}
+    assert params_for(with_point(group, "mnist", {"tau": 0.2}), "mnist")["tau"] == 0.2

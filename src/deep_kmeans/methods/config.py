@@ -19,23 +19,46 @@ logger = logging.getLogger(__name__)
 
 def params_for(params: dict | None, dataset: str) -> dict:
     """A method's parameters with its ``overrides[<dataset>]`` block merged in, then the chosen
-    ``presets[<preset>]`` (``--params=take.preset=cpu``: a schedule for any data set), then that preset's own
-    block for the data set (``presets[<preset>].overrides[<dataset>]``, e.g. the cpu schedule measured on full
-    MNIST); the structure keys removed."""
+    ``presets[<preset>]`` (``--params=take.preset=cpu``: a schedule for any data set; ``auto``: see
+    :func:`chosen_preset`), then that preset's own block for the data set (``presets[<preset>].overrides[<dataset>]``,
+    e.g. the cpu schedule measured on full MNIST); the structure keys removed."""
     params = dict(params or {})
+    preset = chosen_preset(params, dataset)
     overrides = params.pop("overrides", None) or {}
     presets = params.pop("presets", None) or {}
-    preset = params.pop("preset", None)
+    params.pop("preset", None)
     params.update(overrides.get(dataset) or {})
     if preset is not None:
         if preset not in presets:
             known = ", ".join(map(str, presets)) or "none defined"
             raise ParameterError(f"preset {preset!r} is not defined for this method (presets: {known}); "
-                             "pass one of them or null for the data set's own settings")
+                                 f"pass one of them, {AUTO_PRESET} or null for the data set's own settings")
         flat, refined = preset_layers(presets[preset], dataset)
         params.update(flat)
         params.update(refined)
     return params
+
+
+AUTO_PRESET = "auto"
+# the keys that size a run: a data set block holding one of them is already sized for a CPU (digits, your own data)
+SCHEDULE_KEYS = ("warmup_epochs", "update_epochs", "cluster_epochs", "sample_budget")
+
+
+def chosen_preset(group: dict, dataset: str, cuda: bool | None = None) -> str | None:
+    """The preset a run of ``dataset`` uses: ``group["preset"]`` as given, or for ``auto`` the ``cpu`` preset on a
+    machine without CUDA (``cuda``: None asks torch) unless the data set's own block sets its schedule; otherwise
+    none: the data set's own settings (on a GPU, the paper's λ, depth and heads with the paper's schedule)."""
+    preset = group.get("preset")
+    if preset != AUTO_PRESET:
+        return preset
+    own = (group.get("overrides") or {}).get(dataset) or {}
+    if "cpu" not in (group.get("presets") or {}) or any(k in own for k in SCHEDULE_KEYS):
+        return None
+    if cuda is None:
+        import torch
+
+        cuda = torch.cuda.is_available()
+    return None if cuda else "cpu"
 
 
 def preset_layers(block: dict | None, dataset: str) -> tuple[dict, dict]:
@@ -52,7 +75,7 @@ def command_line_wins(group: dict, given: dict, dataset: str, log: bool = True) 
     is what runs (and what MLflow records)."""
     typed = {k: v for k, v in given.items() if k not in ("overrides", "presets", "preset")}
     out, applied = dict(group), {}
-    for block, name in (("overrides", dataset), ("presets", group.get("preset"))):
+    for block, name in (("overrides", dataset), ("presets", chosen_preset(group, dataset))):
         layer = (group.get(block) or {}).get(name) if name is not None else None
         if not isinstance(layer, dict):
             continue

@@ -47,7 +47,7 @@ def no_runs_message(dataset: str, experiment: str | None = None, detail: str = "
     where = f" in MLflow experiment '{experiment}'" if experiment else ""
     return (f"no finished runs with metrics for data set '{dataset}'{where}{detail}: run "
             f"`kedro run --pipeline=<method> --params=dataset={dataset}` first (<method>: kmeans, dec, idec, "
-            f"dcn, dekm, emaec, ulhe_dc, dckm, take)")
+            f"dcn, dekm, emaec, ulhe_dc, dckm, umap_gmm, take)")
 
 
 def method_of(pipeline_tag) -> str | None:
@@ -86,9 +86,10 @@ def query_runs(dataset: str, compare: dict) -> pd.DataFrame:
 
 
 def build_comparison_table(runs: pd.DataFrame, metrics: list[str], methods: list[str] | None = None,
-                           dataset: str = "?") -> pd.DataFrame:
+                           dataset: str = "?", seeds: list | None = None) -> pd.DataFrame:
     """Runs (``mlflow.search_runs``'s columns) → one row per method: ``n_runs``, ``seeds`` and
-    ``<metric>_mean`` / ``<metric>_std`` for each of ``metrics``, best mean ACC first.
+    ``<metric>_mean`` / ``<metric>_std`` for each of ``metrics``, best mean ACC first. ``seeds``: only the
+    runs of these seeds (None: every seed), so that methods are compared over the same seeds.
 
     Needs the columns ``tags.pipeline``, ``tags.seed``, ``start_time`` and ``metrics.<m>``; a
     ``status`` column, when present, keeps the FINISHED runs only.
@@ -115,8 +116,14 @@ def build_comparison_table(runs: pd.DataFrame, metrics: list[str], methods: list
     if df.empty:
         raise ValueError(no_runs_message(dataset))
 
+    seeds_wanted = None if seeds is None else [str(x) for x in seeds]
     seeds = df["tags.seed"] if "tags.seed" in df.columns else pd.Series(None, index=df.index, dtype=object)
     df = df.assign(seed=seeds.fillna("none").astype(str))
+    if seeds_wanted is not None:
+        df = df[df["seed"].isin(seeds_wanted)]
+        if df.empty:
+            raise ValueError(no_runs_message(dataset, detail=f" for the seeds {' '.join(seeds_wanted)} "
+                                             "(compare.seeds; null compares every seed)"))
     if "start_time" in df.columns:
         df = df.sort_values("start_time", kind="stable")
     df = df.drop_duplicates(subset=["method", "seed"], keep="last")  # the latest run per method and seed
@@ -145,13 +152,18 @@ def comparison_table(runs: pd.DataFrame, compare: dict, dataset: str) -> pd.Data
     """Node: :func:`build_comparison_table` with the ``compare`` parameters.
 
     ``compare.methods`` is a list, or a string of space-separated names (``kedro run`` splits its
-    ``--params`` at commas: ``--params="compare.methods=kmeans take"``).
+    ``--params`` at commas: ``--params="compare.methods=kmeans take"``); ``compare.seeds`` the same
+    (``--params="compare.seeds=0 1 2"``) or a single seed.
     """
     compare = compare or {}
-    methods = compare.get("methods")
+    methods, seeds = compare.get("methods"), compare.get("seeds")
     if isinstance(methods, str):
         methods = methods.split()
-    return build_comparison_table(runs, compare.get("metrics") or list(LABELS), methods, dataset)
+    if isinstance(seeds, str):
+        seeds = seeds.split()
+    elif seeds is not None and not isinstance(seeds, (list, tuple)):
+        seeds = [seeds]
+    return build_comparison_table(runs, compare.get("metrics") or list(LABELS), methods, dataset, seeds)
 
 
 def _fmt(value: float, digits: int) -> str:

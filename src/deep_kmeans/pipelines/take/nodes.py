@@ -17,7 +17,7 @@ from deep_kmeans.data.registry import Geometry
 from deep_kmeans.errors import ParameterError
 from deep_kmeans.evaluation.metrics import clustering_scores, internal_scores
 from deep_kmeans.methods import take
-from deep_kmeans.methods.config import params_for, resolve_n_clusters
+from deep_kmeans.methods.config import AUTO_PRESET, chosen_preset, params_for, resolve_n_clusters
 from deep_kmeans.methods.kit import ParamReader, kmeans_init
 from deep_kmeans.methods.umap_gmm import model_state
 from deep_kmeans.runtime import resolve_device
@@ -58,8 +58,12 @@ def resolve_take_config(params: dict, features: dict, n_clusters, data_seed: int
     check_umap_neighbors(cfg, len(train_rows))
     # the faster schedule a long run's warning offers (pretrain_take), where the run is not on it already
     presets = params.get("presets") or {}
+    preset = chosen_preset(params, features["name"])
+    if params.get("preset") == AUTO_PRESET:
+        logger.info("take.preset auto: %s", f"the {preset} preset (no CUDA here; take.preset=null runs the data set's "
+                    "own settings)" if preset else "the data set's own settings")
     faster = None
-    if params.get("preset") != FASTER_PRESET and FASTER_PRESET in presets:
+    if preset != FASTER_PRESET and FASTER_PRESET in presets:
         faster = take.TAKEConfig.from_params(params_for({**params, "preset": FASTER_PRESET}, features["name"]))
     return {"config": cfg.to_dict(), "n_clusters": resolve_n_clusters(n_clusters, features),
             "train_rows": train_rows, "faster": None if faster is None else faster.to_dict()}

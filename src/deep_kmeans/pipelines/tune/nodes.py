@@ -19,6 +19,7 @@ import pkgutil
 import numpy as np
 
 from deep_kmeans.evaluation.metrics import clustering_scores, internal_scores
+from deep_kmeans.methods.config import command_line_wins
 from deep_kmeans.pipelines.method_nodes import train_method
 from deep_kmeans.pipelines.sweep.nodes import PARENT_TAG, flat_params
 
@@ -122,10 +123,9 @@ def objective_value(objective: str, assignments: dict, features: dict, seed: int
 
 
 def with_point(params: dict, dataset: str, point: dict) -> dict:
-    """The method's parameter group with ``point`` over its ``overrides.<dataset>`` preset."""
-    overrides = dict(params.get("overrides") or {})
-    overrides[dataset] = {**(overrides.get(dataset) or {}), **point}
-    return {**params, "overrides": overrides}
+    """The method's parameter group with ``point`` over every layer (the data set's block and a preset), as
+    if typed on the command line."""
+    return {**command_line_wins(params, point, dataset, log=False), **point}
 
 
 def plan_study(tune: dict | None, parent: dict | None) -> dict:
