@@ -34,10 +34,15 @@ def test_every_dataset_has_take_overrides_and_every_method_has_parameters(projec
 
 
 def test_registered_pipelines(project_root):
+    import warnings
+
     bootstrap_project(project_root)
     from deep_kmeans.pipeline_registry import register_pipelines
 
-    pipelines = register_pipelines()
+    with warnings.catch_warnings(record=True) as caught:  # `kedro registry list` must not warn a newcomer
+        warnings.simplefilter("always")
+        pipelines = register_pipelines()
+    assert not [str(w.message) for w in caught if "deep_kmeans.pipelines" in str(w.message)]
     for name in ("__default__", "take", "take_pretrain", "take_cluster", "take_evaluate", "data", "features",
                  "kmeans", "dec", "idec", "dcn", "dekm", "emaec", "ulhe_dc", "dckm", "umap_gmm", "compare"):
         assert name in pipelines, name

@@ -79,7 +79,10 @@ def sweep_pipeline(owns: dict[str, Pipeline]) -> Pipeline:
     except Exception as err:  # a bad sweep.* must not keep the other pipelines from registering
         return sweep.config_error_pipeline(str(err))
     chosen = {m: (owns[m], create_evaluation_pipeline(m)) for m in methods}
-    return create_data_pipeline() + create_features_pipeline() + sweep.create_pipeline(chosen, seeds, sorted(owns))
+    # the shared features only when a copy reads them (the view-trained methods' copies build their own)
+    shared = create_features_pipeline() if set(methods) - sweep.VIEW_TRAINED else Pipeline([])
+    return create_data_pipeline() + shared + sweep.create_pipeline(
+        chosen, seeds, sorted(owns), features=create_features_pipeline())
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -88,6 +91,8 @@ def register_pipelines() -> dict[str, Pipeline]:
         # that name and warns that it could not import it; the stages are registered below.
         warnings.filterwarnings("ignore",
                                 message=r".*'deep_kmeans\.pipelines\.take_(pretrain|cluster|evaluate|predict)' module")
+        # evaluation/ is the nodes every method shares (composed per method below), not a pipeline of its own
+        warnings.filterwarnings("ignore", message=r".*'deep_kmeans\.pipelines\.evaluation' module does not expose")
         found = find_pipelines()
     found.pop("__default__", None)
     for stage in STAGES:

@@ -18,3 +18,15 @@ def test_embedding_and_history_figures():
     fig = history_figure({"pretrain/l_r": [1.0, 0.5], "pretrain/l_cl": [None, 2.0], "cluster/l_k": [3.0, 2.0]})
     assert [ax.get_title() for ax in fig.axes] == ["pretrain", "cluster"]
     assert len(fig.axes[0].lines) == 2
+
+
+def test_figures_stay_out_of_pyplots_registry_and_still_save(tmp_path):
+    """A sweep holds dozens of figures until the catalog saves them: pyplot must not keep (and warn about)
+    them, and each still saves as a PNG."""
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    figs = [confusion_figure([0, 1, 1], [1, 0, 0]) for _ in range(25)]
+    assert plt.get_fignums() == before
+    figs[0].savefig(tmp_path / "c.png")
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -66,6 +66,41 @@ def test_sweep_structure_shares_data_and_features(scratch_project):
     assert not any(o.endswith((".metrics", ".history", "_plot")) for o in pipe.all_outputs())
 
 
+def test_take_copies_draw_their_views_with_their_own_seed(scratch_project):
+    """TAKE trains on the stored views, which a plain run draws with its seed: each TAKE copy builds its
+    features from the shared raw data with the copy's seed; the family still shares the one feature node."""
+    sweep_conf(scratch_project, ["take", "kmeans"], [0, 1])
+    from kedro.framework.startup import bootstrap_project
+
+    bootstrap_project(scratch_project.path)
+    pipe = project_pipelines["sweep"]
+    extract = {n.name: n for n in pipe.nodes if n.name.endswith("extract_features")}
+    assert set(extract) == {"extract_features", "sweep.take_s0.extract_features", "sweep.take_s1.extract_features"}
+    own = extract["sweep.take_s1.extract_features"]
+    assert "sweep.take_s1.take.seed" in own.inputs and "params:seed" not in own.inputs
+    assert "raw_data" in own.inputs and own.outputs == ["sweep.take_s1.features"]
+    pretrain = next(n for n in pipe.nodes if n.name.startswith("sweep.take_s1.") and "sweep.take_s1.features" in n.inputs)
+    assert "features" not in pretrain.inputs
+    kmeans = next(n for n in pipe.nodes if n.name == "sweep.kmeans_s1.kmeans_train")
+    assert "features" in kmeans.inputs
+
+    sweep_conf(scratch_project, ["take"], [0, 1])  # no copy reads the shared features: none are built
+    bootstrap_project(scratch_project.path)
+    from deep_kmeans.pipeline_registry import register_pipelines
+
+    assert "extract_features" not in {n.name for n in register_pipelines()["sweep"].nodes}
+
+
+@pytest.mark.slow
+def test_a_take_copy_is_the_plain_take_run_of_its_seed(scratch_project):
+    sweep_conf(scratch_project, ["take"], [1])
+    scratch_project.run("sweep", tiny_params())
+    scratch_project.run("take", tiny_params(seed=1))
+    plain = labels(scratch_project.path / "data/07_model_output/digits/take/assignments.pt")
+    swept = labels(scratch_project.path / "data/07_model_output/digits/sweep/take_s1/assignments.pt")
+    np.testing.assert_array_equal(plain, swept)
+
+
 @pytest.mark.slow
 def test_sweep_children_match_plain_runs_and_parent_has_the_table(scratch_project):
     methods, seeds = ["kmeans", "dec"], [0, 1]

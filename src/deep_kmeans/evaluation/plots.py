@@ -10,11 +10,18 @@ import matplotlib
 # one, set by its kernel) is kept, or the notebooks' plots would vanish.
 if not os.environ.get("MPLBACKEND"):
     matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 from sklearn.manifold import TSNE
 
 from deep_kmeans.evaluation.metrics import contingency, hungarian_map
+
+
+def new_figure(nrows: int = 1, ncols: int = 1, figsize=None, squeeze: bool = True):
+    """``plt.subplots`` without pyplot's registry: a sweep builds dozens of figures before the catalog saves
+    them, and pyplot would keep every one open (and warn past 20). Saving and MLflow's log_figure work alike."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, squeeze=squeeze)
 
 
 def confusion_figure(y_true, y_pred, class_names=None, title="Confusion matrix"):
@@ -26,7 +33,7 @@ def confusion_figure(y_true, y_pred, class_names=None, title="Confusion matrix")
     order = sorted(range(len(clusters)), key=lambda i: order_class.get(mapping.get(clusters[i].item()), len(classes)))
     m = counts[order].T  # classes × clusters
     size = max(4.0, 0.45 * max(m.shape) + 2)
-    fig, ax = plt.subplots(figsize=(size, size * 0.85))
+    fig, ax = new_figure(figsize=(size, size * 0.85))
     im = ax.imshow(m, cmap="Blues")
     ax.set_xticks(range(m.shape[1]), [str(clusters[i]) for i in order], fontsize=8)
     names = [str(class_names[c]) if class_names is not None and c < len(class_names) else str(c) for c in classes]
@@ -46,7 +53,7 @@ def confusion_figure(y_true, y_pred, class_names=None, title="Confusion matrix")
 def cluster_sizes_figure(y_pred, title="Cluster sizes (no ground-truth labels)"):
     """Bar chart of the number of samples per cluster: what stands in for the confusion matrix without labels."""
     clusters, counts = np.unique(np.asarray(y_pred), return_counts=True)
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.4 * len(clusters) + 2), 3.5))
+    fig, ax = new_figure(figsize=(max(4.0, 0.4 * len(clusters) + 2), 3.5))
     ax.bar([str(c) for c in clusters], counts, color="tab:blue")
     ax.set_xlabel("cluster")
     ax.set_ylabel("samples")
@@ -75,7 +82,7 @@ def embedding_figure(z, y_true, y_pred, seed: int = 0, title: str = "t-SNE of th
     panels = [(np.asarray(y_pred)[idx], "cluster")]
     if y_true is not None:
         panels.insert(0, (np.asarray(y_true)[idx], "true label"))
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 5), squeeze=False)
+    fig, axes = new_figure(1, len(panels), figsize=(5.5 * len(panels), 5), squeeze=False)
     for ax, (labels, name) in zip(axes[0], panels):
         ax.scatter(coords[:, 0], coords[:, 1], c=labels, cmap="tab20", s=4, linewidths=0)
         ax.set_title(f"coloured by {name}")
@@ -93,7 +100,7 @@ def history_figure(history: dict[str, list[float]], title: str = "Training losse
         phase, _, term = key.rpartition("/")
         phases.setdefault(phase or "train", {})[term] = values
     n = max(1, len(phases))
-    fig, axes = plt.subplots(1, n, figsize=(5 * n, 3.8), squeeze=False)
+    fig, axes = new_figure(1, n, figsize=(5 * n, 3.8), squeeze=False)
     for ax, (phase, terms) in zip(axes[0], phases.items()):
         for term, values in terms.items():
             v = np.array([np.nan if u is None else u for u in values], dtype=float)  # None: term off

@@ -22,9 +22,10 @@ from __future__ import annotations
 import logging
 import math
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
+from deep_kmeans.evaluation.plots import new_figure
 
 logger = logging.getLogger(__name__)
 
@@ -209,7 +210,7 @@ def comparison_bars(table: pd.DataFrame, dataset: str):
     n = max(1, len(metrics))
     width = 0.8 / n
     x = np.arange(len(methods))
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(methods) + 2), 4))
+    fig, ax = new_figure(figsize=(max(5.0, 1.1 * len(methods) + 2), 4))
     for i, m in enumerate(metrics):
         means = table[f"{m}_mean"].to_numpy(dtype=float)
         stds = np.nan_to_num(table[f"{m}_std"].to_numpy(dtype=float)) if f"{m}_std" in table.columns else None

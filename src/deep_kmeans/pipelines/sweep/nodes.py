@@ -129,14 +129,11 @@ def log_metric_records(client, run_id: str, records: dict) -> None:
 def close_child_run(run: dict, scores: dict, assignments_table: pd.DataFrame, **logged) -> str:
     """Log the copy's scores, per-epoch losses, assignments table and plots into its child run; end it
     FINISHED. ``logged``: metric records (``metrics``, ``history``, ``init_metrics``) and figures (``*_plot``)."""
-    import matplotlib.pyplot as plt
-
     client = _client(run)
     run_id = run["run_id"]
     for name, value in logged.items():
         if name.endswith("_plot"):
             client.log_figure(run_id, value, f"plots/{name[:-len('_plot')]}.png")
-            plt.close(value)
         else:
             log_metric_records(client, run_id, value)
     client.log_dict(run_id, scores, "reports/scores.json")
