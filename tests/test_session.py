@@ -28,8 +28,18 @@ def test_a_clock_set_back_starts_over_with_a_warning_instead_of_waiting(tmp_path
     claim_version(tmp_path, "2999-01-01T00.00.00.000Z")
     now = generate_timestamp()
     with caplog.at_level(logging.WARNING, logger="deep_kmeans.session"):
-        assert claim_version(tmp_path, now) == now
+        assert now <= claim_version(tmp_path, now) < "2999"  # from now on (the clock's now, not the last id)
     assert "The clock is behind the last run's start" in caplog.text
+
+
+def test_a_stale_proposal_gets_the_clocks_now_not_an_id_given_before(tmp_path):
+    """A session slow to claim (a loaded machine: CI met it) proposes an id seconds older than the last one
+    claimed; it must get a fresh one, not be taken for a clock set back and handed an id given before."""
+    stale = "2026-01-01T00.00.00.000Z"
+    first = claim_version(tmp_path, stale)
+    later = claim_version(tmp_path, generate_timestamp())  # another run claimed the clock's now meanwhile
+    third = claim_version(tmp_path, stale)
+    assert third not in {first, later} and third > later
 
 
 def test_processes_started_together_get_distinct_ids(tmp_path):

@@ -60,9 +60,13 @@ def claim_version(project_path: Path, proposed: str) -> str:
         last = state.read_text(encoding="utf-8").strip() if state.exists() else ""
         version = proposed
         if last and version <= last:
-            if _seconds(last) - _seconds(version) > MAX_WAIT_S:
+            now = generate_timestamp()
+            if now > last:  # the proposal went stale (a process slow to claim, a loaded machine): the clock moved on
+                version = now
+            elif _seconds(last) - _seconds(now) > MAX_WAIT_S:
                 logger.warning("The clock is behind the last run's start (%s, now %s): run ids start over from now.",
-                               last, version)
+                               last, now)
+                version = now
             else:
                 while version <= last:
                     time.sleep(0.001)
