@@ -79,10 +79,8 @@ def sweep_pipeline(owns: dict[str, Pipeline]) -> Pipeline:
     except Exception as err:  # a bad sweep.* must not keep the other pipelines from registering
         return sweep.config_error_pipeline(str(err))
     chosen = {m: (owns[m], create_evaluation_pipeline(m)) for m in methods}
-    # the shared features only when a copy reads them (the view-trained methods' copies build their own)
-    shared = create_features_pipeline() if set(methods) - sweep.VIEW_TRAINED else Pipeline([])
-    return create_data_pipeline() + shared + sweep.create_pipeline(
-        chosen, seeds, sorted(owns), features=create_features_pipeline())
+    return create_data_pipeline() + sweep.create_pipeline(chosen, seeds, sorted(owns),
+                                                          features=create_features_pipeline())
 
 
 def register_pipelines() -> dict[str, Pipeline]:

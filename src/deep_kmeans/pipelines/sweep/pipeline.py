@@ -86,11 +86,13 @@ def copy_pipeline(method: str, own: Pipeline, evaluation: Pipeline, seed: int,
 def create_sweep_pipeline(methods: dict[str, tuple[Pipeline, Pipeline]], seeds: list[int],
                           known: list[str], features: Pipeline | None = None) -> Pipeline:
     """The sweep over ``methods`` (``{name: (own nodes, evaluation)}``, in order) × ``seeds``; ``known``:
-    every method of the project (what ``sweep.check`` accepts); ``features``: the feature nodes, copied into
-    the copies of the ``VIEW_TRAINED`` methods."""
+    every method of the project (what ``sweep.check`` accepts); ``features``: the feature nodes, once for the
+    copies that share them (built only when a copy reads them) and copied into each copy of a ``VIEW_TRAINED``
+    method."""
     names = list(methods)
     copies = [copy_pipeline(m, *methods[m], seed=s, features=features if m in VIEW_TRAINED else None)
               for m in names for s in seeds]
+    shared = features if features is not None and set(names) - VIEW_TRAINED else Pipeline([])
     closed = [f"sweep.{copy_name(m, s)}.{m}.closed_run" for m in names for s in seeds]
     plan = pipeline([
         node(_named(check_plan, methods=names, seeds=list(seeds), known=known),
@@ -103,7 +105,7 @@ def create_sweep_pipeline(methods: dict[str, tuple[Pipeline, Pipeline]], seeds: 
     ], namespace="sweep", inputs={"sweep.plan", *closed}, outputs={"sweep.runs", "sweep.table_csv",
                                                                       "sweep.table_md", "sweep.bars"},
         parameters={"params:compare", "params:dataset"})
-    return plan + sum(copies, Pipeline([])) + reporting
+    return plan + shared + sum(copies, Pipeline([])) + reporting
 
 
 def config_error_pipeline(error: str) -> Pipeline:
