@@ -27,7 +27,8 @@ from typing import Callable
 from deep_kmeans.data.registry import DATASETS, Geometry
 from deep_kmeans.errors import ParameterError
 from deep_kmeans.methods import dckm, dcn, dec, dekm, emaec, idec, kmeans, take, ulhe_dc, umap_gmm
-from deep_kmeans.methods.config import AUTO_PRESET, chosen_preset, command_line_wins, params_for, preset_layers
+from deep_kmeans.methods.config import (AUTO_PRESET, chosen_preset, command_line_wins, listed, params_for,
+                                        preset_layers)
 from deep_kmeans.methods.kit import ParamReader
 
 __all__ = ["METHOD_READERS", "check_parameters", "parameter_problems"]
@@ -273,21 +274,18 @@ def _tune(p: ParamReader) -> None:
 
 def _compare(p: ParamReader) -> None:
     p.text("experiment", "deep_kmeans", nullable=False)
-    methods = p.get("methods")
+    methods = listed(p.get("methods"))
     known = sorted(set(METHOD_READERS) | {"take_cluster"})
-    if isinstance(methods, str):  # space-separated on the command line
-        methods = methods.split()
     if methods is not None:
         if not isinstance(methods, list) or not all(isinstance(m, str) for m in methods):
             p._fail("methods", methods, "null or a list of method names")
         else:
             p.errors += [f"compare.methods: {m!r} is not a method{_close(m, known)}" for m in methods if m not in known]
     p.texts("metrics", ["acc", "nmi", "nmi_max", "ari", "train_seconds"], nullable=False)
-    seeds = p.get("seeds")
-    if isinstance(seeds, str):  # space-separated on the command line
-        seeds = [int(x) if x.lstrip("-").isdigit() else x for x in seeds.split()]
-    if seeds is not None and not all(isinstance(x, int) and not isinstance(x, bool)
-                                     for x in (seeds if isinstance(seeds, list) else [seeds])):
+    seeds = listed(p.get("seeds"))  # from the command line, "0 1 2": strings of digits
+    seeds = None if seeds is None else [int(x) if isinstance(x, str) and x.lstrip("-").isdigit() else x
+                                        for x in seeds]
+    if seeds is not None and not all(isinstance(x, int) and not isinstance(x, bool) for x in seeds):
         p._fail("seeds", p.get("seeds"), "null (every seed), a seed or a list of seeds (--params=\"compare.seeds=0 1 2\")")
 
 

@@ -104,3 +104,11 @@ def test_the_default_mnist_run_on_a_cpu_is_the_measured_cpu_schedule(monkeypatch
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     gpu = TAKEConfig.from_params(params_for(conf, "mnist"))
     assert (gpu.embed_dim, gpu.depth, gpu.warmup_epochs, gpu.lambda3) == (128, 8, 150, 0.001)
+
+
+def test_listed_reads_a_list_parameter_as_the_command_line_gives_it():
+    from deep_kmeans.methods.config import listed
+
+    assert listed(None) is None
+    assert listed("0 1  2") == ["0", "1", "2"]  # --params="compare.seeds=0 1 2"
+    assert listed(3) == [3] and listed((1, 2)) == [1, 2] and listed(["kmeans"]) == ["kmeans"]

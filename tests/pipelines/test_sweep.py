@@ -39,6 +39,8 @@ def labels(path) -> np.ndarray:
     ({"methods": ["kmeans", "nope"], "seeds": [0]}, "unknown method(s) 'nope'"),
     ({"methods": ["kmeans"], "seeds": [0, 0]}, "sweep.seeds repeats"),
     ({"methods": ["kmeans"], "seeds": ["x"]}, "must be integers"),
+    ({"methods": ["kmeans"], "seeds": 1.5}, "must be integers"),
+    ({"methods": ["kmeans"], "seeds": [0, 1.5]}, "must be integers"),
 ])
 def test_plan_errors_name_the_fix(bad, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")) as err:

@@ -39,6 +39,16 @@ def params_for(params: dict | None, dataset: str) -> dict:
     return params
 
 
+def listed(value) -> list | None:
+    """A list parameter as a run can get it: a list, a single value, or a space-separated string (``kedro run``
+    splits ``--params`` at commas: ``--params="compare.seeds=0 1 2"``); None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.split()
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
 AUTO_PRESET = "auto"
 # the keys that size a run: a data set block holding one of them is already sized for a CPU (digits, your own data)
 SCHEDULE_KEYS = ("warmup_epochs", "update_epochs", "cluster_epochs", "sample_budget")

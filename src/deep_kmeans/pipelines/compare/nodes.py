@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from deep_kmeans.evaluation.plots import new_figure
+from deep_kmeans.methods.config import listed
 
 logger = logging.getLogger(__name__)
 
@@ -157,13 +158,7 @@ def comparison_table(runs: pd.DataFrame, compare: dict, dataset: str) -> pd.Data
     (``--params="compare.seeds=0 1 2"``) or a single seed.
     """
     compare = compare or {}
-    methods, seeds = compare.get("methods"), compare.get("seeds")
-    if isinstance(methods, str):
-        methods = methods.split()
-    if isinstance(seeds, str):
-        seeds = seeds.split()
-    elif seeds is not None and not isinstance(seeds, (list, tuple)):
-        seeds = [seeds]
+    methods, seeds = listed(compare.get("methods")), listed(compare.get("seeds"))
     return build_comparison_table(runs, compare.get("metrics") or list(LABELS), methods, dataset, seeds)
 
 

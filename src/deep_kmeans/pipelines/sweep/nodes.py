@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from deep_kmeans.methods.config import params_for
+from deep_kmeans.methods.config import listed, params_for
 from deep_kmeans.pipelines.compare.nodes import comparison_bars, comparison_metrics, comparison_table, table_markdown
 
 logger = logging.getLogger(__name__)
@@ -31,11 +31,7 @@ def copy_name(method: str, seed: int) -> str:
 def read_plan(sweep: dict | None, known: list[str]) -> tuple[list[str], list[int]]:
     """``sweep.methods`` and ``sweep.seeds`` checked: known methods, no repeats, integer seeds."""
     sweep = sweep or {}
-    methods, seeds = sweep.get("methods"), sweep.get("seeds")
-    if isinstance(methods, str):  # --params splits at commas: "sweep.methods=kmeans dec"
-        methods = methods.split()
-    if isinstance(seeds, (int, str)):
-        seeds = str(seeds).split()
+    methods, seeds = listed(sweep.get("methods")), listed(sweep.get("seeds"))  # "sweep.methods=kmeans dec"
     where = "conf/<env>/parameters_sweep.yml"
     if not methods:
         raise ValueError(f"sweep.methods is empty: list the methods to run in {where}, e.g. [kmeans, dec]")
@@ -46,7 +42,7 @@ def read_plan(sweep: dict | None, known: list[str]) -> tuple[list[str], list[int
         raise ValueError(f"sweep.methods: unknown method(s) {', '.join(map(repr, unknown))}; the methods are "
                          f"{', '.join(sorted(known))} ({where})")
     try:
-        seeds = [int(s) for s in seeds]
+        seeds = [int(str(s)) for s in seeds]  # through str: 1.5 is no seed, not seed 1
     except (TypeError, ValueError):
         raise ValueError(f"sweep.seeds must be integers, got {seeds!r} ({where})") from None
     for name, values in (("methods", methods), ("seeds", seeds)):
