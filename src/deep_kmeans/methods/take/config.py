@@ -1,0 +1,187 @@
+"""TAKE's configuration: every hyperparameter, what each allows, and what each phase's checkpoint key hashes."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+
+from deep_kmeans.data.registry import Geometry
+from deep_kmeans.methods.kit import ParamReader
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TAKEConfig:
+    """Every hyperparameter of TAKE; defaults are the paper's MNIST settings (take.md)."""
+
+    # TAE (3.1.1)
+    embed_dim: int = 128
+    latent_dim: int = 10
+    depth: int = 8
+    heads: int = 8
+    decoder_depth: int = 2
+    decoder_heads: int = 2
+    mlp_ratio: float = 4.0
+    dropout: float = 0.0  # in attention and the MLPs of every block (the paper uses none)
+    head_hidden: int = 256
+    head_out: int = 128
+    # Schedule (4.1)
+    warmup_epochs: int = 150
+    update_epochs: int = 50
+    cluster_epochs: int = 50
+    # Sizing for data of any size (your own data): at most this many rows × epochs, all phases together, for
+    # a 16-patch input (wider inputs, more patches, count more per row). A larger data set gets
+    # proportionally fewer epochs (never fewer than 1 per phase, never more than given). None: as given.
+    sample_budget: int | None = None
+    batch_size: int = 256
+    lr: float = 1e-3
+    cluster_lr: float | None = None  # learning rate of the clustering phase; None = lr (the paper)
+    grad_clip: float = 1.0  # max gradient norm in the clustering phase ("with gradient clipping")
+    # Losses
+    lambda1: float = 0.01  # L_ccl weight
+    lambda2: float = 0.01  # L_cl weight
+    lambda3: float = 1e-3  # L_k weight
+    tau: float = 0.07
+    reconstruction: str = "cosine"  # cosine | mse (Tables 6-7)
+    use_ccl: bool = True  # ablation (Tables 10-11)
+    use_cl: bool = True
+    # KNet (3.2)
+    knet_iters: int = 20
+    knet_alpha: float | str = "auto"
+    knet_lambda: float = 0.5
+    # How the centres M follow z in the clustering phase. learn: M is a KNet parameter trained by Adam with
+    # the TAE (the paper). refit: M is held fixed within an epoch (z still gets L_k's gradient through KNet)
+    # and re-fitted after every epoch by Lloyd iterations on z of all data, warm-started at the current M
+    # (DCN's alternation; cluster identities are kept). Measured on digits: learn leaves the joint phase
+    # inert (Adam moves M too slowly to follow z), refit adds +0.036 ACC over the K-means start.
+    knet_centers: str = "learn"
+    # Where KNet starts. kmeans: K-means on the pretrained z (the paper). umap_gmm: N2D's head on z (UMAP to K
+    # dimensions + a Gaussian mixture), M = the mean of z over each of its clusters: the joint phase then starts
+    # from an assignment K-means on z cannot find (measured on digits: +0.02-0.08 final ACC over the K-means start).
+    knet_init: str = "kmeans"
+    # knet: TAE + KNet jointly (the method); kmeans: pretrain + K-means only (Table 12); umap_gmm: pretrain, then
+    # N2D's head on z (UMAP to K dimensions + a Gaussian mixture; measured above KNet's assignment on digits)
+    assignment: str = "knet"
+    umap_neighbors: int = 30  # assignment umap_gmm: UMAP's n_neighbors on z
+    kmeans_n_init: int | str = "auto"
+    # Pixel data sets: draw new crops/rotations of each batch every update epoch instead of reusing the
+    # 4 views stored with the features (the paper augments once). Not for backbone/text features, whose
+    # views must go through the backbone.
+    fresh_views: bool = False
+    baseline_kmeans: bool = True  # also score K-means on the raw input in the run (the plain baseline)
+    # Running
+    amp: bool = False  # bfloat16 autocast on CUDA
+    # torch.compile the TAE: 1.3-2x the steady-state throughput on CPU (docs/benchmarks.md), but about 30 s
+    # of compilation up front, so worth it for runs of many minutes, not for the digits preset.
+    compile: bool = False
+    predict_batch_size: int = 2048
+    checkpoint_every: int = 10
+    resume: bool = True
+
+    @classmethod
+    def from_params(cls, params: dict | None, reader: ParamReader | None = None) -> "TAKEConfig":
+        """Build from a parameter dict, checked by :func:`read_take_params` (types, ranges, unknown keys with the
+        closest known name) and :meth:`check_shapes`. ``reader``: a collecting :class:`ParamReader` (the run's
+        parameter check), which gathers the problems instead of raising on the first."""
+        p = reader if reader is not None else ParamReader(params, "take")
+        values = read_take_params(p)
+        p.reject_unknown(ignore=("overrides", "split"))
+        cfg = cls(**values)
+        cfg.check_shapes(p)
+        return cfg
+
+    def check_shapes(self, p: ParamReader) -> None:
+        """The checks across fields: the token width splits into the attention heads."""
+        for heads in ("heads", "decoder_heads"):
+            if self.embed_dim % getattr(self, heads):
+                p._fail(heads, getattr(self, heads),
+                        f"a divisor of embed_dim = {self.embed_dim} (embed_dim must be divisible by heads and "
+                        f"decoder_heads)")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def training_options(self, phase: str) -> dict:
+        """The options that change the training of ``phase`` (``pretrain`` or ``cluster``), what its checkpoint
+        key hashes: an option that only changes how the run is carried out, scored or predicted
+        (:data:`NOT_TRAINING_KEYS`) can change between an interrupted run and its rerun without losing the
+        resume. The clustering phase starts from the pretrained TAE, so its options include pretraining's."""
+        names = PRETRAIN_KEYS + (CLUSTER_TRAINING_KEYS if phase == "cluster" else ())
+        if phase not in ("pretrain", "cluster"):
+            raise ValueError(f"phase must be 'pretrain' or 'cluster', got {phase!r}")
+        return {k: getattr(self, k) for k in names}
+
+
+# What each phase's checkpoint key hashes (TAKEConfig.training_options); every field of TAKEConfig is in exactly
+# one of the three (tests/methods/test_take.py checks it, so a new option must be placed).
+PRETRAIN_KEYS = ("embed_dim", "latent_dim", "depth", "heads", "decoder_depth", "decoder_heads", "mlp_ratio", "dropout",
+                 "head_hidden", "head_out", "warmup_epochs", "update_epochs", "batch_size", "lr", "lambda1", "lambda2",
+                 "tau", "reconstruction", "use_ccl", "use_cl", "fresh_views", "amp")
+CLUSTER_TRAINING_KEYS = ("cluster_epochs", "cluster_lr", "grad_clip", "lambda3", "knet_iters", "knet_alpha",
+                         "knet_lambda", "knet_centers")
+# assignment, umap_neighbors, kmeans_n_init and knet_init act outside the checkpointed loops (the clustering phase
+# runs for assignment knet only; where it starts enters the key as the centres); compile changes the speed, not the
+# module; predict_batch_size chunks inference; the rest are how the run is carried out.
+NOT_TRAINING_KEYS = ("assignment", "umap_neighbors", "kmeans_n_init", "knet_init", "baseline_kmeans", "compile",
+                     "predict_batch_size", "checkpoint_every", "resume",
+                     # applied to the epochs before training (sized_for_data): the epochs are in the key
+                     "sample_budget")
+
+
+def read_take_params(p: ParamReader) -> dict:
+    """Every :class:`TAKEConfig` field read from ``p``, typed and range-checked: the one definition of what each
+    TAKE parameter allows (the nodes, the estimator and the run's parameter check all read through it)."""
+    d = {f.name: f.default for f in dataclasses.fields(TAKEConfig)}
+    ints = {"embed_dim": 1, "latent_dim": 1, "depth": 1, "heads": 1, "decoder_depth": 1, "decoder_heads": 1,
+            "head_hidden": 1, "head_out": 1, "warmup_epochs": 0, "update_epochs": 0, "cluster_epochs": 0,
+            # the contrastive loss needs negatives: 2 rows per batch at least
+            "batch_size": 2, "knet_iters": 1, "umap_neighbors": 2, "predict_batch_size": 1, "checkpoint_every": 0}
+    v = {k: p.int(k, d[k], min=lo, nullable=False) for k, lo in ints.items()}
+    v["sample_budget"] = p.int("sample_budget", d["sample_budget"], min=1)  # null: the epochs as given
+    v["mlp_ratio"] = p.float("mlp_ratio", d["mlp_ratio"], min=0.0, exclusive_min=True, nullable=False)
+    v["dropout"] = p.float("dropout", d["dropout"], min=0.0, max=1.0, exclusive_max=True, nullable=False)
+    v["lr"] = p.float("lr", d["lr"], min=0.0, exclusive_min=True, nullable=False)
+    v["cluster_lr"] = p.float("cluster_lr", None, min=0.0, exclusive_min=True)  # null: lr
+    v["tau"] = p.float("tau", d["tau"], min=0.0, exclusive_min=True, nullable=False)
+    for k in ("grad_clip", "lambda1", "lambda2", "lambda3"):
+        v[k] = p.float(k, d[k], min=0.0, nullable=False)
+    v["knet_alpha"] = p.float("knet_alpha", d["knet_alpha"], min=0.0, exclusive_min=True, also=("auto",),
+                              nullable=False)
+    v["knet_lambda"] = p.float("knet_lambda", d["knet_lambda"], min=0.0, max=1.0, nullable=False)  # λ of eq. 7
+    v["kmeans_n_init"] = p.int("kmeans_n_init", d["kmeans_n_init"], min=1, also=("auto",), nullable=False)
+    v["reconstruction"] = p.choice("reconstruction", d["reconstruction"], ("cosine", "mse"), nullable=False)
+    v["knet_centers"] = p.choice("knet_centers", d["knet_centers"], ("learn", "refit"), nullable=False)
+    v["knet_init"] = p.choice("knet_init", d["knet_init"], ("kmeans", "umap_gmm"), nullable=False)
+    v["assignment"] = p.choice("assignment", d["assignment"], ("knet", "kmeans", "umap_gmm"), nullable=False)
+    for k in ("use_ccl", "use_cl", "fresh_views", "baseline_kmeans", "amp", "compile", "resume"):
+        v[k] = p.bool(k, d[k], nullable=False)
+    missing = set(d) - set(v)
+    assert not missing, f"read_take_params does not read {sorted(missing)}"
+    return v
+
+
+def sized_for_data(cfg: TAKEConfig, n_rows: int, geometry: Geometry) -> tuple[TAKEConfig, str | None]:
+    """``cfg`` with its epochs scaled down to ``cfg.sample_budget`` (rows × epochs at 16 patches per row), and a
+    line saying so; ``cfg`` itself when it fits or has no budget. Deterministic: the same data, the same epochs."""
+    epochs = (cfg.warmup_epochs, cfg.update_epochs, cfg.cluster_epochs)
+    patches = (geometry.side // geometry.patch) ** 2
+    cost = n_rows * max(1.0, patches / 16) * sum(epochs)
+    if cfg.sample_budget is None or cost <= cfg.sample_budget:
+        return cfg, None
+    factor = cfg.sample_budget / cost
+    warmup, update, cluster = (max(1, round(e * factor)) if e else 0 for e in epochs)
+    sized = dataclasses.replace(cfg, warmup_epochs=warmup, update_epochs=update, cluster_epochs=cluster)
+    note = (f"take: {n_rows:,} rows of {patches} patches are more than sample_budget={cfg.sample_budget:,} allows "
+            f"at {'/'.join(map(str, epochs))} epochs: training {warmup}/{update}/{cluster} warm-up/update/clustering "
+            "epochs (--params=take.sample_budget=null trains the epochs as given)")
+    return sized, note
+
+
+def read_take_split(p: ParamReader) -> float | None:
+    """``take.split.train_fraction`` (Table 5): a fraction in (0, 1) of the rows to train on, or null (all)."""
+    fraction = p.float("train_fraction", None, min=0.0, max=1.0, exclusive_min=True, exclusive_max=True)
+    p.reject_unknown()
+    return fraction
+
