@@ -89,6 +89,11 @@ SIZES = {
     "gpu-short": dict(tae_n=8192, tae_epochs=2, knet_n=500_000, peers_data="mnist", peers_n=10000, peers_epochs=(20, 10),
                       scaling_n=[4096, 16384, 65536], scaling_cfg="paper", patches_n=8192, patches_cfg="paper",
                       real_data="mnist", real_n=5000, real_epochs=(6, 2, 2), real_cfg="paper", amp_configs=["gray"]),
+    # gpu-run: benchmarks/gpu_run.sh's share of its one 10-minute call (the tae and profile sections, ~1-2 min)
+    "gpu-run": dict(tae_n=8192, tae_epochs=2, knet_n=500_000, peers_data="mnist", peers_n=10000, peers_epochs=(20, 10),
+                    scaling_n=[4096, 16384, 65536], scaling_cfg="paper", patches_n=8192, patches_cfg="paper",
+                    real_data="mnist", real_n=5000, real_epochs=(6, 2, 2), real_cfg="paper",
+                    profile_n=8192, profile_epochs=2, profile_steps=10),
     # large: one GPU, a few minutes in all
     "large": dict(tae_n=16384, tae_epochs=3, knet_n=500_000, peers_data="mnist", peers_n=10000, peers_epochs=(20, 10),
                   scaling_n=[4096, 16384, 65536], scaling_cfg="paper", patches_n=8192, patches_cfg="paper",
