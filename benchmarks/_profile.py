@@ -151,8 +151,9 @@ def section(dev: torch.device, size: dict, report: dict, paper_cfg: dict) -> Non
         run = phase_runner(phase, s, dev, start)
         run(len(s.x), epochs)
         t = steady(EpochTimer.last.times)
+        cpu = steady(EpochTimer.last.cpu_times)
         row = {"epoch_s": t, "samples_per_s": len(s.x) / t, "first_epoch_s": EpochTimer.last.times[0],
-               "host_syncs": counted(run, batch, host_syncs)}
+               "cpu_epoch_s": cpu, "samples_per_cpu_s": len(s.x) / cpu, "host_syncs": counted(run, batch, host_syncs)}
         with count_host_syncs() as where:
             run(MANY * batch, 1)
         row["host_sync_sites"] = dict(where.where.most_common(8))
@@ -160,7 +161,7 @@ def section(dev: torch.device, size: dict, report: dict, paper_cfg: dict) -> Non
             row["cuda_syncs"] = counted(run, batch, cuda_syncs)
             row.update(cuda_profile(run, steps, batch, dev))
         res["phases"][phase] = row
-        print(f"  profile {phase}: {row['samples_per_s']:.0f} samples/s, host syncs {row['host_syncs']['per_step']:.2f}"
+        print(f"  profile {phase}: {row['samples_per_s']:.0f} samples/s ({row['samples_per_cpu_s']:.0f} per CPU s), host syncs {row['host_syncs']['per_step']:.2f}"
               f"/step + {row['host_syncs']['per_call']:.0f}/call"
               + (f", CUDA syncs {row['cuda_syncs']['per_step']:.2f}/step, {row['launches_per_step']:.0f} launches/step, "
                  f"GPU busy {100 * row['gpu_busy']:.0f}%" if dev.type == "cuda" else ""), flush=True)
@@ -187,12 +188,12 @@ def markdown(pf: dict) -> list[str]:
          "Host syncs: tests/syncs.py's count, per step (slope of 2 vs 6 steps) + per call (set-up, per epoch)."
          + (" CUDA syncs: what `torch.cuda.set_sync_debug_mode` reports (blocking copies too). GPU busy: kernel "
             "time / wall over one epoch (torch.profiler)." if cuda else ""), "",
-         "| phase | samples/s | host syncs /step | host syncs /call |"
+         "| phase | samples/s | samples per CPU s | host syncs /step | host syncs /call |"
          + (" CUDA syncs /step | launches /step | ms/step wall | ms/step kernels | GPU busy |" if cuda else ""),
-         "|---|---|---|---|" + ("---|---|---|---|---|" if cuda else "")]
+         "|---|---|---|---|---|" + ("---|---|---|---|---|" if cuda else "")]
     for phase, r in pf["phases"].items():
-        line = (f"| {phase} | {r['samples_per_s']:.0f} | {r['host_syncs']['per_step']:.2f} | "
-                f"{r['host_syncs']['per_call']:.0f} |")
+        line = (f"| {phase} | {r['samples_per_s']:.0f} | {r.get('samples_per_cpu_s', float('nan')):.0f} | "
+                f"{r['host_syncs']['per_step']:.2f} | {r['host_syncs']['per_call']:.0f} |")
         if cuda:
             line += (f" {r['cuda_syncs']['per_step']:.2f} | {r['launches_per_step']:.0f} | {r['wall_ms_per_step']:.1f} | "
                      f"{r['kernel_ms_per_step']:.1f} | {100 * (r['gpu_busy'] or 0):.0f}% |")

@@ -27,7 +27,9 @@ def sync(dev: torch.device) -> None:
 
 
 class EpochTimer:
-    """Stands in for ``methods.take.epoch_bar``: iterates the epochs and records each one's wall time."""
+    """Stands in for ``methods.take.epoch_bar``: iterates the epochs and records each one's wall time, and the
+    CPU time of the process (all its threads) in ``cpu_times``: on a machine shared with other work, the wall
+    time says what the contention left; the CPU time, with one torch thread, what the epoch costs."""
 
     last: "EpochTimer | None" = None
     device = torch.device("cpu")
@@ -36,15 +38,17 @@ class EpochTimer:
         self.epochs = range(start, total)
         self.desc = desc
         self.times: list[float] = []
+        self.cpu_times: list[float] = []
         EpochTimer.last = self
 
     def __iter__(self):
         for e in self.epochs:
             sync(EpochTimer.device)
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             yield e
             sync(EpochTimer.device)
             self.times.append(time.perf_counter() - t)
+            self.cpu_times.append(time.process_time() - c)
 
     def set_postfix(self, *a, **k):
         pass

@@ -101,9 +101,10 @@ def test_host_syncs_per_epoch_do_not_grow_with_the_steps(run, one_thread):
         counts[steps] = syncs
     few, many = counts[2], counts[6]
     assert many.total == few.total, f"{many.total - few.total} more syncs with 4 more steps an epoch: {many.where}"
-    # what is left: per epoch the one .tolist() of the loss sums (warm-up and update), and the state's
-    # copies to the CPU at the end
-    assert many.by_kind["tolist"] == 2 and many.by_kind["_local_scalar_dense"] <= 6, many.where
+    # what the loop itself does: per epoch the one .tolist() of the loss sums (warm-up and update), and the
+    # state's copy to the CPU at the end (the rest is the modules' initialisation)
+    loop = {site: n for site, n in many.where.items() if "methods/take/pretrain.py" in site}
+    assert sorted(site.split()[-1] for site in loop) == ["cpu", "tolist"] and many.by_kind["tolist"] == 2, many.where
 
 
 def test_host_syncs_grow_with_the_epochs_by_one_read_each(one_thread):

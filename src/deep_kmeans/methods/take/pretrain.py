@@ -33,8 +33,8 @@ def _augment_key(augment):
 
 def view_augmenter(features: dict, cfg: TAKEConfig, view_params: dict | None = None):
     """``augment(xb, generator) -> (B, 4, dim)`` for ``pretrain`` when ``cfg.fresh_views`` asks for it: fresh
-    2 crops + 2 rotations of a CPU batch of flat pixel images, with the crop scale and rotation of
-    ``view_params`` (``params:features.views``).
+    2 crops + 2 rotations of a batch of flat pixel images, computed on the batch's device from draws of the CPU
+    ``generator``, with the crop scale and rotation of ``view_params`` (``params:features.views``).
 
     Returns None when fresh views are off or there is no update phase, and, with a warning, where they
     cannot apply: the features are not pixels (backbone, sentence-encoder or tf-idf vectors: their views must
@@ -73,7 +73,8 @@ def _batches(n: int, batch_size: int, generator: torch.Generator, group: Group, 
 def resident(arrays, device: torch.device) -> list[torch.Tensor | None]:
     """The training arrays as float32 tensors where the batches are gathered: on ``device`` once for the whole
     training (no copy per step), unless together they would take more than half of its free memory; then in
-    pinned host memory, each batch copied without waiting. On the CPU, the arrays themselves."""
+    host memory, each batch gathered there and copied without waiting for the device. On the CPU, the arrays
+    themselves."""
     tensors = [None if a is None else torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)) for a in arrays]
     if device.type != "cuda":
         return tensors
@@ -81,7 +82,7 @@ def resident(arrays, device: torch.device) -> list[torch.Tensor | None]:
     on_device = size <= torch.cuda.mem_get_info(device)[0] // 2
     if not on_device:
         logger.info("TAKE: the training data (%.1f GiB) stay in host memory, copied batch by batch", size / 2**30)
-    return [None if t is None else t.to(device) if on_device else t.pin_memory() for t in tensors]
+    return [t.to(device) if on_device and t is not None else t for t in tensors]
 
 
 def optimizer(params, lr: float, device: torch.device) -> torch.optim.Adam:
