@@ -4,9 +4,9 @@
 # MLflow and no network:
 #   1. setup: the carried pure-Python wheels (nltk + defusedxml, umap-learn, pynndescent) into /tmp/site, where
 #      the machine lacks them;
-#   2. benchmarks/speed.py --sections tae,profile (size gpu-run, at most SPEED_S s): samples/s of every phase
-#      for the paper's MNIST TAE and the ResNet-feature one, and per phase host syncs, CUDA syncs, kernel
-#      launches per step and the GPU-busy share;
+#   2. benchmarks/speed.py --sections profile,tae (size gpu-run, at most SPEED_S s): per phase of the paper
+#      preset's loops samples/s, host syncs, CUDA syncs, kernel launches per step and the GPU-busy share; then
+#      samples/s of every phase for the paper's MNIST TAE and the ResNet-feature one;
 #   3. benchmarks/quality.py on all 70,000 MNIST digits, the features built once: K-means and UMAP + GMM on the
 #      pixels, then TAKE with take.preset=paper (its TAE, 150/50/50 epochs, fresh views), end to end, seed SEED,
 #      in what is left of TOTAL_S;
@@ -55,8 +55,8 @@ export PYTHONUNBUFFERED=1 TQDM_DISABLE=1 TQDM_MININTERVAL=20
   ls data/01_raw/mnist/ 2>/dev/null || echo "no data/01_raw/mnist: carry it (see the header)"
   echo "setup done at $((SECONDS - START))s"
 
-  echo "== speed (tae, profile; size $SPEED_SIZE) at $((SECONDS - START))s"
-  timeout "$SPEED_S" "$PY" benchmarks/speed.py --sections tae,profile --size "$SPEED_SIZE" \
+  echo "== speed (profile, tae; size $SPEED_SIZE) at $((SECONDS - START))s"
+  timeout "$SPEED_S" "$PY" benchmarks/speed.py --sections profile,tae --size "$SPEED_SIZE" \
     --out-dir "$PARTS/speed" || echo "speed rc $? (a timeout is 124: the record holds the sections it finished)"
 
   echo "== quality ($DATASET: kmeans, umap_gmm, then TAKE preset paper, seed $SEED) at $((SECONDS - START))s"
