@@ -200,6 +200,7 @@ def _custom(p: ParamReader) -> None:
         p.text(key, None)
     p.choice("nan", "error", NAN_POLICIES, nullable=False)
     p.int("image_size", 32, min=8, nullable=False)
+    p.int("max_bytes", "auto", min=1, nullable=False, also=("auto",))
 
 
 def _features(p: ParamReader) -> None:
