@@ -21,6 +21,8 @@ from kedro.io import AbstractDataset, DatasetError
 from kedro.io.core import AbstractVersionedDataset, Version, get_filepath_str, get_protocol_and_path
 from kedro_mlflow.io.models import MlflowModelTrackingDataset
 
+from deep_kmeans.errors import UserError
+
 # the store itself has no Kedro in it (benchmarks use it on the GPU machine); re-exported here
 from deep_kmeans.store import (DirectoryStore, StoreEntry, _reason, decode_safe, encode_safe,  # noqa: F401
                                save_atomically)
@@ -45,6 +47,11 @@ class DirectoryStoreDataset(AbstractDataset[None, DirectoryStore]):
 
     def _describe(self) -> dict[str, Any]:
         return {"path": str(self._path)}
+
+
+class RefusedFileError(UserError, DatasetError):
+    """A file at a version path that the project did not write (planted, truncated, damaged): refused unread.
+    A user error (the file is theirs to remove), so ``kedro run`` says it in one line, exit code 2."""
 
 
 ARTIFACT_FORMAT = "deep_kmeans.artifact"
@@ -101,7 +108,7 @@ class SafeTorchDataset(AbstractVersionedDataset[Any, Any]):
         except FileNotFoundError:
             raise
         except Exception as err:  # noqa: BLE001 -- whatever the failure, the file cannot be trusted
-            raise DatasetError(
+            raise RefusedFileError(
                 f"Refused to load {load_path} ({_reason(err)}): it is not a file this project wrote, or it is "
                 "truncated or damaged, and it was not unpickled. The file is left in place; remove it (or that "
                 "version folder) and rerun the stage that writes it (e.g. `kedro run --pipeline=...` of the "
@@ -220,6 +227,12 @@ class MlflowVersionedArtifactDataset(AbstractDataset):
             copy.preview = copy._inner.preview
         return copy
 
+    _bound_run: str | None = None
+
+    def bind_run(self, run_id: str | None) -> None:
+        """Log into ``run_id`` when no MLflow run is active in the saving thread (a Dask worker's)."""
+        self._bound_run = run_id
+
     def load(self) -> Any:
         return self._inner.load()
 
@@ -227,14 +240,18 @@ class MlflowVersionedArtifactDataset(AbstractDataset):
         self._inner.save(data)
         import mlflow
 
-        if mlflow.active_run() is None:
+        active = mlflow.active_run()
+        if active is None and not self._bound_run:
             return
         version = getattr(self._inner, "_version", None)
         if version is not None:
             path = self._inner._get_versioned_path(self._inner.resolve_save_version())
         else:
             path = Path(getattr(self._inner, "_filepath"))
-        mlflow.log_artifact(str(path), artifact_path=self._artifact_path)
+        if active is not None:
+            mlflow.log_artifact(str(path), artifact_path=self._artifact_path)
+        else:  # a runner's worker: the run this dataset was bound to, never a new one
+            mlflow.MlflowClient().log_artifact(self._bound_run, str(path), artifact_path=self._artifact_path)
 
     def _exists(self) -> bool:
         return self._inner.exists()
@@ -246,20 +263,41 @@ class MlflowVersionedArtifactDataset(AbstractDataset):
 
 
 class PyfuncModelDataset(MlflowModelTrackingDataset):
-    """kedro-mlflow's model dataset, minus two notices MLflow prints on every save of a pyfunc object model:
-    that the object is cloudpickled (our choice: the model is the project's own class, loaded in the
-    project's environment) and that no signature can be inferred from ``DataFrame -> list[int]`` type hints
-    (the columns differ by data set)."""
+    """kedro-mlflow's model dataset, with the model's input signature and without two notices MLflow prints on
+    every save of a pyfunc object model: that the object is cloudpickled (our choice: the model is the project's
+    own class, loaded in the project's environment) and that no signature can be inferred from
+    ``DataFrame -> list[int]`` type hints (the model gives its own, ``model.signature()``).
+
+    Logged into the active MLflow run, or, where a runner's worker has none (Dask), into the run bound with
+    :meth:`bind_run`, never into a new one."""
+
+    _bound_run: str | None = None
+
+    def bind_run(self, run_id: str | None) -> None:
+        """Log into ``run_id`` when no MLflow run is active in the saving thread (a Dask worker's)."""
+        self._bound_run = run_id
 
     def _save(self, model) -> None:
         import logging
+
+        import mlflow
 
         loggers = [logging.getLogger(name) for name in ("mlflow.pyfunc", "mlflow.models.signature")]
         levels = [lg.level for lg in loggers]
         for lg in loggers:
             lg.setLevel(logging.ERROR)
+        signature = model.signature() if callable(getattr(model, "signature", None)) else None
         try:
-            super()._save(model)
+            if mlflow.active_run() is None and self._bound_run and self._flavor == "mlflow.pyfunc":
+                from mlflow.models import Model
+
+                args = {k: v for k, v in self._save_args.items() if k != self._pyfunc_workflow}
+                self.model_info = Model.log(flavor=mlflow.pyfunc, run_id=self._bound_run, signature=signature,
+                                            **{self._pyfunc_workflow: model}, **args)
+                self._last_saved_model_uri = self.model_info.model_uri
+            else:
+                self._save_args["signature"] = signature
+                super()._save(model)
         finally:
             for lg, level in zip(loggers, levels):
                 lg.setLevel(level)

@@ -133,11 +133,14 @@ def describe_sources() -> str:
 
 def read_custom(source: CustomSource | str | Path, *, label_column: str | None = None, id_column: str | None = None,
                 nan: str = "error", image_size: int = 32, max_rows: int | None = None,
-                max_bytes: int | str | None = "auto") -> dict:
+                max_bytes: int | str | None = "auto", optional_columns: bool = False) -> dict:
     """The ``raw_data`` record of the user's data (see the module docstring).
 
-    The record has the usual keys plus ``ids`` (list of str, or None) and ``columns`` (feature names of a
-    table, or None); ``y`` is None and ``classes`` empty when there are no labels.
+    The record has the usual keys plus ``ids`` (list of str, or None), ``columns`` (feature names of a table,
+    or None) and ``table_schema`` (a table's column types and its id and label columns, what the MLflow model's
+    signature is made of, or None); ``y`` is None and ``classes`` empty when there are no labels.
+    ``optional_columns``: a label or id column that the table lacks is not an error (new rows to assign by a
+    model trained with one: they may come without labels).
     """
     path = source.path if isinstance(source, CustomSource) else Path(source).expanduser()
     if path is None:
@@ -158,7 +161,8 @@ def read_custom(source: CustomSource | str | Path, *, label_column: str | None =
         return record
     suffix = path.suffix.lower()
     if suffix in TABLE_SUFFIXES:
-        record = read_table(path, label_column=label_column, id_column=id_column, nan=nan)
+        record = read_table(path, label_column=label_column, id_column=id_column, nan=nan,
+                            optional_columns=optional_columns)
     elif suffix in ARRAY_SUFFIXES:
         if label_column or id_column:
             raise _fail(path, "label_column / id_column apply to tables",
@@ -197,12 +201,19 @@ def _finite_rows(x: np.ndarray, columns: list[str], nan: str, source) -> np.ndar
     return ~bad.any(axis=1)
 
 
-def _record(x, y, classes, source, kind: str, ids=None, columns=None) -> dict:
+def _record(x, y, classes, source, kind: str, ids=None, columns=None, table_schema=None) -> dict:
     return {"name": "custom", "kind": kind, "x": x, "texts": None, "y": y, "classes": classes,
-            "source": str(source), "ids": ids, "columns": columns}
+            "source": str(source), "ids": ids, "columns": columns, "table_schema": table_schema}
 
 
-def read_table(path: Path, *, label_column: str | None, id_column: str | None, nan: str) -> dict:
+def column_type(dtype) -> str:
+    """A column's type as an MLflow signature names it: ``long`` (integers), ``double``, ``boolean``, ``string``."""
+    kind = getattr(dtype, "kind", "O")
+    return {"i": "long", "u": "long", "f": "double", "b": "boolean"}.get(kind, "string")
+
+
+def read_table(path: Path, *, label_column: str | None, id_column: str | None, nan: str,
+               optional_columns: bool = False) -> dict:
     import pandas as pd
 
     try:
@@ -215,6 +226,9 @@ def read_table(path: Path, *, label_column: str | None, id_column: str | None, n
                     else "no rows and no columns", "Give a table with one row per sample under its header.")
     for role, name in (("label_column", label_column), ("id_column", id_column)):
         if name is not None and name not in df.columns:
+            if optional_columns:  # new rows without the labels (or ids) the model was trained with
+                label_column, id_column = (None, id_column) if role == "label_column" else (label_column, None)
+                continue
             raise _fail(path, f"custom.{role}={name!r} is not a column",
                         f"The columns are: {', '.join(map(str, df.columns[:30]))}.")
     features = df.drop(columns=[c for c in (label_column, id_column) if c is not None])
@@ -233,7 +247,12 @@ def read_table(path: Path, *, label_column: str | None, id_column: str | None, n
         raise _fail(path, "no rows left", "The table is empty, or every row has a NaN.")
     y, classes = (None, []) if label_column is None else _labels(df[label_column].to_numpy(), path)
     ids = None if id_column is None else [str(v) for v in df[id_column].tolist()]
-    return _record(x.astype(np.float32), y, classes, path, "vector", ids=ids, columns=columns)
+    table_schema = {"columns": {str(c): column_type(numeric[c].dtype) for c in numeric.columns},
+                    "id_column": None if id_column is None else [id_column, column_type(df[id_column].dtype)],
+                    "label_column": None if label_column is None else [label_column,
+                                                                       column_type(df[label_column].dtype)]}
+    return _record(x.astype(np.float32), y, classes, path, "vector", ids=ids, columns=columns,
+                   table_schema=table_schema)
 
 
 def read_array(path: Path, *, nan: str) -> dict:
