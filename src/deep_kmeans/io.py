@@ -266,7 +266,8 @@ class PyfuncModelDataset(MlflowModelTrackingDataset):
     """kedro-mlflow's model dataset, with the model's input signature and without two notices MLflow prints on
     every save of a pyfunc object model: that the object is cloudpickled (our choice: the model is the project's
     own class, loaded in the project's environment) and that no signature can be inferred from
-    ``DataFrame -> list[int]`` type hints (the model gives its own, ``model.signature()``).
+    ``DataFrame -> list[int]`` type hints (the model gives its own, ``model.signature()``), nor the one that
+    asks for an input example (MLflow would run the model on it to check the signature).
 
     Logged into the active MLflow run, or, where a runner's worker has none (Dask), into the run bound with
     :meth:`bind_run`, never into a new one."""
@@ -277,10 +278,22 @@ class PyfuncModelDataset(MlflowModelTrackingDataset):
         """Log into ``run_id`` when no MLflow run is active in the saving thread (a Dask worker's)."""
         self._bound_run = run_id
 
+    def _log(self, model, signature) -> None:
+        import mlflow
+
+        if mlflow.active_run() is None and self._bound_run and self._flavor == "mlflow.pyfunc":
+            from mlflow.models import Model
+
+            args = {k: v for k, v in self._save_args.items() if k != self._pyfunc_workflow}
+            self.model_info = Model.log(flavor=mlflow.pyfunc, run_id=self._bound_run, signature=signature,
+                                        **{self._pyfunc_workflow: model}, **args)
+            self._last_saved_model_uri = self.model_info.model_uri
+        else:
+            self._save_args["signature"] = signature
+            super()._save(model)
+
     def _save(self, model) -> None:
         import logging
-
-        import mlflow
 
         loggers = [logging.getLogger(name) for name in ("mlflow.pyfunc", "mlflow.models.signature")]
         levels = [lg.level for lg in loggers]
@@ -288,16 +301,11 @@ class PyfuncModelDataset(MlflowModelTrackingDataset):
             lg.setLevel(logging.ERROR)
         signature = model.signature() if callable(getattr(model, "signature", None)) else None
         try:
-            if mlflow.active_run() is None and self._bound_run and self._flavor == "mlflow.pyfunc":
-                from mlflow.models import Model
-
-                args = {k: v for k, v in self._save_args.items() if k != self._pyfunc_workflow}
-                self.model_info = Model.log(flavor=mlflow.pyfunc, run_id=self._bound_run, signature=signature,
-                                            **{self._pyfunc_workflow: model}, **args)
-                self._last_saved_model_uri = self.model_info.model_uri
-            else:
-                self._save_args["signature"] = signature
-                super()._save(model)
+            with warnings.catch_warnings():
+                # MLflow asks for an input example to check the signature with; it would run the model on it
+                warnings.filterwarnings("ignore", message=r".*An input example was not provided",
+                                        category=UserWarning)
+                self._log(model, signature)
         finally:
             for lg, level in zip(loggers, levels):
                 lg.setLevel(level)
