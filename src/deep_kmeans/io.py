@@ -285,7 +285,13 @@ class PyfuncModelDataset(MlflowModelTrackingDataset):
             from mlflow.models import Model
 
             args = {k: v for k, v in self._save_args.items() if k != self._pyfunc_workflow}
-            self.model_info = Model.log(flavor=mlflow.pyfunc, run_id=self._bound_run, signature=signature,
+            # the logged model goes in the run's experiment (Model.log alone would take this process's active one)
+            client = mlflow.MlflowClient()
+            run = client.get_run(self._bound_run)
+            logged = client.create_logged_model(experiment_id=run.info.experiment_id, name=args.get("name"),
+                                                source_run_id=self._bound_run, params=dict(run.data.params))
+            self.model_info = Model.log(artifact_path=None, flavor=mlflow.pyfunc, run_id=self._bound_run,
+                                        model_id=logged.model_id, signature=signature,
                                         **{self._pyfunc_workflow: model}, **args)
             self._last_saved_model_uri = self.model_info.model_uri
         else:
