@@ -263,11 +263,11 @@ class MlflowVersionedArtifactDataset(AbstractDataset):
 
 
 class PyfuncModelDataset(MlflowModelTrackingDataset):
-    """kedro-mlflow's model dataset, with the model's input signature and without two notices MLflow prints on
-    every save of a pyfunc object model: that the object is cloudpickled (our choice: the model is the project's
-    own class, loaded in the project's environment) and that no signature can be inferred from
-    ``DataFrame -> list[int]`` type hints (the model gives its own, ``model.signature()``), nor the one that
-    asks for an input example (MLflow would run the model on it to check the signature).
+    """kedro-mlflow's model dataset, with the model's input signature (``model.signature()``) and without three
+    notices MLflow prints on every save of a pyfunc object model: that the object is cloudpickled (our choice:
+    the model is the project's own class, loaded in the project's environment), that no signature can be
+    inferred from ``DataFrame -> list[int]`` type hints (the model gives its own), and that no input example was
+    given (MLflow would run the model on it to check the signature).
 
     Logged into the active MLflow run, or, where a runner's worker has none (Dask), into the run bound with
     :meth:`bind_run`, never into a new one."""

@@ -210,17 +210,31 @@ def remove_run_outputs(pipeline, catalog, version: str) -> list[str]:
     return removed
 
 
-def collapse_warnings(pipeline, catalog) -> list[str]:
-    """The ``warning`` of every scores record this run wrote (``<method>.scores``; the sweep's copies too)."""
-    out = []
+def collapse_warnings(pipeline, catalog) -> dict[str, str]:
+    """The ``warning`` of every scores record this run wrote, by dataset (``<method>.scores``; the sweep's
+    copies' too)."""
+    out = {}
     for name in sorted(n for n in pipeline.all_outputs() if n.endswith(".scores")):
         try:
             record = catalog.load(name)
         except Exception:  # noqa: BLE001 - not written (a node skipped), or not loadable: no warning known
             continue
         if isinstance(record, dict) and record.get("warning"):
-            out.append(str(record["warning"]))
+            out[name] = str(record["warning"])
     return out
+
+
+def tag_collapse(warnings: list[str]) -> None:
+    """The collapse ``warning`` tag on the open MLflow run, where the hook that watches saves did not set it (the
+    scores were saved on a Dask worker, where no hook runs). Called before the MLflow hook ends the run."""
+    if not warnings:
+        return
+    import mlflow
+
+    active = mlflow.active_run()
+    if active is None or "warning" in mlflow.MlflowClient().get_run(active.info.run_id).data.tags:
+        return
+    mlflow.set_tag("warning", "; ".join(warnings)[:5000])
 
 
 def ledger_of(catalog) -> RunLedger | None:
@@ -276,8 +290,11 @@ class RunLedgerHook:
             return
         warnings = collapse_warnings(pipeline, catalog)
         self._ledger.write(self._version, status="COLLAPSED" if warnings else "FINISHED", ended=time.time(),
-                           warning="; ".join(warnings) or None)
+                           warning="; ".join(warnings.values()) or None)
         self._version = None
+        # the run's own method (`<method>.scores`), as hooks.RunHook tags it; a sweep's copies are child runs
+        tag_collapse([w for name, w in warnings.items() if name.count(".") == 1])
+
 
     @hook_impl(tryfirst=True)  # before the MLflow hook prints the summary (which lists the run's files)
     def on_pipeline_error(self, error: Exception, run_params: dict[str, Any], pipeline, catalog) -> None:

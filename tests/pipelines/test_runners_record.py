@@ -78,3 +78,25 @@ def test_take_on_dask_worker_processes_logs_its_model_into_the_run(scratch_proje
     assert info.signature.inputs.inputs[0].shape == (-1, 64)
     metrics = {m.key: m.value for m in mlflow.get_logged_model(info.model_id).metrics}
     assert metrics["acc"] == pytest.approx(run["metrics"]["acc"])
+
+
+def test_a_collapse_on_dask_is_tagged_on_the_run(scratch_project, monkeypatch):
+    """The `warning` tag of a collapsed clustering (set by the hook that watches saves, which does not run on
+    Dask workers) is set at the end from the scores the run wrote."""
+    import numpy as np
+
+    from deep_kmeans.methods import kmeans
+    from deep_kmeans.runners import DaskRunner
+
+    def two_of_ten(x, k, seed=0, n_init="auto"):  # the in-process workers see the patch
+        return np.zeros((k, x.shape[1]), np.float32), (np.arange(len(x)) % 2).astype(np.int64), 1.0
+
+    monkeypatch.setattr(kmeans, "kmeans_init", two_of_ten)
+    cluster, client = local_cluster(processes=False)
+    try:
+        scratch_project.run("kmeans", tiny_params(), runner=DaskRunner(client=client))
+    finally:
+        client.close()
+        cluster.close()
+    run = scratch_project.runs().iloc[-1]
+    assert run["tags.warning"].startswith("kmeans used only 2 of the 10 clusters asked for")
