@@ -72,7 +72,8 @@ def served(tmp_path_factory):
     mlflow.set_tracking_uri(f"sqlite:///{folder / 'mlflow.db'}")
     try:
         model = TAKEPyfunc(TABLE_MODEL)
-        with mlflow.start_run():
+        experiment = mlflow.create_experiment("serving")  # not the active experiment a Kedro test left behind
+        with mlflow.start_run(experiment_id=experiment):
             info = mlflow.pyfunc.log_model(name="model", python_model=model, signature=model.signature())
         yield mlflow.pyfunc.load_model(info.model_uri)
     finally:
