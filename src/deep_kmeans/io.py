@@ -28,25 +28,35 @@ from deep_kmeans.store import (DirectoryStore, StoreEntry, _reason, decode_safe,
                                save_atomically)
 
 
+class FolderDataset(AbstractDataset[None, Any]):
+    """A folder given in the catalog that loads as an object over it (``opens(path)``), which the code reads and
+    writes through; the dataset itself is never saved."""
 
-class DirectoryStoreDataset(AbstractDataset[None, DirectoryStore]):
-    """Loads as a :class:`DirectoryStore` over ``path``; nodes read and write through it."""
+    opens: Any = None  # the class built over the folder
+    written_by = "the object it loads as"
 
     def __init__(self, path: str, metadata: dict | None = None):
         self._path = Path(path)
         self.metadata = metadata
 
-    def load(self) -> DirectoryStore:
-        return DirectoryStore(self._path)
+    def load(self):
+        return type(self).opens(self._path)
 
     def save(self, data: None) -> None:
-        raise DatasetError("DirectoryStoreDataset is written through the store it loads as, not saved")
+        raise DatasetError(f"{type(self).__name__} is written through {self.written_by}, not saved")
 
     def _exists(self) -> bool:
         return True
 
     def _describe(self) -> dict[str, Any]:
         return {"path": str(self._path)}
+
+
+class DirectoryStoreDataset(FolderDataset):
+    """Loads as a :class:`DirectoryStore` over ``path``; nodes read and write through it."""
+
+    opens = DirectoryStore
+    written_by = "the store it loads as"
 
 
 class RefusedFileError(UserError, DatasetError):

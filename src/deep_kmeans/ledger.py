@@ -35,9 +35,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
-from kedro.io import AbstractDataset, DatasetError
 
 from deep_kmeans.errors import UserError
+from deep_kmeans.io import FolderDataset
 
 logger = logging.getLogger(__name__)
 
@@ -105,25 +105,12 @@ class RunLedger:
         return f"version {version} ({details}{f', MLflow run {run}' if run else ''})"
 
 
-class RunLedgerDataset(AbstractDataset[None, RunLedger]):
+class RunLedgerDataset(FolderDataset):
     """Loads as the :class:`RunLedger` over ``path`` (the catalog's ``run_ledger``). The hooks write its records,
     one per run; it is never saved as a whole."""
 
-    def __init__(self, path: str, metadata: dict | None = None):
-        self._path = Path(path)
-        self.metadata = metadata
-
-    def load(self) -> RunLedger:
-        return RunLedger(self._path)
-
-    def save(self, data: None) -> None:
-        raise DatasetError("run_ledger is written by the project's hooks, one record per run, not saved")
-
-    def _exists(self) -> bool:
-        return True
-
-    def _describe(self) -> dict[str, Any]:
-        return {"path": str(self._path)}
+    opens = RunLedger
+    written_by = "the project's hooks, one record per run"
 
 
 def versions_on_disk(dataset) -> list[str]:

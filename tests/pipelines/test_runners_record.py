@@ -22,26 +22,24 @@ def record(run_id: str) -> dict:
             "models": sorted(o.model_id is not None for o in (run.outputs.model_outputs if run.outputs else []))}
 
 
-def local_cluster(processes: bool):
+def run_on_dask(project, pipeline: str, processes: bool) -> None:
+    """``pipeline`` with the project's DaskRunner on a LocalCluster of two workers (processes, or threads)."""
     distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=processes,
-                                       dashboard_address=None)
-    return cluster, distributed.Client(cluster)
+    from deep_kmeans.runners import DaskRunner
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=processes,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        project.run(pipeline, tiny_params(), runner=DaskRunner(client=client))
 
 
 def test_dask_and_parallel_runs_hold_what_the_sequential_run_holds(scratch_project):
     """K-means on 300 digits three times: sequentially, on a LocalCluster of two in-process workers (threads:
     MLflow's active run is per thread, so they have none, as worker processes have none) and with the
     ParallelRunner (two forked processes). The same parameters, metric values and artifacts; three runs in all."""
-    from deep_kmeans.runners import DaskRunner, ParallelRunner
+    from deep_kmeans.runners import ParallelRunner
 
     scratch_project.run("kmeans", tiny_params())
-    cluster, client = local_cluster(processes=False)
-    try:
-        scratch_project.run("kmeans", tiny_params(), runner=DaskRunner(client=client))
-    finally:
-        client.close()
-        cluster.close()
+    run_on_dask(scratch_project, "kmeans", processes=False)
     scratch_project.run("kmeans", tiny_params(), runner=ParallelRunner(max_workers=2))
     runs = scratch_project.runs()
     assert len(runs) == 3, runs[["run_id", "tags.mlflow.runName", "status"]]  # no stray run
@@ -61,14 +59,7 @@ def test_dask_and_parallel_runs_hold_what_the_sequential_run_holds(scratch_proje
 def test_take_on_dask_worker_processes_logs_its_model_into_the_run(scratch_project):
     """TAKE on a LocalCluster of two worker processes: the pyfunc model too lands in the run of `kedro run`
     (MLflow's Model.log with that run's id), with its signature and the run's final metrics."""
-    from deep_kmeans.runners import DaskRunner
-
-    cluster, client = local_cluster(processes=True)
-    try:
-        scratch_project.run("take", tiny_params(), runner=DaskRunner(client=client))
-    finally:
-        client.close()
-        cluster.close()
+    run_on_dask(scratch_project, "take", processes=True)
     runs = scratch_project.runs()
     assert len(runs) == 1 and runs.iloc[0]["status"] == "FINISHED", runs[["tags.mlflow.runName", "status"]]
     run = record(runs.iloc[0]["run_id"])
@@ -86,17 +77,11 @@ def test_a_collapse_on_dask_is_tagged_on_the_run(scratch_project, monkeypatch):
     import numpy as np
 
     from deep_kmeans.methods import kmeans
-    from deep_kmeans.runners import DaskRunner
 
     def two_of_ten(x, k, seed=0, n_init="auto"):  # the in-process workers see the patch
         return np.zeros((k, x.shape[1]), np.float32), (np.arange(len(x)) % 2).astype(np.int64), 1.0
 
     monkeypatch.setattr(kmeans, "kmeans_init", two_of_ten)
-    cluster, client = local_cluster(processes=False)
-    try:
-        scratch_project.run("kmeans", tiny_params(), runner=DaskRunner(client=client))
-    finally:
-        client.close()
-        cluster.close()
+    run_on_dask(scratch_project, "kmeans", processes=False)
     run = scratch_project.runs().iloc[-1]
     assert run["tags.warning"].startswith("kmeans used only 2 of the 10 clusters asked for")
