@@ -94,8 +94,9 @@ log = logging.getLogger("benchmarks.quality")
 
 
 def load_features(dataset: str, scale: str, n_samples: int | None, data_seed: int, device: str,
-                  env: str | None = None) -> dict:
-    """The ``features`` record, as the data and features pipelines build it from conf/base."""
+                  env: str | None = None, view_seed: int | None = None) -> dict:
+    """The ``features`` record, as the data and features pipelines build it from conf/base. ``view_seed``: the seed
+    the views are drawn with (``kedro run`` draws them with the training seed); None: ``data_seed``."""
     from deep_kmeans.data.loaders import load_raw_dataset, loader_options, stratified_indices
     from deep_kmeans.features.build import build_features
 
@@ -125,7 +126,8 @@ def load_features(dataset: str, scale: str, n_samples: int | None, data_seed: in
             raise
         options.pop("n_samples")
         raw = load_raw_dataset(dataset, raw_dir, options=options, seed=data_seed, download=download)
-    features = build_features(raw, feat_params, seed=data_seed, device=device, progress=False)
+    features = build_features(raw, feat_params, seed=data_seed if view_seed is None else view_seed, device=device,
+                              progress=False)
     if post_cap is not None and post_cap < len(features["y"]):
         try:
             idx = np.sort(stratified_indices(features["y"], post_cap, data_seed))  # class-balanced

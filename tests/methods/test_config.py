@@ -62,6 +62,8 @@ def test_the_take_paper_preset_is_the_paper():
     assert (cfg.lambda1, cfg.lambda2, cfg.lambda3, cfg.tau, cfg.knet_alpha) == (0.01, 0.01, 0.001, 0.07, 0.001)
     assert cfg.fresh_views and cfg.knet_centers == "learn" and cfg.knet_init == "kmeans"
     assert cfg.sample_budget is None and cfg.assignment == "knet"
+    # the joint phase as the paper reads: α on z as it is, no self-training, K-means with 2023's 10 starts
+    assert (cfg.knet_scale, cfg.knet_target_weight, cfg.kmeans_n_init, cfg.knet_tied) == ("none", 0.0, 10, True)
     cifar = TAKEConfig.from_params(params_for({**conf, "preset": "paper"}, "cifar10"))
     assert (cifar.depth, cifar.lambda3, cifar.embed_dim) == (2, 1e-5, 128)
 
@@ -112,3 +114,18 @@ def test_listed_reads_a_list_parameter_as_the_command_line_gives_it():
     assert listed(None) is None
     assert listed("0 1  2") == ["0", "1", "2"]  # --params="compare.seeds=0 1 2"
     assert listed(3) == [3] and listed((1, 2)) == [1, 2] and listed(["kmeans"]) == ["kmeans"]
+
+
+def test_the_paper_presets_joint_phase_is_the_estimators_and_the_defaults_are_the_configs():
+    """Three places name the joint phase's settings; they must agree: conf/base's `presets.paper` and the estimator's
+    `paper` preset (the paper's readings), conf/base's `take:` block and TAKEConfig's defaults (ours)."""
+    import dataclasses
+
+    from deep_kmeans.methods.take import TAKEConfig
+    from deep_kmeans.methods.take.estimator import PAPER_JOINT
+
+    conf = yaml.safe_load((CONF / "parameters_take.yml").read_text())["take"]
+    assert {k: conf["presets"]["paper"][k] for k in PAPER_JOINT} == PAPER_JOINT
+    defaults = {f.name: f.default for f in dataclasses.fields(TAKEConfig)}
+    for key in PAPER_JOINT:
+        assert conf[key] == defaults[key], key

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from deep_kmeans.models.knet import KNet, fista_momentum
+from deep_kmeans.models.knet import KNet, fista_momentum, largest_eigenvalue, paper_momentum
 
 
 def blobs(n=600, k=4, d=6, spread=0.3, seed=0):
@@ -69,11 +69,89 @@ def test_parameters_are_checked():
         KNet(torch.randn(1, 2))
     with pytest.raises(ValueError, match=r"\(B, 2\)"):
         KNet(c)(torch.randn(4, 3))
+    for option in ({"scale": "max"}, {"momentum": "nesterov"}, {"output": "last"}):
+        with pytest.raises(ValueError, match=next(iter(option))):
+            KNet(c, **option)
 
 
-def test_auto_step_is_inverse_lipschitz():
-    c = torch.randn(4, 3)
+def test_auto_step_is_inverse_lipschitz_of_the_centred_centres():
+    c = torch.randn(4, 3) + 5.0  # far from the origin: the uncentred MᵀM would be dominated by the mean centre
     knet = KNet(c, lam=0.5)
-    m = c.T
+    m = (c - c.mean(dim=0)).T
     lipschitz = 2 * np.linalg.norm((m.T @ m).numpy(), 2) + 0.5
     assert knet.step_size() == pytest.approx(1 / lipschitz, rel=1e-5)
+
+
+@pytest.mark.parametrize("d, k", [(10, 10), (3, 4), (2, 10), (10, 2)])
+def test_largest_eigenvalue_without_a_sync_matches_eigvalsh(d, k):
+    m = torch.randn(d, k, generator=torch.Generator().manual_seed(d * k)) + 3.0
+    gram = (m - m.mean(dim=1, keepdim=True)).T @ (m - m.mean(dim=1, keepdim=True))
+    assert float(largest_eigenvalue(gram)) == pytest.approx(float(torch.linalg.eigvalsh(gram).max()), rel=1e-4)
+
+
+def test_translating_z_and_the_centres_together_changes_no_iterate():
+    # on the simplex Σs = 1: z − Ms and every ‖z − m_i‖ are unchanged, so each iterate is (fixed α)
+    centers, _, z = blobs(n=50)
+    shift = torch.tensor([5.0, -3.0, 2.0, 0.0, 1.0, 7.0])
+    a = KNet(centers, n_iter=15, alpha=0.01)(z)
+    b = KNet(centers + shift, n_iter=15, alpha=0.01)(z + shift)
+    torch.testing.assert_close(a, b, atol=1e-4, rtol=0)
+
+
+def soft_blobs(n=200):
+    """Blobs at the scale of a pretrained z (|z| ≈ 1): KNet's s is soft there, not one-hot."""
+    centers, labels, z = blobs(n=n, spread=1.0)
+    return centers / 4, labels, z / 4
+
+
+def test_unit_scale_gives_the_same_assignment_for_z_scaled_by_ten():
+    centers, _, z = soft_blobs()
+    knet = KNet(centers, scale="unit").eval()
+    knet.set_sigma(z)
+    big = KNet(centers * 10, scale="unit").eval()
+    big.set_sigma(z * 10)
+    torch.testing.assert_close(knet(z), big(z * 10), atol=1e-5, rtol=0)
+    # without it the softness of s depends on |z| (eq. 7's last term does not scale)
+    plain, plain_big = KNet(centers, scale="none"), KNet(centers * 10, scale="none")
+    assert (plain(z) - plain_big(z * 10)).abs().max() > 1e-2
+
+
+def test_unit_scale_trains_on_the_batch_spread_and_predicts_on_the_stored_one():
+    centers, _, z = blobs(n=100)
+    knet = KNet(centers, scale="unit")
+    knet.set_sigma(z)
+    assert float(knet.sigma) == pytest.approx(float(KNet.spread(z)))
+    zb = z[:20].clone().requires_grad_(True)
+    s = knet(zb)  # training mode: σ of this batch, differentiable
+    knet.loss(zb, s).backward()
+    assert zb.grad.abs().sum() > 0
+    knet.eval()
+    torch.testing.assert_close(knet(z[:20]), KNet(centers / knet.sigma, scale="none").eval()(z[:20] / knet.sigma))
+
+
+def test_paper_momentum_as_printed():
+    # η(0) = 0, η(1) = 1, η(2) = (1 + √5)/2, η(3) = (1 + √(1 + 4η(2)))/2; γ(t) = (η(t) − 1)/η(t+1)
+    eta2 = (1 + math.sqrt(5)) / 2
+    eta3 = (1 + math.sqrt(1 + 4 * eta2)) / 2
+    assert paper_momentum(3) == pytest.approx([-1.0, 0.0, (eta2 - 1) / eta3])
+
+
+def test_the_extrapolated_output_is_the_last_momentum_step():
+    centers, _, z = blobs(n=30)
+    projected = KNet(centers, n_iter=5, alpha=0.01)
+    extrapolated = KNet(centers, n_iter=5, alpha=0.01, output="extrapolated")
+    before = KNet(centers, n_iter=4, alpha=0.01)(z)
+    last = projected(z)
+    gamma = fista_momentum(5)[-1]
+    torch.testing.assert_close(extrapolated(z), last + gamma * (last - before))
+    torch.testing.assert_close(extrapolated(z).sum(dim=1), torch.ones(len(z)))  # off the simplex only in sign
+
+
+def test_untied_knet_starts_as_the_tied_one_and_trains_its_own_weights():
+    centers, _, z = soft_blobs(n=40)
+    tied, untied = KNet(centers, alpha="auto"), KNet(centers, alpha="auto", tied=False)
+    torch.testing.assert_close(tied(z), untied(z), atol=1e-5, rtol=0)
+    s = untied(z)
+    (s * torch.randn_like(s)).sum().backward()
+    assert untied.M.grad is None  # M only initialised W1, W2 and Q; L_k uses it
+    assert all(p.grad.abs().sum() > 0 for p in (untied.W1, untied.W2, untied.Q))

@@ -118,23 +118,33 @@ def embedding_figure(z, y_true, y_pred, seed: int = 0, title: str = "t-SNE of th
     return fig
 
 
+# TAKE's joint-phase diagnostics (methods/take/diagnostics.py): shares and scores in [0, 1], drawn on a linear axis
+DIAGNOSTICS = "joint"
+SCALE_DIAGNOSTICS = ("center_spread", "z_variance")  # in z's own units: their ratio is drawn instead
+
+
 def history_figure(history: dict[str, list[float]], title: str = "Training losses"):
-    """One panel per training phase (key prefix before '/'), one line per loss term, log scale."""
+    """One panel per training phase (key prefix before '/'), one line per loss term, log scale; the joint phase's
+    diagnostics (``joint/``: accuracies, agreements, entropy) in a last panel on a linear [0, 1] axis."""
     phases: dict[str, dict[str, list[float]]] = {}
     for key, values in history.items():
         phase, _, term = key.rpartition("/")
+        if phase == DIAGNOSTICS and term in SCALE_DIAGNOSTICS:
+            continue
         phases.setdefault(phase or "train", {})[term] = values
     n = max(1, len(phases))
     fig, axes = new_figure(1, n, figsize=(5 * n, 3.8), squeeze=False)
     for ax, (phase, terms) in zip(axes[0], phases.items()):
         for term, values in terms.items():
             v = np.array([np.nan if u is None else u for u in values], dtype=float)  # None: term off
-            if len(v) and np.all(v[np.isfinite(v)] > 0):
+            if phase != DIAGNOSTICS and len(v) and np.all(v[np.isfinite(v)] > 0):
                 ax.semilogy(np.arange(1, len(v) + 1), v, label=term)
             else:
                 ax.plot(np.arange(1, len(v) + 1), v, label=term)
         ax.set_xlabel("epoch")
-        ax.set_title(phase)
+        ax.set_title("joint phase: diagnostics" if phase == DIAGNOSTICS else phase)
+        if phase == DIAGNOSTICS:
+            ax.set_ylim(0.0, 1.02)
         ax.legend(fontsize=8)
     if not phases:
         axes[0][0].text(0.5, 0.5, "no losses recorded", ha="center", va="center")

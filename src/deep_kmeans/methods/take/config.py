@@ -8,13 +8,17 @@ from dataclasses import dataclass
 
 from deep_kmeans.data.registry import Geometry
 from deep_kmeans.methods.kit import ParamReader
+from deep_kmeans.models.knet import MOMENTA, OUTPUTS, SCALES
+
+CENTER_UPDATES = ("learn", "refit", "mean")
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class TAKEConfig:
-    """Every hyperparameter of TAKE; defaults are the paper's MNIST settings (take.md)."""
+    """Every hyperparameter of TAKE. The TAE, losses and schedule default to the paper's MNIST settings (take.md);
+    KNet and the joint phase to ours (the `paper` preset holds the paper's readings)."""
 
     # TAE (3.1.1)
     embed_dim: int = 128
@@ -51,21 +55,35 @@ class TAKEConfig:
     knet_iters: int = 20
     knet_alpha: float | str = "auto"
     knet_lambda: float = 0.5
-    # How the centres M follow z in the clustering phase. learn: M is a KNet parameter trained by Adam with
-    # the TAE (the paper). refit: M is held fixed within an epoch (z still gets L_k's gradient through KNet)
-    # and re-fitted after every epoch by Lloyd iterations on z of all data, warm-started at the current M
-    # (DCN's alternation; cluster identities are kept). Measured on digits: learn leaves the joint phase
-    # inert (Adam moves M too slowly to follow z), refit adds +0.036 ACC over the K-means start.
-    knet_centers: str = "learn"
+    # The joint phase (3.3). The defaults are ours; the `paper` preset restores the paper's readings
+    # (docs/take_joint_phase.md sets the paper's text beside each option and what it measured).
+    # How the centres M follow z. learn: M is a KNet parameter trained by the optimiser with the TAE (the paper;
+    # knet_lr gives it its own learning rate). refit: M is held fixed within an epoch (z still gets L_k's gradient
+    # through KNet) and re-fitted after every epoch by Lloyd iterations on z of all data, warm-started at the current
+    # M (DCN's alternation). mean: after every epoch M becomes the mean of z over each cluster of KNet's own
+    # assignment (one hard-count step, which keeps KNet's partition instead of pulling it to K-means' optimum).
+    knet_centers: str = "mean"
+    knet_lr: float | None = None  # knet_centers learn: M's learning rate; None = the clustering phase's
+    knet_tied: bool = True  # W1, W2, Q derived from M at every forward (False: M only initialises them)
+    knet_scale: str = "unit"  # unit: z and M divided by σ(z) (scale-free KNet and L_k) | none: z as it is (paper)
+    knet_momentum: str = "fista"  # fista (standard) | paper (eq. 10 as printed: its first step cancels itself)
+    knet_output: str = "projected"  # projected: s̃(T) on the simplex | extrapolated: s(T) of eq. 9, as eq. 13 writes
     # Where KNet starts. kmeans: K-means on the pretrained z (the paper). umap_gmm: N2D's head on z (UMAP to K
-    # dimensions + a Gaussian mixture), M = the mean of z over each of its clusters: the joint phase then starts
-    # from an assignment K-means on z cannot find (measured on digits: +0.02-0.08 final ACC over the K-means start).
-    knet_init: str = "kmeans"
+    # dimensions + a Gaussian mixture), M = the mean of z over each of its clusters.
+    knet_init: str = "umap_gmm"
+    # Self-training on the start (beyond the paper): every row (or with knet_confidence > 0 the confident ones: the
+    # share of their 10 nearest rows in z that share their start label ≥ knet_confidence) keeps its start cluster as
+    # a target, learned by a prototype classifier on KNet's centres (softmax of −‖z − m_k‖²/knet_target_temperature
+    # in KNet's units) with weight knet_target_weight beside L_r. 0: off (the paper).
+    knet_target_weight: float = 0.1
+    knet_target_temperature: float = 0.1
+    knet_confidence: float = 0.0
+    cluster_warmup: float = 0.0  # epochs over which the clustering phase's learning rate rises linearly from 0
     # knet: TAE + KNet jointly (the method); kmeans: pretrain + K-means only (Table 12); umap_gmm: pretrain, then
     # N2D's head on z (UMAP to K dimensions + a Gaussian mixture; measured above KNet's assignment on digits)
     assignment: str = "knet"
     umap_neighbors: int = 30  # assignment umap_gmm: UMAP's n_neighbors on z
-    kmeans_n_init: int | str = "auto"
+    kmeans_n_init: int | str = 10  # K-means starts on z (scikit-learn's default when the paper ran)
     # Pixel data sets: draw new crops/rotations of each batch every update epoch instead of reusing the
     # 4 views stored with the features (the paper augments once). Not for backbone/text features, whose
     # views must go through the backbone.
@@ -99,6 +117,10 @@ class TAKEConfig:
                 p._fail(heads, getattr(self, heads),
                         f"a divisor of embed_dim = {self.embed_dim} (embed_dim must be divisible by heads and "
                         f"decoder_heads)")
+        if not self.knet_tied and self.knet_centers != "learn":
+            # untied, KNet's forward no longer reads M: re-fitting M would move only L_k's centres
+            p._fail("knet_tied", self.knet_tied, f"true with knet_centers = {self.knet_centers!r} (an untied KNet "
+                    "learns W1, W2 and Q itself: use knet_centers=learn, or knet_tied=true)")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -120,7 +142,9 @@ PRETRAIN_KEYS = ("embed_dim", "latent_dim", "depth", "heads", "decoder_depth", "
                  "head_hidden", "head_out", "warmup_epochs", "update_epochs", "batch_size", "lr", "lambda1", "lambda2",
                  "tau", "reconstruction", "use_ccl", "use_cl", "fresh_views", "amp")
 CLUSTER_TRAINING_KEYS = ("cluster_epochs", "cluster_lr", "grad_clip", "lambda3", "knet_iters", "knet_alpha",
-                         "knet_lambda", "knet_centers")
+                         "knet_lambda", "knet_centers", "knet_lr", "knet_tied", "knet_scale", "knet_momentum",
+                         "knet_output", "knet_target_weight", "knet_target_temperature", "knet_confidence",
+                         "cluster_warmup")
 # assignment, umap_neighbors, kmeans_n_init and knet_init act outside the checkpointed loops (the clustering phase
 # runs for assignment knet only; where it starts enters the key as the centres); compile changes the speed, not the
 # module; predict_batch_size chunks inference; the rest are how the run is carried out.
@@ -144,6 +168,15 @@ def read_take_params(p: ParamReader) -> dict:
     v["dropout"] = p.float("dropout", d["dropout"], min=0.0, max=1.0, exclusive_max=True, nullable=False)
     v["lr"] = p.float("lr", d["lr"], min=0.0, exclusive_min=True, nullable=False)
     v["cluster_lr"] = p.float("cluster_lr", None, min=0.0, exclusive_min=True)  # null: lr
+    v["knet_lr"] = p.float("knet_lr", None, min=0.0, exclusive_min=True)  # null: the clustering phase's
+    v["knet_target_weight"] = p.float("knet_target_weight", d["knet_target_weight"], min=0.0, nullable=False)
+    v["knet_target_temperature"] = p.float("knet_target_temperature", d["knet_target_temperature"], min=0.0,
+                                           exclusive_min=True, nullable=False)
+    v["knet_confidence"] = p.float("knet_confidence", d["knet_confidence"], min=0.0, max=1.0, nullable=False)
+    v["cluster_warmup"] = p.float("cluster_warmup", d["cluster_warmup"], min=0.0, nullable=False)
+    v["knet_scale"] = p.choice("knet_scale", d["knet_scale"], SCALES, nullable=False)
+    v["knet_momentum"] = p.choice("knet_momentum", d["knet_momentum"], MOMENTA, nullable=False)
+    v["knet_output"] = p.choice("knet_output", d["knet_output"], OUTPUTS, nullable=False)
     v["tau"] = p.float("tau", d["tau"], min=0.0, exclusive_min=True, nullable=False)
     for k in ("grad_clip", "lambda1", "lambda2", "lambda3"):
         v[k] = p.float(k, d[k], min=0.0, nullable=False)
@@ -152,10 +185,10 @@ def read_take_params(p: ParamReader) -> dict:
     v["knet_lambda"] = p.float("knet_lambda", d["knet_lambda"], min=0.0, max=1.0, nullable=False)  # λ of eq. 7
     v["kmeans_n_init"] = p.int("kmeans_n_init", d["kmeans_n_init"], min=1, also=("auto",), nullable=False)
     v["reconstruction"] = p.choice("reconstruction", d["reconstruction"], ("cosine", "mse"), nullable=False)
-    v["knet_centers"] = p.choice("knet_centers", d["knet_centers"], ("learn", "refit"), nullable=False)
+    v["knet_centers"] = p.choice("knet_centers", d["knet_centers"], CENTER_UPDATES, nullable=False)
     v["knet_init"] = p.choice("knet_init", d["knet_init"], ("kmeans", "umap_gmm"), nullable=False)
     v["assignment"] = p.choice("assignment", d["assignment"], ("knet", "kmeans", "umap_gmm"), nullable=False)
-    for k in ("use_ccl", "use_cl", "fresh_views", "baseline_kmeans", "amp", "compile", "resume"):
+    for k in ("knet_tied", "use_ccl", "use_cl", "fresh_views", "baseline_kmeans", "amp", "compile", "resume"):
         v[k] = p.bool(k, d[k], nullable=False)
     missing = set(d) - set(v)
     assert not missing, f"read_take_params does not read {sorted(missing)}"

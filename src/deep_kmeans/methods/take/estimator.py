@@ -19,10 +19,16 @@ from deep_kmeans.methods.take.pretrain import pretrain
 
 logger = logging.getLogger(__name__)
 
+# The paper's readings of KNet and the joint phase (docs/take_joint_phase.md), the `paper` preset's own.
+PAPER_JOINT = {"kmeans_n_init": 10, "knet_iters": 20, "knet_alpha": 0.001, "knet_lambda": 0.5, "knet_tied": True,
+               "knet_scale": "none", "knet_momentum": "fista", "knet_output": "projected", "knet_centers": "learn",
+               "knet_lr": None, "knet_init": "kmeans", "knet_target_weight": 0.0, "knet_confidence": 0.0,
+               "cluster_warmup": 0.0}
+
 
 def fit_take(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: TAKEConfig, n_clusters: int,
              seed: int = 0, device: str = "auto", progress: bool = True, store=None, data_key: str = "",
-             augment=None) -> dict:
+             augment=None, y: np.ndarray | None = None) -> dict:
     """The whole method: :func:`pretrain` → :func:`kmeans_initialise` → :func:`cluster` → :func:`predict`.
 
     Returns ``{"model": {"tae", "knet", "centers"}, "labels", "z", "init", "history", "phases", "seconds"}``
@@ -52,7 +58,8 @@ def fit_take(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: T
     else:
         state, cluster_history = cluster(x, pretrained, init["start_centers"], geometry, cfg, seed=seed,
                                          device=device, progress=progress, store=store, data_key=data_key,
-                                         init_labels=init["start_labels"])
+                                         init_labels=init["start_labels"],
+                                         confidence=init.get("start_confidence"), y=y)
         history = {**history, **cluster_history}
         model = {**state, "centers": state["knet"]["M"].T.numpy()}
         lap("cluster")
@@ -89,6 +96,8 @@ class TAKE(ClusterMixin, BaseEstimator):
                  update_epochs=None, cluster_epochs=None, sample_budget=None, batch_size=None, lr=None, cluster_lr=None,
                  grad_clip=None, lambda1=None, lambda2=None, lambda3=None, tau=None, reconstruction=None,
                  use_ccl=None, use_cl=None, knet_iters=None, knet_alpha=None, knet_lambda=None, knet_centers=None,
+                 knet_lr=None, knet_tied=None, knet_scale=None, knet_momentum=None, knet_output=None,
+                 knet_target_weight=None, knet_target_temperature=None, knet_confidence=None, cluster_warmup=None,
                  knet_init=None, assignment=None,
                  umap_neighbors=None, kmeans_n_init=None, fresh_views=None, baseline_kmeans=None, amp=None, compile=None,
                  predict_batch_size=None, checkpoint_every=None, resume=None):
@@ -109,6 +118,10 @@ class TAKE(ClusterMixin, BaseEstimator):
         self.reconstruction, self.use_ccl, self.use_cl = reconstruction, use_ccl, use_cl
         self.knet_iters, self.knet_alpha, self.knet_lambda = knet_iters, knet_alpha, knet_lambda
         self.knet_centers, self.knet_init = knet_centers, knet_init
+        self.knet_lr, self.knet_tied, self.knet_scale = knet_lr, knet_tied, knet_scale
+        self.knet_momentum, self.knet_output = knet_momentum, knet_output
+        self.knet_target_weight, self.knet_target_temperature = knet_target_weight, knet_target_temperature
+        self.knet_confidence, self.cluster_warmup = knet_confidence, cluster_warmup
         self.assignment, self.kmeans_n_init, self.umap_neighbors = assignment, kmeans_n_init, umap_neighbors
         self.fresh_views, self.baseline_kmeans = fresh_views, baseline_kmeans
         self.amp, self.compile, self.predict_batch_size = amp, compile, predict_batch_size
@@ -133,12 +146,10 @@ class TAKE(ClusterMixin, BaseEstimator):
         "lambda1": 0.1,
         "lambda2": 0.1,
         "lambda3": 0.01,
-        "knet_centers": "refit",
-        "tau": 0.5,
-        "kmeans_n_init": 10},
-        # the paper's KNet step size (TAKEConfig's default is auto); the paper also draws new views every epoch,
-        # which the estimator leaves to the caller (fit(X, views=...))
-        "paper": {"knet_alpha": 0.001}}
+        "tau": 0.5},
+        # the paper's KNet and joint phase (TAKEConfig's defaults are ours; conf/base's `presets.paper` holds the same
+        # keys); the paper also draws new views every epoch, which the estimator leaves to the caller (fit(X, views=...))
+        "paper": PAPER_JOINT}
 
     def _config(self) -> TAKEConfig:
         if self.preset not in self.PRESETS:
@@ -152,7 +163,8 @@ class TAKE(ClusterMixin, BaseEstimator):
         return cfg
 
     def fit(self, X, y=None, views: np.ndarray | None = None) -> "TAKE":
-        """Pretrain, initialise with K-means, train jointly. ``views`` (N, 4, dim) optional."""
+        """Pretrain, initialise with K-means, train jointly. ``views`` (N, 4, dim) optional. ``y``, when given, only
+        scores the joint phase's per-epoch diagnostics in ``history_`` (nothing the training does reads it)."""
         X = np.asarray(X, dtype=np.float32)
         if X.ndim != 2:
             raise ValueError(f"X must be 2-D (samples × features), got shape {X.shape}")
@@ -165,7 +177,7 @@ class TAKE(ClusterMixin, BaseEstimator):
         if views is None and cfg.update_epochs:
             views = self._own_views(X, geometry)
         out = fit_take(X, views, geometry, cfg, self.n_clusters, seed=self.seed, device=self.device,
-                       progress=self.progress)
+                       progress=self.progress, y=None if y is None else np.asarray(y))
         self.config_, self.geometry_, self.state_ = cfg, geometry, out["model"]
         self.labels_, self.embedding_, self.history_ = out["labels"], out["z"], out["history"]
         self.init_labels_ = out["init"]["labels"]

@@ -7,18 +7,21 @@ import math
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from deep_kmeans.data.registry import Geometry
-from deep_kmeans.models.clustering import cluster_means
+from deep_kmeans.models.clustering import cluster_means, lloyd
 from deep_kmeans.models.knet import KNet
-from deep_kmeans.models.losses import kmeans_loss, reconstruction_loss
+from deep_kmeans.models.losses import reconstruction_loss, squared_distances
 from deep_kmeans.models.tae import TransformerAutoencoder
 from deep_kmeans.methods.distributed import process_group
 from deep_kmeans.methods.kit import (Checkpointer, check_n_clusters, cpu_state_dict, epoch_bar, kmeans_init, record,
                                      rng_state, run_key, seed_everything, set_rng_state)
 from deep_kmeans.methods.take.config import TAKEConfig
-from deep_kmeans.methods.take.model import _autocast, _digest, _nearest, check_inputs, encode, fit_head, load_tae
+from deep_kmeans.methods.take.diagnostics import joint_diagnostics, knet_assign
+from deep_kmeans.methods.take.model import (_autocast, _digest, _nearest, build_knet, check_inputs, encode, fit_head,
+                                            load_tae)
 from deep_kmeans.methods.take.pretrain import _batches
 
 
@@ -29,24 +32,38 @@ class _ClusterStep(nn.Module):
         super().__init__()
         self.tae, self.knet, self.cfg = tae, knet, cfg
 
-    def forward(self, xb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """→ (loss, l_r, l_k, s)."""
+    def forward(self, xb: torch.Tensor, targets: torch.Tensor | None = None, confident: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """→ (loss, its terms (l_r, l_k, l_t) stacked, s). ``targets``/``confident``: the start's cluster of each row and
+        whether it is confident enough to keep it as a target (self-training, ``knet_target_weight``)."""
         cfg, knet = self.cfg, self.knet
         with _autocast(xb.device, cfg.amp):
             z, rec = self.tae(xb)
-            l_r = reconstruction_loss(xb, rec, cfg.reconstruction)
+            l_r = reconstruction_loss(xb, rec, cfg.reconstruction).float()
         z = z.float()
         s = knet(z)  # KNet in float32: the projection's sort is precision-sensitive
-        l_k = kmeans_loss(z, s, knet.M, knet.lam)
-        return l_r.float() + cfg.lambda3 * l_k, l_r, l_k, s
-
+        l_k = knet.loss(z, s)
+        loss = l_r + cfg.lambda3 * l_k
+        l_t = torch.zeros_like(l_k)
+        if cfg.knet_target_weight > 0 and targets is not None:
+            # a prototype classifier on KNet's centres, in KNet's units (the same σ as its forward): the softmax of
+            # −‖z − m_k‖² / τ against the start's cluster. Unlike a pull towards the own centre alone it also pushes
+            # a row away from the centre it wrongly sits nearest to, so the start's partition can be learned.
+            zn, mn = knet.normalised(z)
+            logits = -squared_distances(zn, mn) / cfg.knet_target_temperature
+            per_row = F.cross_entropy(logits, targets, reduction="none")
+            weight = confident.to(per_row.dtype)
+            l_t = (per_row * weight).sum() / weight.sum().clamp(min=1.0)
+            loss = loss + cfg.knet_target_weight * l_t  # not scaled by λ3: the paper's λ3 goes down to 1e-5
+        return loss, torch.stack([loss.detach(), l_r.detach(), l_k.detach(), l_t.detach()]), s
 
 
 def kmeans_initialise(x: np.ndarray, pretrained: dict, geometry: Geometry, cfg: TAKEConfig, n_clusters: int,
                       seed: int = 0, device: str = "auto", progress: bool = False) -> dict:
-    """K-means (scikit-learn defaults) on z of all data → {"centers" (K, d), "labels", "inertia", "z",
-    "start_centers", "start_labels"}: where the joint phase starts, K-means' own centres and labels, or with
-    ``knet_init: umap_gmm`` (and ``assignment: knet``) those of :func:`head_start`.
+    """K-means (scikit-learn, ``kmeans_n_init`` starts) on z of all data → {"centers" (K, d), "labels", "inertia",
+    "z", "start_centers", "start_labels", "start_confidence"}: where the joint phase starts, K-means' own centres and
+    labels, or with ``knet_init: umap_gmm`` (and ``assignment: knet``) those of :func:`head_start`; the confidence of
+    each start label is :func:`neighbour_agreement`.
 
     Under torchrun rank 0 alone encodes and runs K-means; every rank gets its result."""
     check_n_clusters(n_clusters, len(x))
@@ -57,104 +74,146 @@ def kmeans_initialise(x: np.ndarray, pretrained: dict, geometry: Geometry, cfg: 
         centers, labels, inertia = kmeans_init(z, n_clusters, seed=seed, n_init=cfg.kmeans_n_init)
         start_centers, start_labels = centers, labels
         if cfg.knet_init == "umap_gmm" and cfg.assignment == "knet":
-            start_centers, start_labels = head_start(z, cfg, centers, seed, progress)
-        return {"centers": centers, "labels": labels, "inertia": inertia, "z": z,
-                "start_centers": start_centers, "start_labels": start_labels}
+            start_centers, start_labels, _ = head_start(z, cfg, centers, seed, progress)
+        # only where self-training keeps the confident rows alone (knet_confidence > 0; the default keeps every row)
+        start_confidence = (neighbour_agreement(z, start_labels)
+                            if cfg.assignment == "knet" and cfg.knet_target_weight > 0 and cfg.knet_confidence > 0
+                            else None)
+        return {"centers": centers, "labels": labels, "inertia": inertia, "z": z, "start_centers": start_centers,
+                "start_labels": start_labels, "start_confidence": start_confidence}
 
     return group.on_main(fit)
 
 
 def head_start(z: np.ndarray, cfg: TAKEConfig, kmeans_centers: np.ndarray, seed: int = 0,
-               progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+               progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """``knet_init: umap_gmm``: KNet's start from N2D's head on z (:func:`fit_head`): the GMM's labels, and as M
     the mean of z over each of its clusters (a cluster the GMM leaves empty keeps its K-means centre).
-    Returns (centres (K, d) float32, labels (N,) int64)."""
+    Returns (centres (K, d) float32, labels (N,) int64, the GMM's posterior of each label (N,) or None)."""
     n_clusters = len(kmeans_centers)
-    labels = np.asarray(fit_head(z, cfg, n_clusters, seed, progress)["labels"], dtype=np.int64)
+    head = fit_head(z, cfg, n_clusters, seed, progress)
+    labels = np.asarray(head["labels"], dtype=np.int64)
     centers = cluster_means(torch.as_tensor(z, dtype=torch.float32), torch.from_numpy(labels), n_clusters,
                             fallback=torch.as_tensor(kmeans_centers, dtype=torch.float32))
-    return centers.numpy(), labels
+    return centers.numpy(), labels, head.get("confidence")
+
+
+def neighbour_agreement(z: np.ndarray, labels: np.ndarray, n_neighbors: int = 10) -> np.ndarray:
+    """How sure each row's start label is, label-free: the share of its ``n_neighbors`` nearest rows in z that carry
+    the same label. (N,) float32 in [0, 1]. A row deep inside its cluster scores 1, a row on a border less; the GMM's
+    own posterior cannot tell them apart (in UMAP's space it is ≈ 1 for nearly every row)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    k = min(n_neighbors, len(z) - 1)
+    _, idx = NearestNeighbors(n_neighbors=k + 1).fit(z).kneighbors(z)
+    return (labels[idx[:, 1:]] == labels[:, None]).mean(axis=1).astype(np.float32)
 
 
 def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geometry, cfg: TAKEConfig,
             seed: int = 0, device: str = "auto", progress: bool = True, store=None, data_key: str = "",
-            stop_after: int | None = None, init_labels: np.ndarray | None = None) -> tuple[dict, dict]:
+            stop_after: int | None = None, init_labels: np.ndarray | None = None,
+            confidence: np.ndarray | None = None, y: np.ndarray | None = None) -> tuple[dict, dict]:
     """Joint training of TAE and KNet on L_r + λ3 L_k (eq. 15). Returns ({"tae", "knet"} CPU states, history).
 
-    Also records, per epoch, ``cluster/changed``: the fraction of samples whose assignment changed since the
-    epoch before, the first epoch against ``init_labels`` (the K-means initialisation; the nearest of
-    ``centers`` when None). With ``knet_centers: refit`` M is re-fitted by warm-started Lloyd iterations on z
-    after every epoch.
+    ``init_labels``: where the phase starts (K-means' labels, or the head's with ``knet_init: umap_gmm``; the
+    nearest of ``centers`` when None), the targets of self-training (``knet_target_weight``) where ``confidence``
+    (the start's posterior of each label; None: every row) reaches ``knet_confidence``. ``y``: labels, read only to
+    score the per-epoch diagnostics (:mod:`.diagnostics`); nothing the training does depends on them.
+
+    Records per epoch ``cluster/<loss>`` and ``cluster/changed`` (the share of rows whose assignment changed since
+    the epoch before, the first epoch against ``init_labels``), and ``joint/<diagnostic>``. The step is device-resident: the rows live
+    on the device, the batch order comes from the seeded CPU generator, and the losses and assignments are read
+    back once per epoch.
     """
     check_inputs(x, geometry)
     group = process_group(device)
     dev = group.device(device)
     gen = seed_everything(seed)
     tae = load_tae(pretrained, geometry, cfg).to(dev)
-    knet = KNet(torch.as_tensor(centers), n_iter=cfg.knet_iters, alpha=cfg.knet_alpha, lam=cfg.knet_lambda).to(dev)
-    refit = cfg.knet_centers == "refit"
-    knet.M.requires_grad_(not refit)
-    trained = list(tae.parameters()) + ([] if refit else list(knet.parameters()))
-    opt = torch.optim.Adam(trained, lr=cfg.cluster_lr or cfg.lr)
+    knet = build_knet(centers, cfg).to(dev)
+    learn = cfg.knet_centers == "learn"
+    knet.M.requires_grad_(learn)
+    lr = cfg.cluster_lr or cfg.lr
+    groups = [{"params": list(tae.parameters()), "lr": lr}]
+    if learn:
+        groups.append({"params": list(knet.parameters()), "lr": cfg.knet_lr or lr})
+    trained = [q for g in groups for q in g["params"]]
+    base_lrs = [g["lr"] for g in groups]  # the optimiser's groups are these dicts: warm-up scales from a copy
+    opt = torch.optim.Adam(groups, **({"fused": True} if dev.type == "cuda" else {}))
     history: dict[str, list[float]] = {}
     total = cfg.cluster_epochs
-    # the key: the pretraining's and this phase's training options, the data, the seed, and where it starts from
-    # (the pretrained TAE and the centres)
-    key = "" if store is None else run_key(
-        "take-cluster", cfg.training_options("cluster"), data_key, seed, _digest(x),
-        _digest(np.asarray(centers, np.float32), *(pretrained["tae"][k] for k in sorted(pretrained["tae"]))))
-    ckpt = Checkpointer(store, key, cfg.checkpoint_every, cfg.resume)
-    start = 0
     if init_labels is None:
         init_labels = group.on_main(lambda: _nearest(encode(tae, x, cfg.predict_batch_size, dev),
                                                      np.asarray(centers, np.float32)))
-    previous = np.asarray(init_labels, dtype=np.int64).copy()
+    # the key: the pretraining's and this phase's training options, the data, the seed, and where it starts from
+    # (the pretrained TAE, the centres, the start's labels and their confidence)
+    key = "" if store is None else run_key(
+        "take-cluster", cfg.training_options("cluster"), data_key, seed, _digest(x),
+        _digest(np.asarray(centers, np.float32), *(pretrained["tae"][k] for k in sorted(pretrained["tae"]))),
+        _digest(init_labels, confidence))
+    ckpt = Checkpointer(store, key, cfg.checkpoint_every, cfg.resume)
+    start = 0
+    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(dev)
+    targets = torch.as_tensor(np.asarray(init_labels, dtype=np.int64), device=dev)
+    confident = (torch.ones(len(x), dtype=torch.bool, device=dev) if confidence is None else
+                 torch.as_tensor(np.asarray(confidence) >= cfg.knet_confidence, device=dev))
+    previous = targets.clone()
+    with torch.no_grad():
+        knet.set_sigma(_encode_rows(tae, xt, cfg.predict_batch_size))
     state = group.on_main(ckpt.load)
     if state is not None:
         tae.load_state_dict(state["tae"])
         knet.load_state_dict(state["knet"])
         opt.load_state_dict(state["optimizer"])
-        history, start, previous = state["history"], state["epoch"], state["previous"]
+        history, start = state["history"], state["epoch"]
+        previous = torch.as_tensor(np.asarray(state["previous"]), device=dev)
         set_rng_state(state["rng"], gen)
-    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     step = group.wrap(_ClusterStep(tae, knet, cfg))
+    steps_per_epoch = max(1, math.ceil(len(x) / (cfg.batch_size * group.world_size)))
+    warmup_steps = cfg.cluster_warmup * steps_per_epoch
     bar = epoch_bar(total, "TAKE cluster", progress and group.is_main, start)
     for epoch in bar:
         tae.train()
-        sums = {"loss": 0.0, "l_r": 0.0, "l_k": 0.0}
-        current = previous.copy()
-        for idx in _batches(len(xt), cfg.batch_size, gen, group):
-            xb = xt[idx].to(dev, non_blocking=True)
-            loss, l_r, l_k, s = step(xb)
+        knet.train()
+        sums = torch.zeros(4, dtype=torch.float64, device=dev)
+        current = previous.clone()
+        for i, idx in enumerate(_batches(len(xt), cfg.batch_size, gen, group, dev)):
+            if warmup_steps > 0:
+                factor = min(1.0, (epoch * steps_per_epoch + i + 1) / warmup_steps)
+                for g, base in zip(opt.param_groups, base_lrs):
+                    g["lr"] = base * factor
+            rows = idx.to(dev, non_blocking=True)
+            loss, terms, s = step(xt[rows], targets[rows], confident[rows])
             opt.zero_grad(set_to_none=True)
             group.scale(loss).backward()  # under DDP the gradients are the global batch's when backward returns
             if cfg.grad_clip > 0:
                 nn.utils.clip_grad_norm_(trained, cfg.grad_clip)
             opt.step()
-            current[idx.numpy()] = s.detach().argmax(dim=1).cpu().numpy()
-            for k, v in (("loss", loss), ("l_r", l_r), ("l_k", l_k)):
-                sums[k] += float(v.detach()) * len(idx)
+            current[rows] = s.detach().argmax(dim=1)
+            sums += terms.double() * len(idx)
         if group.distributed:  # each row changed on at most one rank (shards are disjoint)
-            changed = torch.from_numpy(np.where(current != previous, current, -1))
-            merged = group.merge_rows(changed).numpy()
-            current = np.where(merged >= 0, merged, previous)
-        sums = group.sum(sums)
-        means = {k: v / len(xt) for k, v in sums.items()}
+            merged = group.merge_rows(torch.where(current != previous, current, torch.full_like(current, -1)))
+            current = torch.where(merged >= 0, merged, previous)
+        totals = group.sum(dict(zip(("loss", "l_r", "l_k", "l_t"), sums.tolist())))  # the epoch's one read-back
+        means = {k: v / len(xt) for k, v in totals.items()}
         if not math.isfinite(means["loss"]):
             raise FloatingPointError(f"TAKE clustering diverged at epoch {epoch + 1}; lower take.lr or take.lambda3")
-        means["changed"] = float((current != previous).mean())
+        if cfg.knet_target_weight <= 0:
+            means.pop("l_t")
+        means["changed"] = float((current != previous).float().mean())
         previous = current
-        if refit:  # on rank 0, then its M everywhere
-            if group.is_main:
-                _refit_centers(knet, encode(tae, x, cfg.predict_batch_size, dev))
-            group.broadcast_(knet.M)
+        diagnostics = group.on_main(lambda: _end_of_epoch(tae, knet, xt, cfg, y, seed, targets))
+        group.broadcast_(knet.M)
+        group.broadcast_(knet.sigma)
         record(history, "cluster", means)
-        bar.set_postfix({k: f"{v:.4g}" for k, v in means.items()})
+        record(history, "joint", diagnostics)  # MLflow: joint.<name>; the loss plot draws them in a panel of their own
+        bar.set_postfix({k: f"{v:.4g}" for k, v in {**means, **diagnostics}.items()
+                         if k in ("loss", "changed", "knet_acc")})
         done = epoch + 1
         if group.is_main:
             ckpt.maybe_save(done, total, lambda: {
                 "tae": cpu_state_dict(tae), "knet": cpu_state_dict(knet), "optimizer": opt.state_dict(),
-                "history": history, "previous": previous, "rng": rng_state(gen)})
+                "history": history, "previous": previous.cpu().numpy(), "rng": rng_state(gen)})
         if stop_after is not None and done >= stop_after and done < total:
             raise KeyboardInterrupt(f"stopped after epoch {done} (stop_after)")
     bar.close()
@@ -163,11 +222,26 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
     return {"tae": cpu_state_dict(tae), "knet": cpu_state_dict(knet)}, history
 
 
-def _refit_centers(knet: KNet, z: np.ndarray, max_iter: int = 300) -> None:
-    """Lloyd iterations on ``z`` from the current M (one warm start, so cluster k stays cluster k)."""
-    from sklearn.cluster import KMeans
+@torch.no_grad()
+def _encode_rows(tae: TransformerAutoencoder, xt: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """z of every row of the device tensor ``xt``, the TAE in eval mode (its mode is restored)."""
+    was = tae.training
+    tae.eval()
+    z = torch.cat([tae.encode(xt[i:i + batch_size]).float() for i in range(0, len(xt), batch_size)])
+    tae.train(was)
+    return z
 
-    km = KMeans(knet.n_clusters, init=knet.M.detach().T.cpu().double().numpy(), n_init=1, max_iter=max_iter)
-    km.fit(np.asarray(z, dtype=np.float64))
-    knet.M.copy_(torch.as_tensor(km.cluster_centers_.T, dtype=knet.M.dtype, device=knet.M.device))
 
+@torch.no_grad()
+def _end_of_epoch(tae: TransformerAutoencoder, knet: KNet, xt: torch.Tensor, cfg: TAKEConfig,
+                  y: np.ndarray | None, seed: int, start: torch.Tensor) -> dict:
+    """After an epoch, on z of all rows: KNet's eval scale, the centres' update (``knet_centers`` refit or mean),
+    then the diagnostics."""
+    z = _encode_rows(tae, xt, cfg.predict_batch_size)
+    knet.set_sigma(z)
+    if cfg.knet_centers == "refit":  # Lloyd from the current M, on the device (cluster k stays cluster k)
+        knet.M.copy_(lloyd(z, knet.M.T)[0].T)
+    elif cfg.knet_centers == "mean":  # one hard-count step on KNet's own partition
+        labels = knet_assign(knet, z).argmax(dim=1)
+        knet.M.copy_(cluster_means(z, labels, knet.n_clusters, fallback=knet.M.T).T)
+    return joint_diagnostics(z, knet, y, seed, start)

@@ -83,13 +83,19 @@ def _nearest(z: np.ndarray, centers: np.ndarray) -> np.ndarray:
     return ((z[:, None, :] - centers[None]) ** 2).sum(-1).argmin(1).astype(np.int64)
 
 
-@torch.no_grad()
+def build_knet(centers, cfg: TAKEConfig) -> KNet:
+    """KNet with the centres ``centers`` (K, d) and every KNet option of ``cfg``."""
+    return KNet(torch.as_tensor(centers, dtype=torch.float32), n_iter=cfg.knet_iters, alpha=cfg.knet_alpha,
+                lam=cfg.knet_lambda, tied=cfg.knet_tied, scale=cfg.knet_scale, momentum=cfg.knet_momentum,
+                output=cfg.knet_output)
+
 
 def load_knet(state: dict, cfg: TAKEConfig) -> KNet:
-    centers = state["knet"]["M"].T
-    knet = KNet(centers, n_iter=cfg.knet_iters, alpha=cfg.knet_alpha, lam=cfg.knet_lambda)
-    knet.load_state_dict(state["knet"])
-    return knet
+    knet = build_knet(state["knet"]["M"].T, cfg)
+    weights = dict(state["knet"])
+    weights.setdefault("sigma", knet.sigma)  # a model saved before KNet kept σ: it ran on z as it is (scale none)
+    knet.load_state_dict(weights)
+    return knet.eval()
 
 
 @torch.no_grad()
@@ -148,11 +154,12 @@ def with_fitted_head(state: dict) -> dict:
 def fit_head(z: np.ndarray, cfg: TAKEConfig, n_clusters: int, seed: int = 0, progress: bool = True) -> dict:
     """``assignment: umap_gmm`` (and ``knet_init: umap_gmm``): N2D's head on the pretrained z (UMAP to K dimensions,
     then a GMM with 10 starts). Returns ``{"head": {"umap", "gmm"}, "centers", "labels"}`` (the GMM's means, in
-    UMAP space, and its assignment of z)."""
+    UMAP space, its assignment of z and the posterior of that assignment)."""
     from deep_kmeans.methods.umap_gmm import fit_umap_gmm
 
     result = fit_umap_gmm(z, n_clusters, vector_geometry(z.shape[1], 1), {"n_neighbors": cfg.umap_neighbors},
                           seed=seed, progress=progress)
-    return {"head": result.model, "centers": result.centers, "labels": result.labels}
+    confidence = result.model["gmm"].predict_proba(result.embedding).max(axis=1).astype(np.float32)
+    return {"head": result.model, "centers": result.centers, "labels": result.labels, "confidence": confidence}
 
 

@@ -29,9 +29,9 @@ logger = logging.getLogger(__name__)
 
 # Options of the clustering phase: taken from the current parameters when re-clustering a stored model.
 # Everything else (the TAE's shape, the pretraining schedule and losses) comes from the stored config.
-CLUSTER_KEYS = ("cluster_epochs", "cluster_lr", "grad_clip", "lambda3", "knet_iters", "knet_alpha", "knet_lambda",
-                "knet_centers", "knet_init", "assignment", "umap_neighbors", "kmeans_n_init", "baseline_kmeans",
-                "batch_size", "predict_batch_size", "amp", "checkpoint_every", "resume")
+CLUSTER_KEYS = take.CLUSTER_TRAINING_KEYS + ("knet_init", "assignment", "umap_neighbors", "kmeans_n_init",
+                                             "baseline_kmeans", "batch_size", "predict_batch_size", "amp",
+                                             "checkpoint_every", "resume")
 
 
 def train_indices(n: int, y: np.ndarray | None, split: dict | None, data_seed: int) -> np.ndarray:
@@ -176,7 +176,7 @@ def initialise_take(pretrained: dict, features: dict, config: dict, seed: int, d
     init = take.kmeans_initialise(_train_x(features, pretrained), pretrained,
                                   Geometry.from_dict(pretrained["geometry"]), take.TAKEConfig.from_params(config),
                                   pretrained["n_clusters"], seed=seed, device=device, progress=progress)
-    return {k: init[k] for k in ("centers", "labels", "inertia", "start_centers", "start_labels")}
+    return {k: init[k] for k in ("centers", "labels", "inertia", "start_centers", "start_labels", "start_confidence")}
 
 
 def cluster_take(pretrained: dict, init: dict, features: dict, config: dict, seed: int, device: str,
@@ -196,11 +196,14 @@ def cluster_take(pretrained: dict, init: dict, features: dict, config: dict, see
         init = {**init, "centers": fitted["centers"]}
     else:
         # an init stored before knet_init existed has no start: K-means' own
+        # the labels, where there are any, score the per-epoch diagnostics only
+        labels = None if features["y"] is None else features["y"][pretrained["train_rows"]]
         state, history = take.cluster(_train_x(features, pretrained), pretrained,
                                       init.get("start_centers", init["centers"]), geometry, cfg, seed=seed,
                                       device=device, progress=progress, store=checkpoints,
                                       data_key=features["fingerprint"],
-                                      init_labels=init.get("start_labels", init["labels"]))
+                                      init_labels=init.get("start_labels", init["labels"]),
+                                      confidence=init.get("start_confidence"), y=labels)
     model = {**state, "centers": init["centers"] if state["knet"] is None else state["knet"]["M"].T.numpy(),
              "config": cfg.to_dict(), "geometry": geometry.to_dict(), "n_clusters": pretrained["n_clusters"],
              "train_rows": pretrained["train_rows"], "dataset": features["name"], "seed": seed,

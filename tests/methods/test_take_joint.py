@@ -1,0 +1,107 @@
+"""TAKE's joint phase on tiny synthetic blobs: the centres, a good start, the scale of z, the diagnostics."""
+
+import numpy as np
+import pytest
+import torch
+
+from deep_kmeans.evaluation.metrics import clustering_scores
+from deep_kmeans.methods import take as T
+from deep_kmeans.methods.take.diagnostics import matched_agreement
+
+TINY = dict(embed_dim=16, depth=1, heads=2, decoder_depth=1, decoder_heads=2, mlp_ratio=2.0, head_hidden=16, head_out=8,
+            latent_dim=4, warmup_epochs=15, update_epochs=0, cluster_epochs=4, batch_size=32, lr=3e-3, checkpoint_every=0,
+            kmeans_n_init=5)
+# what conf/base runs by default (parameters_take.yml): the joint phase's own settings
+DEFAULT_JOINT = dict(knet_scale="unit", knet_centers="mean", knet_target_weight=0.1, lambda3=0.01)
+
+
+@pytest.fixture(scope="module")
+def pretrained(blobs):
+    x, y, g = blobs
+    cfg = T.TAKEConfig.from_params(TINY)
+    state, _ = T.pretrain(x, None, g, cfg, seed=0, device="cpu", progress=False)
+    return state
+
+
+def joint(blobs, pretrained, centers, labels, seed=0, **options):
+    x, y, g = blobs
+    cfg = T.TAKEConfig.from_params({**TINY, **DEFAULT_JOINT, **options})
+    state, history = T.cluster(x, pretrained, centers, g, cfg, seed=seed, device="cpu", progress=False,
+                               init_labels=labels, y=y)
+    final, z = T.predict(x, state, g, cfg, device="cpu")
+    return state, history, final, z, cfg
+
+
+def true_start(blobs, pretrained):
+    """The best possible start: the true labels and the means of z over them."""
+    x, y, g = blobs
+    z = T.encode(T.load_tae(pretrained, g, T.TAKEConfig.from_params(TINY)), x, device="cpu")
+    centers = np.stack([z[y == k].mean(0) for k in range(4)]).astype(np.float32)
+    return z, centers, y.copy()
+
+
+def test_a_perfect_start_is_kept(blobs, pretrained):
+    _, centers, labels = true_start(blobs, pretrained)
+    _, history, final, _, _ = joint(blobs, pretrained, centers, labels)
+    assert clustering_scores(blobs[1], final)["acc"] == 1.0
+    assert history["joint/start_agreement"][-1] == pytest.approx(1.0)
+
+
+def test_the_centres_move_toward_their_cluster_means(blobs, pretrained):
+    z0, centers, labels = true_start(blobs, pretrained)
+    # start the centres half way to the data's mean: each sits off its cluster's mean
+    off = (0.5 * centers + 0.5 * z0.mean(0)).astype(np.float32)
+    before = np.linalg.norm(off - centers, axis=1).mean() / np.sqrt(((z0 - z0.mean(0)) ** 2).sum(1).mean())
+    state, _, final, z, _ = joint(blobs, pretrained, off, labels)
+    M = state["knet"]["M"].numpy().T
+    means = np.stack([z[final == k].mean(0) for k in range(4)])
+    after = np.linalg.norm(M - means, axis=1).mean() / np.sqrt(((z - z.mean(0)) ** 2).sum(1).mean())
+    assert after < 0.1 * before
+
+
+def test_scaling_z_by_ten_gives_the_same_assignments(blobs, pretrained):
+    """KNet and L_k in KNet's units (knet_scale unit) see z / σ: a TAE whose z is 10× larger (its last encoder layer
+    scaled up, the decoder's first scaled down: the same reconstructions) clusters the same."""
+    _, centers, labels = true_start(blobs, pretrained)
+    big = {k: v.clone() for k, v in pretrained["tae"].items()}
+    big["to_latent.weight"] *= 10.0
+    big["to_latent.bias"] *= 10.0
+    big["from_latent.weight"] /= 10.0
+    _, _, a, za, _ = joint(blobs, pretrained, centers, labels, knet_target_weight=0.0, lambda3=0.0, cluster_epochs=0)
+    _, _, b, zb, _ = joint(blobs, {**pretrained, "tae": big}, centers * 10, labels, knet_target_weight=0.0,
+                           lambda3=0.0, cluster_epochs=0)
+    np.testing.assert_allclose(zb, 10 * za, rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(a, b)
+    # trained: the same partition up to the few rows the optimiser's path moves (Adam's steps are not scale-free)
+    _, _, a, _, _ = joint(blobs, pretrained, centers, labels)
+    _, _, b, _, _ = joint(blobs, {**pretrained, "tae": big}, centers * 10, labels)
+    assert matched_agreement(a, b, 4) >= 0.99
+
+
+def test_every_epoch_logs_the_diagnostics_and_the_last_is_the_final_model(blobs, pretrained):
+    x, y, g = blobs
+    cfg = T.TAKEConfig.from_params({**TINY, **DEFAULT_JOINT})
+    init = T.kmeans_initialise(x, pretrained, g, cfg, 4, seed=0, device="cpu")
+    state, history = T.cluster(x, pretrained, init["start_centers"], g, cfg, seed=0, device="cpu", progress=False,
+                               init_labels=init["start_labels"], confidence=init["start_confidence"], y=y)
+    for key in ("knet_acc", "knet_nmi", "kmeans_acc", "kmeans_agreement", "nearest_agreement", "start_agreement",
+                "center_spread", "z_variance", "center_spread_ratio", "entropy"):
+        assert len(history[f"joint/{key}"]) == cfg.cluster_epochs, key
+    for key in ("loss", "l_r", "l_k", "l_t", "changed"):
+        assert len(history[f"cluster/{key}"]) == cfg.cluster_epochs, key
+    assert all(0.0 <= e <= 1.0 for e in history["joint/entropy"])
+    final, _ = T.predict(x, state, g, cfg, device="cpu")
+    assert history["joint/knet_acc"][-1] == pytest.approx(clustering_scores(y, final)["acc"])
+
+
+def test_the_labels_are_read_only_to_score(blobs, pretrained):
+    """The same run with and without labels: the same model, bit for bit (no choice reads them)."""
+    x, y, g = blobs
+    cfg = T.TAKEConfig.from_params({**TINY, **DEFAULT_JOINT})
+    init = T.kmeans_initialise(x, pretrained, g, cfg, 4, seed=0, device="cpu")
+    runs = [T.cluster(x, pretrained, init["start_centers"], g, cfg, seed=0, device="cpu", progress=False,
+                      init_labels=init["start_labels"], confidence=init["start_confidence"], y=labels)
+            for labels in (y, None)]
+    for k, v in runs[0][0]["tae"].items():
+        torch.testing.assert_close(v, runs[1][0]["tae"][k], rtol=0, atol=0)
+    assert "joint/knet_acc" not in runs[1][1] and "joint/start_agreement" in runs[1][1]
