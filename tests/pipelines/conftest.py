@@ -19,6 +19,13 @@ TINY_TAKE = {"embed_dim": 16, "depth": 1, "heads": 2, "decoder_depth": 1, "decod
              "knet_init": "kmeans"}
 
 
+@pytest.fixture(autouse=True)
+def quick_estimate(monkeypatch):
+    """TAKE's estimate times the fewest steps of each phase: the runs here are seconds long, and what it measures is
+    tested in test_long_run_warning.py."""
+    monkeypatch.setattr("deep_kmeans.methods.take.estimate.STEADY_SECONDS", 0.0)
+
+
 def tiny_params(**extra) -> dict:
     params = {
         "dataset": "digits",
