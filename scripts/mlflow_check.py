@@ -1,0 +1,133 @@
+"""MLflow's UI as a first-time user meets it, in a real headless browser with a fresh profile: the links a run
+prints open the runs table with the scores as columns and a TAKE run's page, and MLflow's compare page shows the
+plots two runs share. Saves screenshots to data/08_reporting/mlflow_check/.
+
+    pip install -e ".[ui-check]" && apt-get install chromium   # once (Playwright drives the system's Chromium)
+    kedro run --pipeline=take && kedro run --pipeline=take --params=seed=1   # two runs to compare
+    python scripts/mlflow_check.py [--backend-store-uri sqlite:///mlflow.db] [--port 5055] [--chromium PATH]
+
+Also records, without failing on it, where MLflow's own entry points land (its home page, ``#/experiments/<id>``):
+in MLflow 3.17 a fresh browser lands on the GenAI overview there, whatever the experiment's tags say, which is
+why a run prints the links this script follows (deep_kmeans.mlflow_ui). Exits 1 and names what is missing when a
+check fails; the ``mlflow ui`` server it starts, children included, is stopped when it ends, pass or fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _browser import Server, ServerError, fresh_browser, require_playwright  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))  # a checkout without `pip install -e .`
+from deep_kmeans.mlflow_ui import SCORE_COLUMNS, compare_url, run_url, runs_url  # noqa: E402
+
+PLOTS = ("confusion.png", "embedding.png", "losses.png")
+SETTLE_MS = 8000  # MLflow's app fetches the experiment, then its runs, then redraws
+
+
+def runs_to_show(uri: str) -> tuple[str, list]:
+    """The experiment ``deep_kmeans`` and its finished TAKE runs, newest first."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("deep_kmeans")
+    if experiment is None:
+        raise SystemExit(f"mlflow_check: no experiment deep_kmeans in {uri}: run `kedro run --pipeline=take` first")
+    runs = client.search_runs([experiment.experiment_id], "attributes.status = 'FINISHED' and tags.pipeline = 'take'",
+                              order_by=["attributes.start_time DESC"])
+    if not runs:
+        raise SystemExit(f"mlflow_check: no finished TAKE run in {uri}: run `kedro run --pipeline=take` first")
+    return experiment.experiment_id, runs
+
+
+def open_page(playwright, chromium, url: str, shot: Path, full_page: bool = False):
+    """``url`` in a fresh browser: (the URL it settled on, the page's text, its column headers); screenshotted."""
+    with fresh_browser(playwright, chromium) as browser:
+        page = browser.new_page()
+        page.goto(url)
+        page.wait_for_timeout(SETTLE_MS)
+        page.screenshot(path=str(shot), full_page=full_page)
+        headers = [h.strip() for h in page.locator("[role=columnheader]").all_inner_texts()]
+        return page.url, page.inner_text("body"), headers
+
+
+def check(base: str, uri: str, chromium: str | None, out: Path) -> list[str]:
+    from playwright.sync_api import sync_playwright
+
+    experiment_id, runs = runs_to_show(uri)
+    take_run = runs[0]
+    problems = []
+    with sync_playwright() as p:
+        for name, url in (("home", f"{base}/"), ("experiment", f"{base}/#/experiments/{experiment_id}")):
+            landed, text, _ = open_page(p, chromium, url, out / f"mlflow_{name}_default.png")
+            print(f"MLflow's own {name} link {url} lands on {landed}  (informative: MLflow decides)")
+
+        landed, text, headers = open_page(p, chromium, runs_url(base, experiment_id), out / "mlflow_runs.png")
+        print(f"runs table: {landed}\n  columns: {', '.join(h for h in headers if h)}")
+        missing = [m for m in SCORE_COLUMNS if m not in headers]
+        if missing:
+            problems.append(f"the runs table has no column {', '.join(missing)} (columns: {headers})")
+        if take_run.info.run_name not in text:
+            problems.append(f"the runs table does not list the run {take_run.info.run_name!r}")
+        if "/runs" not in landed or "overview" in landed:
+            problems.append(f"the runs link landed on {landed}, not the runs table")
+
+        landed, text, _ = open_page(p, chromium, run_url(base, experiment_id, take_run.info.run_id),
+                                    out / "mlflow_take_run.png", full_page=True)
+        print(f"TAKE run {take_run.info.run_name} ({take_run.info.run_id}): {landed}")
+        acc = take_run.data.metrics.get("acc")
+        if take_run.info.run_name not in text or "Metrics" not in text:
+            problems.append("the run page shows no run name or no metrics")
+        if acc is not None and f"{acc:.4f}"[:5] not in text:
+            problems.append(f"the run page does not show its acc {acc:.4f}")
+
+        if len(runs) >= 2:
+            pair = [runs[0].info.run_id, runs[1].info.run_id]
+            landed, text, _ = open_page(p, chromium, compare_url(base, experiment_id, pair), out / "mlflow_compare.png",
+                                        full_page=True)
+            print(f"compare {pair}: {landed}")
+            if "No common artifacts" in text:
+                problems.append("the compare page says 'No common artifacts'")
+            missing = [f for f in PLOTS if f not in text]
+            if missing:
+                problems.append(f"the compare page does not list the shared plots {', '.join(missing)}")
+        else:
+            print("compare: one TAKE run only; run a second (--params=seed=1) to check the compare page")
+    print(f"screenshots in {out}/")
+    return problems
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--backend-store-uri", default=None, help="default: sqlite:///<project>/mlflow.db")
+    ap.add_argument("--project", type=Path, default=ROOT, help="the project whose runs to show (default: here)")
+    ap.add_argument("--port", type=int, default=5055)
+    ap.add_argument("--chromium", default=None, help="the Chromium to drive (default: chromium on PATH)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="screenshots (default: <project>/data/08_reporting/mlflow_check)")
+    args = ap.parse_args()
+    require_playwright()
+    uri = args.backend_store_uri or f"sqlite:///{(args.project / 'mlflow.db').resolve()}"
+    out = args.out or args.project / "data" / "08_reporting" / "mlflow_check"
+    out.mkdir(parents=True, exist_ok=True)
+    mlflow = Path(sys.executable).parent / "mlflow"
+    base = f"http://127.0.0.1:{args.port}"
+    server = Server([str(mlflow), "ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(args.port)],
+                    url=f"{base}/health", port=args.port, cwd=args.project, log=out / "mlflow_ui.log")
+    try:
+        with server:  # stopped with its workers, whatever happens inside
+            problems = check(base, uri, args.chromium, out)
+    except ServerError as err:
+        print(f"mlflow_check: {err}", file=sys.stderr)
+        return 1
+    for p in problems:
+        print("MISSING", p, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
