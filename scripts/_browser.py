@@ -121,6 +121,20 @@ class Server:
         self.stop()
 
 
+def run_check(name: str, server: Server, check) -> int:
+    """``check()`` (→ the problems it found) with ``server`` up, the server stopped whatever happens; the exit code:
+    0 when nothing is missing, 1 otherwise or when the server did not come up (said in one line)."""
+    try:
+        with server:
+            problems = check()
+    except ServerError as err:
+        print(f"{name}: {err}", file=sys.stderr)
+        return 1
+    for problem in problems:
+        print("MISSING", problem, file=sys.stderr)
+    return 1 if problems else 0
+
+
 @contextmanager
 def fresh_browser(playwright, chromium: str | None = None):
     """A Chromium with a new, empty profile (nothing remembered from an earlier visit, as a first-time user has),

@@ -19,13 +19,14 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _browser import Server, ServerError, fresh_browser, require_playwright  # noqa: E402
+from _browser import Server, fresh_browser, require_playwright, run_check  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # a checkout without `pip install -e .`
 from deep_kmeans.mlflow_ui import SCORE_COLUMNS, compare_url, run_url, runs_url  # noqa: E402
 
 PLOTS = ("confusion.png", "embedding.png", "losses.png")
+NOTE_LINK = "open the runs with their scores"  # the link in the experiment's description (mlflow_ui.experiment_tags)
 SETTLE_MS = 8000  # MLflow's app fetches the experiment, then its runs, then redraws
 
 
@@ -44,14 +45,36 @@ def runs_to_show(uri: str) -> tuple[str, list]:
     return experiment.experiment_id, runs
 
 
-def open_page(playwright, chromium, url: str, shot: Path, full_page: bool = False):
-    """``url`` in a fresh browser: (the URL it settled on, the page's text, its column headers); screenshotted."""
+def open_page(playwright, chromium, url: str, shot: Path, click: str | None = None, show: str | None = None,
+              then_click: str | None = None, then_shot: Path | None = None):
+    """``url`` in a fresh browser: (the URL it settled on, the page's text, its column headers); screenshotted after
+    a click on the text ``click`` and scrolled to the text ``show`` where given (MLflow's pages scroll in a panel).
+    With ``then_click``: screenshotted, then the link of that text followed, and what it opens returned (and
+    screenshotted to ``then_shot``)."""
     with fresh_browser(playwright, chromium) as browser:
         page = browser.new_page()
         page.goto(url)
         page.wait_for_timeout(SETTLE_MS)
-        page.screenshot(path=str(shot), full_page=full_page)
-        headers = [h.strip() for h in page.locator("[role=columnheader]").all_inner_texts()]
+        if then_click:
+            page.screenshot(path=str(shot))
+            got_it = page.get_by_role("button", name="Got it")  # MLflow's first-visit tip covers the page, as a user
+            if got_it.count():                                 # would close it first
+                got_it.first.click()
+                page.wait_for_timeout(500)
+            with browser.expect_page() as opened:  # MLflow opens a description's links in a new tab
+                page.get_by_text(then_click).first.click()
+            page = opened.value
+            page.wait_for_timeout(SETTLE_MS)
+            shot = then_shot
+        for text, act in ((click, "click"), (show, "show")):
+            found = page.get_by_text(text, exact=True) if text else None
+            if found is not None and found.count():
+                found.first.scroll_into_view_if_needed()
+                if act == "click":  # an event, not a pointer: MLflow's side panels lie over the file list
+                    found.first.dispatch_event("click")
+                page.wait_for_timeout(3000)
+        page.screenshot(path=str(shot))
+        headers = list(dict.fromkeys(h.strip() for h in page.locator("[role=columnheader]").all_inner_texts()))
         return page.url, page.inner_text("body"), headers
 
 
@@ -62,9 +85,18 @@ def check(base: str, uri: str, chromium: str | None, out: Path) -> list[str]:
     take_run = runs[0]
     problems = []
     with sync_playwright() as p:
-        for name, url in (("home", f"{base}/"), ("experiment", f"{base}/#/experiments/{experiment_id}")):
-            landed, text, _ = open_page(p, chromium, url, out / f"mlflow_{name}_default.png")
-            print(f"MLflow's own {name} link {url} lands on {landed}  (informative: MLflow decides)")
+        landed, text, _ = open_page(p, chromium, f"{base}/", out / "mlflow_home_default.png")
+        print(f"MLflow's own home page lands on {landed}  (informative: MLflow decides)")
+        if NOTE_LINK not in text:
+            problems.append("the home page's list of experiments does not say where the runs are")
+        # MLflow's own link to the experiment, then the link in the experiment's description
+        url = f"{base}/#/experiments/{experiment_id}"
+        landed, text, headers = open_page(p, chromium, url, out / "mlflow_experiment_default.png",
+                                          then_click=NOTE_LINK, then_shot=out / "mlflow_experiment_description_link.png")
+        print(f"MLflow's own experiment link {url}, then the description's link, lands on {landed}\n"
+              f"  columns: {', '.join(h for h in headers if h)}")
+        if [m for m in SCORE_COLUMNS if m not in headers]:
+            problems.append(f"the experiment description's link did not open the runs with their scores: {landed}")
 
         landed, text, headers = open_page(p, chromium, runs_url(base, experiment_id), out / "mlflow_runs.png")
         print(f"runs table: {landed}\n  columns: {', '.join(h for h in headers if h)}")
@@ -77,18 +109,20 @@ def check(base: str, uri: str, chromium: str | None, out: Path) -> list[str]:
             problems.append(f"the runs link landed on {landed}, not the runs table")
 
         landed, text, _ = open_page(p, chromium, run_url(base, experiment_id, take_run.info.run_id),
-                                    out / "mlflow_take_run.png", full_page=True)
+                                    out / "mlflow_take_run.png")
         print(f"TAKE run {take_run.info.run_name} ({take_run.info.run_id}): {landed}")
         acc = take_run.data.metrics.get("acc")
         if take_run.info.run_name not in text or "Metrics" not in text:
             problems.append("the run page shows no run name or no metrics")
+        if "workflowType=machine_learning" not in landed:
+            problems.append(f"the run link landed outside the model-training view: {landed}")
         if acc is not None and f"{acc:.4f}"[:5] not in text:
             problems.append(f"the run page does not show its acc {acc:.4f}")
 
         if len(runs) >= 2:
             pair = [runs[0].info.run_id, runs[1].info.run_id]
             landed, text, _ = open_page(p, chromium, compare_url(base, experiment_id, pair), out / "mlflow_compare.png",
-                                        full_page=True)
+                                        click=PLOTS[0], show="Artifacts")
             print(f"compare {pair}: {landed}")
             if "No common artifacts" in text:
                 problems.append("the compare page says 'No common artifacts'")
@@ -118,15 +152,7 @@ def main() -> int:
     base = f"http://127.0.0.1:{args.port}"
     server = Server([str(mlflow), "ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(args.port)],
                     url=f"{base}/health", port=args.port, cwd=args.project, log=out / "mlflow_ui.log")
-    try:
-        with server:  # stopped with its workers, whatever happens inside
-            problems = check(base, uri, args.chromium, out)
-    except ServerError as err:
-        print(f"mlflow_check: {err}", file=sys.stderr)
-        return 1
-    for p in problems:
-        print("MISSING", p, file=sys.stderr)
-    return 1 if problems else 0
+    return run_check("mlflow_check", server, lambda: check(base, uri, args.chromium, out))
 
 
 if __name__ == "__main__":

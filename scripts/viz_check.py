@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _browser import Server, ServerError, fresh_browser, require_playwright  # noqa: E402
+from _browser import Server, fresh_browser, require_playwright, run_check  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # dataset → what kedro-viz must show for it
@@ -103,15 +103,7 @@ def main() -> int:
     kedro = Path(sys.executable).parent / "kedro"
     server = Server([str(kedro), "viz", "run", "--no-browser", "--host", "127.0.0.1", "--port", str(args.port)],
                     url=f"http://127.0.0.1:{args.port}/api/main", port=args.port, cwd=args.project)
-    try:
-        with server:  # stopped with its child, whatever happens inside
-            problems = check(args.port, args.chromium, out)
-    except ServerError as err:
-        print(f"viz_check: {err}", file=sys.stderr)
-        return 1
-    for p in problems:
-        print("MISSING", p, file=sys.stderr)
-    return 1 if problems else 0
+    return run_check("viz_check", server, lambda: check(args.port, args.chromium, out))
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ from mlflow.tracking import MlflowClient
 
 from deep_kmeans.run_record import RunInput, applicable_params, run_name, spanned_seeds
 from deep_kmeans.methods.config import command_line_wins  # noqa: F401  (re-exported: its home was here)
-from deep_kmeans.mlflow_ui import experiment_tags, run_url, runs_url
+from deep_kmeans.mlflow_ui import run_url, runs_url, tags_to_set
 from deep_kmeans.errors import UserError
 from deep_kmeans.pipelines.sweep.nodes import log_metric_records, mark_unfinished_children
 from deep_kmeans.session import project_lock
@@ -171,9 +171,9 @@ class RunHook(MlflowHook):
         """What MLflow's UI needs to open the experiment on its runs (:mod:`deep_kmeans.mlflow_ui`)."""
         try:
             experiment = self.mlflow_config.tracking.experiment._experiment
-            for key, value in ({} if experiment is None else experiment_tags()).items():
-                if (experiment.tags or {}).get(key) != value:
-                    self.mlflow_config.server._mlflow_client.set_experiment_tag(experiment.experiment_id, key, value)
+            missing = {} if experiment is None else tags_to_set(experiment.tags or {}, experiment.experiment_id)
+            for key, value in missing.items():
+                self.mlflow_config.server._mlflow_client.set_experiment_tag(experiment.experiment_id, key, value)
         except Exception as err:  # a tracking server that refuses tags: the run matters more
             logger.debug("could not tag the experiment: %s", err)
 

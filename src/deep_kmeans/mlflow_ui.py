@@ -11,6 +11,9 @@ What MLflow 3.17's UI does, read in its bundled code (mlflow/server/js) and chec
 - The runs table's columns are per browser (local storage) and start without any metric. A *shared view*, an
   experiment tag ``mlflow.sharedViewState.<key>`` holding the view as JSON, opened by the URL's
   ``viewStateShareKey=<key>``, sets them: :data:`RUNS_VIEW` shows ``acc``, ``nmi`` and ``ari`` beside the run names.
+- The experiment's description (the tag ``mlflow.note.content``) shows in the home page's list of experiments and
+  on the experiment's page, in either workflow: it says where the runs are, for whoever did not follow a link.
+  Set only where there is none, so a description of your own stays.
 """
 
 from __future__ import annotations
@@ -36,9 +39,22 @@ RUNS_VIEW = {
 }
 
 
-def experiment_tags() -> dict[str, str]:
+NOTE_TAG = "mlflow.note.content"
+
+
+def experiment_tags(experiment_id: str) -> dict[str, str]:
     """The tags this project's experiment carries for MLflow's UI."""
-    return {EXPERIMENT_KIND_TAG: EXPERIMENT_KIND, VIEW_TAG: json.dumps(RUNS_VIEW, separators=(",", ":"))}
+    note = ("Switch to \"Model training\" (top left) to see these deep-kmeans runs, or "
+            f"[open the runs with their scores]({runs_url('', experiment_id)}).")
+    return {EXPERIMENT_KIND_TAG: EXPERIMENT_KIND, VIEW_TAG: json.dumps(RUNS_VIEW, separators=(",", ":")),
+            NOTE_TAG: note}
+
+
+def tags_to_set(current: dict, experiment_id: str) -> dict[str, str]:
+    """Of :func:`experiment_tags`, those an experiment with the tags ``current`` lacks or holds otherwise (its
+    description only where it has none)."""
+    return {key: value for key, value in experiment_tags(experiment_id).items()
+            if key not in current or (current[key] != value and key != NOTE_TAG)}
 
 
 def runs_url(base: str, experiment_id: str) -> str:
