@@ -33,10 +33,17 @@ def require_playwright() -> None:
         sys.exit(f"{Path(sys.argv[0]).name}: Playwright is missing: {INSTALL}")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port(start: int = 4150, end: int = 4999) -> int:
+    """A port nothing listens on, in ``start``..``end`` (kedro-viz refuses ports above 49151, where the system's
+    own ephemeral ones lie)."""
+    for port in range(start, end + 1):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise ServerError(f"no free port in {start}..{end}")
 
 
 def listening(port: int, host: str = "127.0.0.1") -> bool:

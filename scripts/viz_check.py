@@ -102,7 +102,8 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     kedro = Path(sys.executable).parent / "kedro"
     server = Server([str(kedro), "viz", "run", "--no-browser", "--host", "127.0.0.1", "--port", str(args.port)],
-                    url=f"http://127.0.0.1:{args.port}/api/main", port=args.port, cwd=args.project)
+                    url=f"http://127.0.0.1:{args.port}/api/main", port=args.port, cwd=args.project,
+                    log=out / "kedro_viz.log")
     return run_check("viz_check", server, lambda: check(args.port, args.chromium, out))
 
 

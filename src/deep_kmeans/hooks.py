@@ -12,13 +12,14 @@ instance) with what this project adds:
   SIGKILL cannot be caught: each run carries ``host`` and ``pid`` tags, and the next run of the experiment
   marks every RUNNING run whose process on this host is gone as KILLED (tag ``found_dead``).
 * **name and parameters**: the run is named ``<pipeline> · <dataset> · seed <seed>`` (``compare · digits · seeds
-  0 1 2`` for a run over seeds); the parameters logged
-  are those that apply to the data set and its input kind (:mod:`deep_kmeans.run_record`).
+  0 1 2`` for a run over seeds); the parameters logged are those that apply to the data set and its input kind
+  (:mod:`deep_kmeans.run_record`).
 * **tags**: ``dataset``, ``pipeline``, ``device``, ``seed``, ``data_seed``, ``git_commit``, ``host``, ``pid``,
   ``torch_threads``, ``load_average`` (the run also says its threads, and a busy machine, in its log); the
-  experiment is tagged as a model-training one, so MLflow 3's UI opens it on its runs.
+  experiment carries what MLflow 3's UI needs to show its runs (:mod:`deep_kmeans.mlflow_ui`).
 * **summary**: a few lines at the end of the run: the scores read back from the MLflow run, the wall time,
-  the command that opens the run in the MLflow UI and the files the run wrote.
+  the command that starts the MLflow UI, the links that open it on this run and on the runs table, the files
+  the run wrote and ``kedro viz run``.
 """
 
 from __future__ import annotations
@@ -43,18 +44,17 @@ from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
 from mlflow.entities import RunStatus
 from mlflow.tracking import MlflowClient
 
-from deep_kmeans.run_record import RunInput, applicable_params, run_name, spanned_seeds
 from deep_kmeans.methods.config import command_line_wins  # noqa: F401  (re-exported: its home was here)
-from deep_kmeans.mlflow_ui import run_url, runs_url, tags_to_set
 from deep_kmeans.errors import UserError
+from deep_kmeans.mlflow_ui import run_url, runs_url, tags_to_set
 from deep_kmeans.pipelines.sweep.nodes import log_metric_records, mark_unfinished_children
+from deep_kmeans.run_record import RunInput, applicable_params, run_name, spanned_seeds
 from deep_kmeans.session import project_lock
 
 logger = logging.getLogger(__name__)
 
 # The catalog entry through which the sweep's and the tuner's nodes learn the run they open children under.
 PARENT_RUN = "parent_run"
-
 
 # The per-epoch losses a node hands on before the evaluation logs them (``<method>.<phase>_losses``,
 # ``<method>.loss_history``), and the metric-history dataset that logs them (``<method>.history``).
@@ -205,8 +205,9 @@ class RunHook(MlflowHook):
         super().before_pipeline_run(run_params, pipeline, catalog)
         machine = cpu_load()
         logger.info("Running with %s", machine.describe())
-        if machine.warning():
-            logger.warning(machine.warning())
+        busy = machine.warning()
+        if busy:
+            logger.warning(busy)
         if not self._is_mlflow_enabled:
             if PARENT_RUN in pipeline.inputs():
                 catalog.save(PARENT_RUN, None)  # the node that needs it says that tracking is off
