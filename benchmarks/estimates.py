@@ -157,6 +157,8 @@ def markdown(results: list[dict]) -> str:
         rest = e["start"] + e["cluster"]
         cfg = "/".join(map(str, e["epochs"]))
         load = "n/a" if m["load"] is None else f"{m['load']:.1f}"
+        spread = e["steps"]["spread"]
+        load += f", steps swung {spread:.0f}x" if spread >= 4 else ""
         lines.append(
             f"| {r['case']} | {e['rows']:,} | {cfg} | {e['device']}, {m['threads']} threads, {m['cores']} "
             f"cores, load {load} "

@@ -32,3 +32,12 @@ def test_the_load_of_this_process_is_read_from_the_machine():
     assert load.threads == torch.get_num_threads()
     assert 1 <= load.cores <= (os.cpu_count() or 1)
     assert load.load is None or load.load >= 0
+
+
+def test_torch_threads_are_kept_whatever_the_block_sets():
+    from deep_kmeans.runtime import torch_threads_kept
+
+    before = torch.get_num_threads()
+    with torch_threads_kept():
+        torch.set_num_threads(before + 1)  # what numba's OpenMP layer does when it first starts
+    assert torch.get_num_threads() == before

@@ -28,7 +28,7 @@ def fixed_steps(monkeypatch):
     K-means 0.5 s per call; an idle 2-core machine."""
     def step_seconds(x, geometry, cfg, device="auto", views=None, augment=None, n_clusters=10):
         return {"batch": min(32, len(x)), "warmup": 0.010, "update": 0.050 if views is not None else 0.010,
-                "cluster": 0.020, "encode_row": 1e-4}
+                "cluster": 0.020, "encode_row": 1e-4, "spread": 1.2}
 
     monkeypatch.setattr(estimate_module, "step_seconds", step_seconds)
     monkeypatch.setattr(estimate_module, "kmeans_seconds", lambda *a, **kw: 0.5)
@@ -67,10 +67,15 @@ def test_steps_are_timed_after_untimed_ones_and_the_slow_first_step_does_not_cou
     def step():
         calls.append(len(calls))
 
-    mean = estimate_module._timed(step, estimate_module.torch.device("cpu"))
+    mean, spread = estimate_module._timed(step, estimate_module.torch.device("cpu"))
     # the untimed steps ran first, then at least MIN_STEPS timed ones, each one tick long
     assert len(calls) >= estimate_module.WARMUP_STEPS + estimate_module.MIN_STEPS
-    assert mean == pytest.approx(0.001)
+    assert mean == pytest.approx(0.001) and spread == pytest.approx(1.0)
+    # a training of a few steps is not timed for longer than a share of them
+    calls.clear()
+    estimate_module._timed(step, estimate_module.torch.device("cpu"), seconds=1e9, runs=200)
+    assert len(calls) == estimate_module.WARMUP_STEPS + max(estimate_module.MIN_STEPS,
+                                                            round(estimate_module.PROBE_SHARE * 200))
 
 
 def test_the_real_steps_are_measured_per_phase(one_thread):
@@ -99,6 +104,16 @@ def test_a_long_run_warns_with_what_it_assumed_and_the_faster_preset(fixed_steps
     assert "take on mnist: this training will take about" in text and "150 warm-up, 50 update" in text
     assert "timed on a few steps of each phase on cpu, 2 torch threads on 2 cores, load average 0.0" in text
     assert "--params=take.preset=cpu" in text and "4/1/1 epochs" in text
+
+
+def test_unsteady_steps_make_the_estimate_say_it_is_rough(fixed_steps, monkeypatch, caplog):
+    steady = estimate_module.step_seconds
+    monkeypatch.setattr(estimate_module, "step_seconds", lambda *a, **kw: {**steady(*a, **kw), "spread": 40.0})
+    cfg = take.TAKEConfig(**SMALL, warmup_epochs=4, update_epochs=0, cluster_epochs=0)
+    with caplog.at_level(logging.INFO, logger=nodes.logger.name):
+        nodes.warn_if_long(rows(64), GEOMETRY, cfg, {"faster": None, "n_clusters": 10}, "cpu", "digits")
+    [info] = [r.getMessage() for r in caplog.records if "training estimated at" in r.getMessage()]
+    assert "swung 40x while measured" in info and "OMP_NUM_THREADS=1" in info
 
 
 @pytest.mark.parametrize("faster_epochs", [(150, 50, 50), (140, 50, 50)], ids=["the same settings", "barely faster"])

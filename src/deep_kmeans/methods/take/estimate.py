@@ -11,12 +11,13 @@ device, not taken from another machine.
 
 Around the epochs: encoding all rows (timed on one inference batch), K-means on z (timed on a sample, scaled to
 the rows), and where the run fits it, UMAP + GMM on z, which is too slow to time here (its first call compiles
-for tens of seconds): that one term is a per-row rate measured on 2 idle CPU cores, scaled by the load.
+for tens of seconds): that one term is a per-row rate measured on 2 idle CPU cores.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 
 import numpy as np
@@ -43,6 +44,9 @@ MIN_STEPS = 3
 MAX_STEPS = 500
 STEADY_SECONDS = 0.5
 LOADED_STEADY_SECONDS = 3.0
+# ... and never more timed steps than this share of the steps the training itself will take (beyond MIN_STEPS): a
+# training of seconds is not measured for longer than it lasts.
+PROBE_SHARE = 0.05
 # K-means on z: timed on at most this many rows of the probe's z (scaled to all rows), with this many Lloyd
 # iterations per start (scikit-learn stops earlier on well-separated z; the start that converges slowest counts).
 KMEANS_SAMPLE = 4000
@@ -50,15 +54,19 @@ KMEANS_ITERATIONS = 30
 # A warm-started Lloyd refit (knet_centers: refit) after every clustering epoch: a few iterations.
 REFIT_ITERATIONS = 10
 # UMAP (K dims, 30 neighbours) + GMM (10 starts) on z: about 10 s of numba compilation in a fresh process, then
-# about 1.2 ms per row on 2 idle CPU cores (MNIST's 70,000 z: about 85 s; docs/results.md). Scaled by the load.
+# about 1.2 ms per row on 2 idle CPU cores (MNIST's 70,000 z: about 85 s; docs/results.md). Not scaled by the load:
+# on a busy machine (load 6 on 2 cores) digits' start took 18 s against these 12 s, where fair sharing says 45 s.
 HEAD_FIXED_SECONDS = 10.0
 HEAD_SECONDS_PER_ROW = 1.2e-3
 
 
-def _timed(step, device: torch.device, seconds: float | None = None) -> float:
+def _timed(step, device: torch.device, seconds: float | None = None, runs: int | None = None) -> tuple[float, float]:
     """Seconds per call of ``step`` in the steady state, timed for ``seconds`` (STEADY_SECONDS by default; see the
-    module's docstring)."""
+    module's docstring) and at most ``PROBE_SHARE`` of the ``runs`` the training makes of it; and the spread of the
+    timed steps (slowest / fastest: about 1 on a quiet machine)."""
     seconds = STEADY_SECONDS if seconds is None else seconds
+    most = MAX_STEPS if runs is None else max(MIN_STEPS, min(MAX_STEPS, math.ceil(PROBE_SHARE * runs)))
+
     def run() -> None:
         step()
         if device.type == "cuda":
@@ -68,19 +76,20 @@ def _timed(step, device: torch.device, seconds: float | None = None) -> float:
         run()
     times = []
     start = time.perf_counter()
-    while len(times) < MAX_STEPS and (len(times) < MIN_STEPS or time.perf_counter() - start < seconds):
+    while len(times) < most and (len(times) < MIN_STEPS or time.perf_counter() - start < seconds):
         t = time.perf_counter()
         run()
         times.append(time.perf_counter() - t)
-    return float(np.mean(times))
+    return float(np.mean(times)), max(times) / max(min(times), 1e-9)
 
 
 def step_seconds(x: np.ndarray, geometry: Geometry, cfg: TAKEConfig, device: str = "auto",
                  views: np.ndarray | None = None, augment=None, n_clusters: int = 10) -> dict:
     """Seconds per batch of ``min(cfg.batch_size, len(x))`` rows of each phase's step, timed here:
-    ``{"warmup", "update", "cluster", "encode_row", "batch"}``. ``update`` is the warm-up step where there are no
-    views (no ``views``, no ``augment``); ``cluster`` 0 without KNet (``assignment`` other than ``knet``);
-    ``encode_row`` the inference cost of one row."""
+    ``{"warmup", "update", "cluster", "encode_row", "batch", "spread"}``. ``update`` is the warm-up step where there
+    are no views (no ``views``, no ``augment``); ``cluster`` 0 without KNet (``assignment`` other than ``knet``);
+    ``encode_row`` the inference cost of one row; ``spread`` the largest slowest / fastest step of a phase: far above
+    1, other processes stalled the steps and the estimate is rough."""
     dev = resolve_device(device)
     window = STEADY_SECONDS
     if cpu_load().loaded and STEADY_SECONDS:  # (STEADY_SECONDS 0, the fewest steps, stays so: the tests' setting)
@@ -114,16 +123,25 @@ def step_seconds(x: np.ndarray, geometry: Geometry, cfg: TAKEConfig, device: str
         opt.step()
         [float(v.detach()) for v in terms.values()]  # noqa: B018 - the epoch loop reads every term per step
 
-    out = {"batch": b, "warmup": _timed(lambda: pretrain_step(False), dev, window)}
+    batches = math.ceil(len(xt) / b)
+    spreads = []
+
+    def timed(step, runs: int) -> float:
+        mean, spread = _timed(step, dev, window, runs)
+        spreads.append(spread)
+        return mean
+
+    out = {"batch": b, "warmup": timed(lambda: pretrain_step(False), batches * cfg.warmup_epochs)}
     has_views = vt is not None or augment is not None
     out["update"] = out["warmup"]
     if has_views and cfg.update_epochs:
-        out["update"] = _timed(lambda: pretrain_step(True), dev, window)
+        out["update"] = timed(lambda: pretrain_step(True), batches * cfg.update_epochs)
 
     with torch.no_grad():
         rows = xt[:max(2, min(cfg.predict_batch_size, len(xt)))].to(dev)
         tae.eval()
-        out["encode_row"] = _timed(lambda: tae.encode(rows), dev, window) / len(rows)
+        encodes = math.ceil(len(xt) / len(rows)) * (1 + cfg.cluster_epochs * (cfg.knet_centers == "refit"))
+        out["encode_row"] = timed(lambda: tae.encode(rows), encodes) / len(rows)
         z = tae.encode(xt[:b].to(dev)).float()
     tae.train()
     out["cluster"] = 0.0
@@ -146,7 +164,8 @@ def step_seconds(x: np.ndarray, geometry: Geometry, cfg: TAKEConfig, device: str
             s.detach().argmax(dim=1).cpu()
             [float(v.detach()) for v in (loss, l_r, l_k)]  # noqa: B018
 
-        out["cluster"] = _timed(cluster_step, dev, window)
+        out["cluster"] = timed(cluster_step, batches * cfg.cluster_epochs)
+    out["spread"] = max(spreads)
     return out
 
 
@@ -186,7 +205,7 @@ def estimate_seconds(x: np.ndarray, geometry: Geometry, cfg: TAKEConfig, device:
     start = encode + kmeans_seconds(n, cfg.latent_dim, k, cfg.kmeans_n_init, KMEANS_ITERATIONS)
     uses_head = cfg.assignment == "umap_gmm" or (cfg.assignment == "knet" and cfg.knet_init == "umap_gmm")
     if uses_head:
-        start += (HEAD_FIXED_SECONDS + HEAD_SECONDS_PER_ROW * n) * load.slowdown
+        start += HEAD_FIXED_SECONDS + HEAD_SECONDS_PER_ROW * n
     cluster = 0.0
     if cfg.assignment == "knet" and cfg.cluster_epochs:
         per_epoch = batches * steps["cluster"]

@@ -85,6 +85,9 @@ FASTER_PRESET = "cpu"
 # The faster preset is offered only where its own estimate is at most this fraction of the run's: a preset that
 # is no faster (or is the run's own settings under another name) is not worth a rerun.
 FASTER_AT_MOST = 0.67
+# Steps of one phase that took this many times longer than others while timed: other processes stalled them (two
+# OpenMP threads on shared cores: measured from 35 ms to 2.7 s), and the estimate can be several times off.
+UNSTEADY_SPREAD = 4.0
 
 
 def duration(seconds: float) -> str:
@@ -98,8 +101,14 @@ def duration(seconds: float) -> str:
 
 
 def assumptions(estimate: dict) -> str:
-    """What an estimate was measured under: ``cpu, 2 torch threads on 2 cores, load average 0.4``."""
-    return f"{estimate['device']}, {estimate['machine'].describe()}"
+    """What an estimate was measured under: ``cpu, 2 torch threads on 2 cores, load average 0.4``, and where its
+    steps were unsteady, by how much."""
+    text = f"{estimate['device']}, {estimate['machine'].describe()}"
+    spread = estimate["steps"]["spread"]
+    if spread >= UNSTEADY_SPREAD:
+        text += (f"; the steps' times swung {spread:.0f}x while measured (other processes stalled them), so this "
+                 "is rough" + ("; OMP_NUM_THREADS=1 makes them steadier" if estimate["machine"].threads > 1 else ""))
+    return text
 
 
 def warn_if_long(x: np.ndarray, geometry: Geometry, cfg: take.TAKEConfig, config: dict, device: str, dataset: str,
