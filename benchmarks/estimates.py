@@ -137,6 +137,15 @@ def child(case: str, quick: bool, out: Path) -> None:
                        "run_seconds": wall, "load_before": load_before, "load_after": os.getloadavg()[0]})
 
 
+def seconds(value: float) -> str:
+    return f"{value:.0f} s" if value >= 10 else f"{value:.1f} s"
+
+
+def pair(estimate: float, actual: float) -> str:
+    """``12 s / 10 s (1.20)``: estimate, actual and their ratio."""
+    return f"{seconds(estimate)} / {seconds(actual)} ({ratio(estimate, actual)})"
+
+
 def ratio(estimate: float, actual: float) -> str:
     if actual <= 0:
         return "—"
@@ -159,13 +168,10 @@ def markdown(results: list[dict]) -> str:
         load = "n/a" if m["load"] is None else f"{m['load']:.1f}"
         spread = e["steps"]["spread"]
         load += f", steps swung {spread:.0f}x" if spread >= 4 else ""
-        lines.append(
-            f"| {r['case']} | {e['rows']:,} | {cfg} | {e['device']}, {m['threads']} threads, {m['cores']} "
-            f"cores, load {load} "
-            f"| {e['pretrain']:.0f} s / {a['pretrain']:.0f} s ({ratio(e['pretrain'], a['pretrain'])}) "
-            f"| {rest:.0f} s / {a['rest']:.0f} s ({ratio(rest, a['rest'])}) "
-            f"| {e['total']:.0f} s / {a['total']:.0f} s ({ratio(e['total'], a['total'])}) "
-            f"| {r['load_before']:.1f} → {r['load_after']:.1f} |")
+        threads = f"{m['threads']} thread{'s' if m['threads'] != 1 else ''}"
+        lines.append(f"| {r['case']} | {e['rows']:,} | {cfg} | {e['device']}, {threads}, {m['cores']} cores, "
+                     f"load {load} | {pair(e['pretrain'], a['pretrain'])} | {pair(rest, a['rest'])} "
+                     f"| {pair(e['total'], a['total'])} | {r['load_before']:.1f} → {r['load_after']:.1f} |")
     return "\n".join(lines)
 
 
