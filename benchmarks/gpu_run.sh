@@ -1,72 +1,73 @@
 #!/usr/bin/env bash
-# The GPU runs of docs/benchmarks.md, each in ONE call of at most 10 minutes on a machine with the
-# CUDA image (python3 with torch, scikit-learn, PyYAML; no Kedro, no network). Two modes:
+# Issue 25's GPU measurement in ONE call of at most 10 minutes, on a bare machine with PyTorch, NumPy and
+# scikit-learn (the device tool's CUDA image: also numba, llvmlite, PyYAML, tqdm, torchvision) but no Kedro, no
+# MLflow and no network:
+#   1. setup: the carried pure-Python wheels (nltk + defusedxml, umap-learn, pynndescent) into /tmp/site, where
+#      the machine lacks them;
+#   2. benchmarks/speed.py --sections profile,tae (size gpu-run, at most SPEED_S s): per phase of the paper
+#      preset's loops samples/s, host syncs, CUDA syncs, kernel launches per step and the GPU-busy share; then
+#      samples/s of every phase for the paper's MNIST TAE and the ResNet-feature one;
+#   3. benchmarks/quality.py on all 70,000 MNIST digits, the features built once: K-means and UMAP + GMM on the
+#      pixels, then TAKE with take.preset=paper (its TAE, 150/50/50 epochs, fresh views), end to end, seed SEED,
+#      in what is left of TOTAL_S;
+#   4. benchmarks/gpu_results.py: ONE results file, $OUT/gpu-results.md (summary against the issue's targets,
+#      both reports, their JSON records); the console log is $OUT/gpu-log.txt.
 #
-# MODE=paper (the default): TAKE with `take.preset=paper` (exactly the paper: its TAE, 150/50/50 epochs, KNet's
-#   α = 1e-3, new views every update epoch, M learned) on all 70,000 MNIST digits, seed ${SEED:-0}, checkpointed
-#   every 5 epochs into CKPT (default benchmarks/results/gpu-checkpoints). A call stops itself before the
-#   10 minutes are up and copies the checkpoints to $OUT/checkpoints; put them back into CKPT (the device tool
-#   returns them under files_at) and carry CKPT into the next call, which resumes where this one stopped
-#   (methods/kit.Checkpointer: same options, same data, same seed). The call that finishes writes the
-#   quality table (final epoch) to $OUT.
-# MODE=budget: benchmarks/speed.py (sizes `large`), at most SPEED_S seconds, then benchmarks/quality.py
-#   --scale full on MNIST, TAKE, 3 seeds, with the largest schedule of quality.SCHEDULES that the speed run
-#   predicts to fit in what is left, then K-means on the same pixels (3 seeds) in the rest of the time.
+# Needs (git-ignored, so carried): data/01_raw/mnist/mnist.pkl.gz (17 MB; bash scripts/fetch_offline_data.sh) and
+# benchmarks/results/pkgs/*.whl (2 MB), fetched once on a machine with PyPI:
+#   pip download --no-deps --only-binary=:all: -d benchmarks/results/pkgs \
+#       nltk==3.10.4 defusedxml==0.7.1 umap-learn==0.5.12 pynndescent==0.7.0
+# With the device tool:  run(command="bash benchmarks/gpu_run.sh", timeout_s=600,
+#                            carry=["data/01_raw/mnist", "benchmarks/results/pkgs"])
 #
-# Both install the carried nltk wheel (deep_kmeans.data imports it) and build ClustPy from its sdist first.
-# Needs data/01_raw/mnist/mnist.pkl.gz and benchmarks/results/pkgs/{nltk-*.whl,clustpy-*.tar.gz}
-# (git-ignored: carried). Results and the log go to $OUT.
+# TINY=1: the same steps at smoke-test size on whatever device there is (digits, 600 rows, 1/1/1 epochs; speed.py
+# --size tiny): what the CPU machine checks. Knobs: OUT, PYTHON, TOTAL_S (570), SPEED_S (150), SEED (0),
+# DATASET (mnist), QUALITY_ARGS (added to quality.py, e.g. "--set take.amp=true").
 set -u
 START=$SECONDS
 OUT=${OUT:-benchmarks/results/gpu}
 PY=${PYTHON:-python3}
-TOTAL_S=${TOTAL_S:-570}
+PKGS=${PKGS:-benchmarks/results/pkgs}
+SEED=${SEED:-0}
+PARTS=$(mktemp -d)
+if [ "${TINY:-0}" = 1 ]; then
+  TOTAL_S=${TOTAL_S:-400}; SPEED_S=${SPEED_S:-200}; DATASET=${DATASET:-digits}
+  SPEED_SIZE=tiny; SIZE_ARGS="--n-samples 600 --epochs 1,1,1"
+else
+  TOTAL_S=${TOTAL_S:-570}; SPEED_S=${SPEED_S:-150}; DATASET=${DATASET:-mnist}
+  SPEED_SIZE=gpu-run; SIZE_ARGS=""
+fi
 mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1 TQDM_DISABLE=1
+export PYTHONUNBUFFERED=1 TQDM_DISABLE=1 TQDM_MININTERVAL=20
 {
   echo "== setup $(date -Is)"
-  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | head -3
-  "$PY" -c "import sys, torch; print(sys.version.split()[0], torch.__version__, torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no cuda')"
+  command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+  "$PY" -c "import sys, torch; print(sys.version.split()[0], 'torch', torch.__version__, torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no cuda')"
   mkdir -p /tmp/site
-  "$PY" -m pip install -q --no-index --no-deps --target /tmp/site benchmarks/results/pkgs/nltk-*.whl \
-    || echo "nltk install failed"
-  "$PY" -m pip install -q --no-index --no-deps --no-build-isolation --target /tmp/site \
-    benchmarks/results/pkgs/clustpy-*.tar.gz || echo "clustpy build failed: the peers section will say so"
-  export PYTHONPATH=/tmp/site
+  for spec in nltk:nltk defusedxml:defusedxml umap:umap_learn pynndescent:pynndescent; do
+    module=${spec%%:*}; wheel=${spec##*:}
+    if ! "$PY" -c "import $module" 2>/dev/null; then
+      "$PY" -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$PKGS"/"$wheel"-*.whl \
+        && echo "installed $wheel from $PKGS" || echo "no $wheel: carry $PKGS (see the header)"
+    fi
+  done
+  export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+  ls data/01_raw/mnist/ 2>/dev/null || echo "no data/01_raw/mnist: carry it (see the header)"
   echo "setup done at $((SECONDS - START))s"
 
-  if [ "${MODE:-paper}" = paper ]; then
-    CKPT=${CKPT:-benchmarks/results/gpu-checkpoints}
-    mkdir -p "$CKPT"
-    echo "== TAKE, preset paper, ${DATASET:-mnist}, seed ${SEED:-0}: $(ls "$CKPT" | wc -l) checkpoint file(s) to resume from"
-    REM=$((TOTAL_S - (SECONDS - START) - 30))
-    timeout --signal=INT "$REM" "$PY" benchmarks/quality.py --scale full --datasets "${DATASET:-mnist}" \
-      --methods take --seeds "${SEED:-0}" --preset paper --checkpoints "$CKPT" --checkpoint-every 5 \
-      --out-dir "$OUT" --tag "${DATASET:-mnist}-take-paper" ${QUALITY_ARGS:-}
-    rc=$?
-    if [ "$rc" = 0 ]; then echo "finished: the final epoch's scores are in $OUT"; else
-      echo "stopped (rc $rc) before the end: call again with the checkpoints below carried back into $CKPT"; fi
-    mkdir -p "$OUT/checkpoints" && cp -a "$CKPT"/. "$OUT/checkpoints/" 2>/dev/null
-    ls -la "$OUT/checkpoints"
-    echo "== end at $((SECONDS - START))s"
-    exit 0
-  fi
+  echo "== speed (profile, tae; size $SPEED_SIZE) at $((SECONDS - START))s"
+  timeout "$SPEED_S" "$PY" benchmarks/speed.py --sections profile,tae --size "$SPEED_SIZE" \
+    --out-dir "$PARTS/speed" || echo "speed rc $? (a timeout is 124: the record holds the sections it finished)"
 
-  echo "== speed"
-  timeout "${SPEED_S:-250}" "$PY" benchmarks/speed.py --out-dir "$OUT" ${SPEED_ARGS:-} || echo "speed rc $?"
+  echo "== quality ($DATASET: kmeans, umap_gmm, then TAKE preset paper, seed $SEED) at $((SECONDS - START))s"
+  REM=$((TOTAL_S - (SECONDS - START) - 15))
+  timeout --signal=INT --kill-after=10 "$REM" "$PY" benchmarks/quality.py --scale full --datasets "$DATASET" \
+    --methods kmeans,umap_gmm,take --preset paper --seeds "$SEED" --progress --out-dir "$PARTS/quality" \
+    --tag "$DATASET-paper" $SIZE_ARGS ${QUALITY_ARGS:-} \
+    || echo "quality rc $? (124 or 130: stopped at ${REM}s, TAKE unfinished; the record holds the runs before it)"
 
-  echo "== quality (TAKE) at $((SECONDS - START))s"
-  REM=$((TOTAL_S - (SECONDS - START) - ${KMEANS_RESERVE_S:-75}))
-  SPEED_JSON=$(ls "$OUT"/speed-cuda-*.json 2>/dev/null | head -1)
-  if [ -n "$SPEED_JSON" ]; then PICK="--budget-s $REM --speed-json $SPEED_JSON"; else PICK="--epochs ${EPOCHS:-20,6,6}"; fi
-  timeout $((REM + 20)) "$PY" benchmarks/quality.py --scale full --datasets "${DATASET:-mnist}" --methods take \
-    --seeds 0 1 2 $PICK --out-dir "$OUT" --tag "${DATASET:-mnist}-take" ${QUALITY_ARGS:-} || echo "quality rc $?"
-
-  echo "== quality (K-means) at $((SECONDS - START))s"
-  REM=$((TOTAL_S - (SECONDS - START)))
-  if [ "$REM" -gt 10 ]; then
-    timeout "$REM" "$PY" benchmarks/quality.py --scale full --datasets "${DATASET:-mnist}" --methods kmeans \
-      --seeds 0 1 2 --out-dir "$OUT" --tag "${DATASET:-mnist}-kmeans" ${QUALITY_ARGS:-} || echo "kmeans rc $?"
-  fi
+  echo "== results at $((SECONDS - START))s"
+  "$PY" benchmarks/gpu_results.py "$PARTS" "$OUT/gpu-results.md" --wall-s $((SECONDS - START))
+  rm -rf "$PARTS"
   echo "== end at $((SECONDS - START))s"
 } 2>&1 | tee "$OUT/gpu-log.txt"

@@ -61,7 +61,7 @@ import _common as C  # noqa: E402  (sets up the import path of the project's src
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
-ALL_METHODS = ["take", "kmeans", "dec", "idec", "dcn", "dekm", "emaec", "ulhe_dc", "dckm"]
+ALL_METHODS = ["take", "kmeans", "dec", "idec", "dcn", "dekm", "emaec", "ulhe_dc", "dckm", "umap_gmm"]
 CPU_MAX_SAMPLES = 2000
 TAKE_DATASET_KEYS = {"lambda1", "lambda2", "lambda3", "use_ccl", "use_cl"}  # kept from the data set's block at cpu scale
 PAPER_SCHEDULE = {"warmup_epochs": 150, "update_epochs": 50, "cluster_epochs": 50}
@@ -222,7 +222,7 @@ def pick_schedule(speed_json: str | None, seconds: float, n: int, n_seeds: int, 
 
 
 def run_take(features: dict, k: int, params: dict, seed: int, device: str,
-             checkpoints: str | None = None) -> tuple[np.ndarray, dict]:
+             checkpoints: str | None = None, progress: bool = False) -> tuple[np.ndarray, dict]:
     from deep_kmeans.data.registry import Geometry
     from deep_kmeans.evaluation.metrics import clustering_scores
     from deep_kmeans.store import DirectoryStore
@@ -233,7 +233,7 @@ def run_take(features: dict, k: int, params: dict, seed: int, device: str,
     # --checkpoints: each phase saves every checkpoint_every epochs, and a rerun of the same command resumes
     store = DirectoryStore(checkpoints) if checkpoints else None
     out = T.fit_take(features["x"], features.get("views"), Geometry.from_dict(features["geometry"]), cfg, k,
-                     seed=seed, device=device, progress=False, augment=augment, store=store,
+                     seed=seed, device=device, progress=progress, augment=augment, store=store,
                      data_key=sha256(features["x"]) or "")
     extra = {"init_scores": clustering_scores(features["y"], out["init"]["labels"]), "phases": out["phases"]}
     if cfg.assignment != "kmeans":
@@ -250,11 +250,11 @@ def fit_function(method: str):
 
 
 def run_method(method: str, features: dict, k: int, params: dict, seed: int, device: str,
-               checkpoints: str | None = None) -> tuple[np.ndarray, dict]:
+               checkpoints: str | None = None, progress: bool = False) -> tuple[np.ndarray, dict]:
     from deep_kmeans.data.registry import Geometry
 
     if method == "take":
-        return run_take(features, k, params, seed, device, checkpoints)
+        return run_take(features, k, params, seed, device, checkpoints, progress)
     result = fit_function(method)(features["x"], k, Geometry.from_dict(features["geometry"]), params, seed=seed,
                                   device=device, views=features.get("views"), progress=False)
     extra = {"train_seconds": result.train_seconds}
@@ -365,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checkpoints", default=None, metavar="DIR",
                     help="TAKE saves a checkpoint every --checkpoint-every epochs in DIR; the same command resumes")
     ap.add_argument("--checkpoint-every", type=int, default=5)
+    ap.add_argument("--progress", action="store_true",
+                    help="TAKE's epoch bars on stderr (TQDM_MININTERVAL=SECONDS thins them in a log)")
     ap.add_argument("--env", default=None,
                     help="a configuration environment merged over conf/base, as `kedro run --env`: `offline` "
                          "reads the offline copies and backbones (docs/offline.md)")
@@ -431,7 +433,8 @@ def main(argv: list[str] | None = None) -> int:
                 t0 = time.perf_counter()
                 run = {"dataset": dataset, "method": m, "seed": seed}
                 try:
-                    labels, extra = run_method(m, features, k, params[m], seed, args.device, args.checkpoints)
+                    labels, extra = run_method(m, features, k, params[m], seed, args.device, args.checkpoints,
+                                               args.progress)
                     run["wall_s"] = time.perf_counter() - t0
                     run["scores"] = clustering_scores(features["y"], labels)
                     run["n_clusters_found"] = int(len(np.unique(labels)))

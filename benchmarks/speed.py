@@ -27,8 +27,11 @@ reported as a ratio. Sections (``--sections``, default all):
 ``compile``  ``TAKEConfig.compile`` (``torch.compile`` of the TAE, ``nn.Module.compile`` in place) off vs
              on: steady-state throughput, the cost of
              the first (compiling) epoch, and the same short real run's ACC.
+``profile``  (only when named) per phase of the loops: samples/s, host syncs per step and per call, and on
+             CUDA kernel launches per step, the GPU-busy share and the syncs the CUDA runtime reports; the
+             paper's MNIST TAE on CUDA, the default digits run on CPU (benchmarks/_profile.py).
 
-Timing: ``methods.take.epoch_bar`` is replaced (in this process) by a timer that records each
+Timing (benchmarks/_timing.py): each TAKE phase's ``epoch_bar`` is replaced (in this process) by a timer that records each
 epoch's wall time around the project's own loop, with ``torch.cuda.synchronize``; the first
 epoch of a phase is dropped (warm-up, allocation, compilation) and the median of the rest kept.
 Peak memory: ``torch.cuda.max_memory_allocated`` on CUDA (reset per phase); on CPU the process's
@@ -42,9 +45,7 @@ from __future__ import annotations
 import os
 os.environ.setdefault("TQDM_DISABLE", "1")  # ClustPy's progress bars (read when tqdm is imported)
 import argparse
-import contextlib
 import math
-import re
 import sys
 import time
 import traceback
@@ -55,6 +56,9 @@ import _common as C  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+
+import _profile  # noqa: E402
+from _timing import EpochTimer, peak_memory, real_data, steady, sync, synthetic, take_cfg  # noqa: E402
 
 from deep_kmeans.data.registry import Geometry  # noqa: E402
 from deep_kmeans.evaluation.metrics import cluster_accuracy  # noqa: E402
@@ -80,11 +84,16 @@ SIZES = {
     "tiny": dict(tae_n=64, tae_epochs=2, knet_n=5000, peers_data="digits", peers_n=None, peers_epochs=(1, 1),
                  scaling_n=[64, 128, 256], scaling_cfg="small", patches_n=64, patches_cfg="small",
                  real_data="digits", real_n=None, real_epochs=(1, 1, 1), real_cfg="digits",
-                 profile_steps=2, profile_n=512),
+                 profile_steps=2, profile_n=384, profile_epochs=2),
     # gpu-short: the second GPU call (profile, compile, amp) on a smaller budget
     "gpu-short": dict(tae_n=8192, tae_epochs=2, knet_n=500_000, peers_data="mnist", peers_n=10000, peers_epochs=(20, 10),
                       scaling_n=[4096, 16384, 65536], scaling_cfg="paper", patches_n=8192, patches_cfg="paper",
                       real_data="mnist", real_n=5000, real_epochs=(6, 2, 2), real_cfg="paper", amp_configs=["gray"]),
+    # gpu-run: benchmarks/gpu_run.sh's share of its one 10-minute call (the tae and profile sections, ~1-2 min)
+    "gpu-run": dict(tae_n=8192, tae_epochs=2, knet_n=500_000, peers_data="mnist", peers_n=10000, peers_epochs=(20, 10),
+                    scaling_n=[4096, 16384, 65536], scaling_cfg="paper", patches_n=8192, patches_cfg="paper",
+                    real_data="mnist", real_n=5000, real_epochs=(6, 2, 2), real_cfg="paper",
+                    profile_n=8192, profile_epochs=2, profile_steps=10),
     # large: one GPU, a few minutes in all
     "large": dict(tae_n=16384, tae_epochs=3, knet_n=500_000, peers_data="mnist", peers_n=10000, peers_epochs=(20, 10),
                   scaling_n=[4096, 16384, 65536], scaling_cfg="paper", patches_n=8192, patches_cfg="paper",
@@ -92,96 +101,7 @@ SIZES = {
 }
 
 
-# ---------------------------------------------------------------------------------------------- timing
-
-
-def sync(dev: torch.device) -> None:
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-
-
-class EpochTimer:
-    """Stands in for ``methods.take.epoch_bar``: iterates the epochs and records each one's wall time."""
-
-    last: "EpochTimer | None" = None
-    device = torch.device("cpu")
-
-    def __init__(self, total, desc, progress, start=0):
-        self.epochs = range(start, total)
-        self.desc = desc
-        self.times: list[float] = []
-        EpochTimer.last = self
-
-    def __iter__(self):
-        for e in self.epochs:
-            sync(EpochTimer.device)
-            t = time.perf_counter()
-            yield e
-            sync(EpochTimer.device)
-            self.times.append(time.perf_counter() - t)
-
-    def set_postfix(self, *a, **k):
-        pass
-
-    def close(self):
-        pass
-
-
-T.epoch_bar = EpochTimer  # this process only: the loops are the project's, unchanged
-
-
-def steady(times: list[float]) -> float:
-    """Median epoch time without the first epoch (when there is more than one)."""
-    ts = times[1:] if len(times) > 1 else times
-    return float(np.median(ts))
-
-
-def _vm(key: str) -> int:
-    m = re.search(rf"{key}:\s+(\d+)", Path("/proc/self/status").read_text())
-    return int(m.group(1)) * 1024 if m else 0
-
-
-@contextlib.contextmanager
-def peak_memory(dev: torch.device, out: dict, key: str = "peak_mib"):
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-        torch.cuda.reset_peak_memory_stats(dev)
-        base = torch.cuda.memory_allocated(dev)
-        yield
-        torch.cuda.synchronize(dev)
-        out[key] = torch.cuda.max_memory_allocated(dev) / 2**20
-        out[key + "_above_start"] = (torch.cuda.max_memory_allocated(dev) - base) / 2**20
-        out["memory_measure"] = "torch.cuda.max_memory_allocated"
-    else:
-        try:
-            Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
-            base = _vm("VmRSS")
-            yield
-            out[key] = _vm("VmHWM") / 2**20
-            out[key + "_above_start"] = (_vm("VmHWM") - base) / 2**20
-            out["memory_measure"] = "VmHWM (process peak RSS, reset per phase)"
-        except OSError:
-            import resource
-
-            yield
-            out[key] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            out["memory_measure"] = "ru_maxrss (process lifetime peak)"
-
-
 # ---------------------------------------------------------------------------------------------- helpers
-
-
-def synthetic(n: int, dim: int, seed: int = 0, views: bool = True):
-    g = np.random.default_rng(seed)
-    x = g.random((n, dim), dtype=np.float32)
-    v = None
-    if views:
-        v = np.clip(x[:, None, :] + 0.05 * g.standard_normal((n, 4, dim), dtype=np.float32), 0, 1)
-    return x, v
-
-
-def take_cfg(base: dict, **kw) -> T.TAKEConfig:
-    return T.TAKEConfig.from_params({**base, "checkpoint_every": 0, "resume": False, **kw})
 
 
 def phase_times(x, views, geometry, cfg_kw, dev, epochs, seed=0, amp=False) -> dict:
@@ -218,22 +138,6 @@ def phase_times(x, views, geometry, cfg_kw, dev, epochs, seed=0, amp=False) -> d
     sync(dev)
     out["predict_samples_per_s"] = n / (time.perf_counter() - t0)
     return out
-
-
-def real_data(name: str, n: int | None, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, Geometry, str]:
-    """(x, y, views, geometry, note) of ``name`` (digits where MNIST is absent), as the pipelines build them."""
-    from deep_kmeans.data.loaders import MissingRawDataError, load_raw_dataset
-    from deep_kmeans.features.build import build_features
-
-    feat = C.load_conf("features")["features"]
-    try:
-        opts = {"n_samples": n} if (n and name != "digits") else {}
-        raw = load_raw_dataset(name, C.REPO / "data" / "01_raw" / name, opts, seed=seed)
-    except MissingRawDataError as e:
-        print(f"{name} missing ({str(e)[:80]}…): using digits", flush=True)
-        name, raw = "digits", load_raw_dataset("digits", C.REPO / "data" / "01_raw" / "digits", {}, seed=seed)
-    f = build_features(raw, feat, seed=seed, device="cpu", progress=False)
-    return f["x"], f["y"], f["views"], Geometry.from_dict(f["geometry"]), name
 
 
 # ---------------------------------------------------------------------------------------------- sections
@@ -478,51 +382,7 @@ def section_compile(dev, size, report):
 
 
 def section_profile(dev, size, report):
-    """Where a training step's time goes: torch.profiler over one warm-up epoch (20 steps of 256) of
-    the paper's MNIST TAE, and the warm-up throughput at batch 256 / 1024 / 4096 (an overhead-bound
-    loop speeds up almost linearly with the batch; a compute-bound one does not)."""
-    from torch.profiler import ProfilerActivity, profile
-
-    res: dict = {}
-    g = GRAY["geometry"]
-    steps = size.get("profile_steps", 20)
-    x, _ = synthetic(256 * steps, g.dim, views=False)
-    cfg = take_cfg(GRAY["cfg"], warmup_epochs=1, update_epochs=0)
-    T.pretrain(x[:1024], None, g, cfg, seed=0, device=str(dev), progress=False)  # warm-up
-    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
-    sync(dev)
-    with profile(activities=acts) as prof:
-        t0 = time.perf_counter()
-        T.pretrain(x, None, g, cfg, seed=0, device=str(dev), progress=False)
-        sync(dev)
-        wall = time.perf_counter() - t0
-    ev = prof.key_averages()
-
-    def dev_time(e):
-        return getattr(e, "self_device_time_total", None) or getattr(e, "self_cuda_time_total", 0) or 0
-
-    kernel_us = sum(dev_time(e) for e in ev)
-    counts = {e.key: e.count for e in ev}
-    res.update(steps=steps, wall_s=wall, wall_ms_per_step=1e3 * wall / steps,
-               gpu_kernel_ms_per_step=kernel_us / 1e3 / steps,
-               gpu_busy_fraction=(kernel_us / 1e6) / wall if wall else None,
-               kernel_launches_per_step=counts.get("cudaLaunchKernel", 0) / steps,
-               syncs_per_step={k: counts[k] / steps for k in counts
-                               if k in ("cudaStreamSynchronize", "cudaDeviceSynchronize", "cudaMemcpyAsync",
-                                        "aten::item", "aten::_local_scalar_dense")},
-               top_cpu=prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
-    rows = []
-    xb, _ = synthetic(size.get("profile_n", 16384), g.dim, views=False)
-    for bs in (256, 1024, 4096) if len(xb) >= 8192 else (64, 128, 256):
-        c = take_cfg(GRAY["cfg"], warmup_epochs=3, update_epochs=0, batch_size=bs)
-        T.pretrain(xb, None, g, c, seed=0, device=str(dev), progress=False)
-        t = steady(EpochTimer.last.times)
-        rows.append({"batch": bs, "warmup_samples_per_s": len(xb) / t, "epoch_s": t})
-    res["batch_rows"] = rows
-    print(f"  profile: {res['wall_ms_per_step']:.1f} ms/step wall, {res['gpu_kernel_ms_per_step']:.1f} ms/step in "
-          f"kernels, {res['kernel_launches_per_step']:.0f} launches/step; warm-up /s by batch: "
-          + ", ".join(f"{r['batch']}: {r['warmup_samples_per_s']:.0f}" for r in rows), flush=True)
-    report["profile"] = res
+    _profile.section(dev, size, report, GRAY)  # benchmarks/_profile.py says what it measures
 
 
 # ---------------------------------------------------------------------------------------------- report
@@ -620,14 +480,7 @@ def markdown(report: dict) -> str:
                       + f"; label agreement (Hungarian) {c['real_label_agreement']:.4f}."]
         L.append("")
     if "profile" in report:
-        pf = report["profile"]
-        L += ["## Where a step's time goes (paper MNIST TAE, warm-up, batch 256)", "",
-              f"{pf['wall_ms_per_step']:.1f} ms per step wall; {pf['gpu_kernel_ms_per_step']:.1f} ms of it in GPU kernels "
-              f"(GPU busy {100 * (pf['gpu_busy_fraction'] or 0):.0f}%); {pf['kernel_launches_per_step']:.0f} kernel "
-              f"launches per step; per-step syncs/copies {pf['syncs_per_step']}.", "",
-              "| batch | warm-up samples/s | epoch s (16,384 samples) |", "|---|---|---|"]
-        L += [f"| {r['batch']} | {r['warmup_samples_per_s']:.0f} | {r['epoch_s']:.3f} |" for r in pf["batch_rows"]]
-        L += ["", "```", pf["top_cpu"], "```", ""]
+        L += _profile.markdown(report["profile"])
     if report.get("errors"):
         L += ["## Errors", ""] + [f"- {k}: {v.splitlines()[-1]}" for k, v in report["errors"].items()]
     return "\n".join(L) + "\n"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Serve the latest finished TAKE run's MLflow model and ask it for clusters over HTTP, as a user would:
+# Serve the latest finished TAKE run's MLflow model (not a collapsed one) and ask it for clusters over HTTP:
 #   bash scripts/serve_check.sh [run_id]
 # Needs a finished `kedro run --pipeline=take` in ./mlflow.db (the default digits run is fine). Starts
 # `mlflow models serve --env-manager local` on port ${PORT:-5055}, POSTs the first 5 training rows to
@@ -13,9 +13,12 @@ export MLFLOW_TRACKING_URI="${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}"
 RUN_ID="${1:-$("$BIN/python" - <<'PY'
 import mlflow
 runs = mlflow.search_runs(experiment_names=["deep_kmeans"], filter_string="tags.pipeline = 'take' and status = 'FINISHED'",
-                          order_by=["start_time DESC"], max_results=1)
+                          order_by=["start_time DESC"], max_results=100)
+# a run whose clustering collapsed (tag `warning`) is not served by default: name its id to serve it anyway
+if "tags.warning" in runs:
+    runs = runs[runs["tags.warning"].isna()]
 if runs.empty:
-    raise SystemExit("no finished take run in this tracking store: run `kedro run --pipeline=take` first")
+    raise SystemExit("no finished take run without a collapse in this tracking store: run `kedro run --pipeline=take` first")
 print(runs.iloc[0].run_id)
 PY
 )}"

@@ -97,7 +97,7 @@ def test_bad_files_are_discarded_with_a_warning_and_legacy_files_listed(tmp_path
     (tmp_path / "good.pt").rename(tmp_path / "moved.pt")  # a file under another key's name
     torch.save({"x": 1}, tmp_path / "plain.pt")  # a torch file, not the store's
     (tmp_path / "old.pkl").write_bytes(pickle.dumps({"x": 1}))
-    (tmp_path / ".half.abc.tmp").write_bytes(b"12")
+    (tmp_path / ".half.abcdefgh.tmp").write_bytes(b"12")
     os.utime(tmp_path / "old.pkl", (time.time() - 3600, time.time() - 3600))
     with caplog.at_level("WARNING", logger="deep_kmeans.store"):
         assert store.get("moved") is None and store.get("plain", "missing") == "missing"

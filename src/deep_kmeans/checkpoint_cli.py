@@ -6,6 +6,13 @@ it; one whose training options changed trains afresh, and the old checkpoint sta
 ``clean`` also removes what no run reads any more: ``.pkl`` files of the pickled store of before and the
 temporary files of interrupted saves.
 
+``clean`` removes only files it can tell are the project's, by their name and their header
+(:func:`deep_kmeans.store.is_project_file`): a ``<key>.pt`` whose archive holds the store's header and its
+key, a ``.pkl`` pickle under a key the project makes, a temporary file of an interrupted save. Anything else
+in the folder (your own ``model.pt``, a ``notes.pkl``) is left alone and named. A store folder outside the
+project's ``data/`` (an environment's catalog may point ``checkpoints`` anywhere) is refused unless
+``--force`` is given.
+
 The folders are those of the catalog's :class:`deep_kmeans.io.DirectoryStoreDataset` entries
 (``checkpoints`` and ``feature_cache`` in conf/base/catalog.yml; an environment's catalog may move them).
 The project CLI (``deep_kmeans.cli``) adds the group to ``kedro``; it is a plain click group, so
@@ -79,6 +86,8 @@ def human_age(seconds: float) -> str:
 def _describe(e: StoreEntry, now: float) -> str:
     what = {"entry": "", "legacy": "  (legacy .pkl: never read, `clean` removes it)",
             "tmp": "  (temporary file: a save under way, or one interrupted)"}[e.kind]
+    if not e.ours:
+        what = "  (not written by this project: `clean` leaves it alone)"
     return f"  {e.path.name:<48} {human_age(e.age_seconds(now)):>10} {human_size(e.size):>10}{what}"
 
 
@@ -97,6 +106,8 @@ def to_remove(stores: list[Store], older_than_days: float, cache: bool, now: flo
     out = []
     for s in stores:
         for e in s.store.entries():
+            if not e.ours:  # by its header, not the project's: never removed
+                continue
             age = e.age_seconds(now)
             if e.kind == "legacy":
                 out.append((s, e))
@@ -106,6 +117,23 @@ def to_remove(stores: list[Store], older_than_days: float, cache: bool, now: flo
             elif (s.is_checkpoints or cache) and age >= older_than_days * DAY:
                 out.append((s, e))
     return out
+
+
+class RefusedFolder(click.ClickException):
+    """A store folder ``clean`` will not delete in without ``--force``; exit code 2, as the project's user errors."""
+
+    exit_code = 2
+
+
+def check_inside_data(stores: list[Store], project: Path, force: bool) -> None:
+    """Refuse store folders outside the project's ``data/`` (a catalog entry pointed at a folder of yours)."""
+    data = (Path(project).expanduser().resolve() / "data")
+    outside = [s for s in stores if not s.store.path.resolve().is_relative_to(data)]
+    if outside and not force:
+        where = "; ".join(f"`{s.name}` is {s.store.path.resolve()}" for s in outside)
+        raise RefusedFolder(f"refusing to clean outside the project's data/ folder ({data}): {where}. Point the "
+                            "catalog entries back under data/, or pass --force if the folder holds only this "
+                            "project's checkpoints and cache (files that are not are left alone either way).")
 
 
 @click.group(name="checkpoints")
@@ -147,13 +175,18 @@ def list_command(ctx, project, env):
 @click.option("--cache", is_flag=True, help="Also remove feature cache entries older than --older-than "
                                               "(they are rebuilt when needed).")
 @click.option("--dry-run", is_flag=True, help="Print what would be removed; remove nothing.")
+@click.option("--force", is_flag=True, help="Clean store folders outside the project's data/ too (only the "
+                                              "files whose name and header say this project wrote them).")
 @_project_option
 @_env_option
 @click.pass_context
-def clean_command(ctx, older_than, cache, dry_run, project, env):
-    """Remove old checkpoints, legacy .pkl store files and stray temporary files."""
+def clean_command(ctx, older_than, cache, dry_run, force, project, env):
+    """Remove old checkpoints, legacy .pkl store files and stray temporary files (only files this project wrote)."""
     now = time.time()
-    doomed = to_remove(catalog_stores(_project(ctx, project), env), older_than, cache, now)
+    stores = catalog_stores(_project(ctx, project), env)
+    check_inside_data(stores, _project(ctx, project), force)
+    doomed = to_remove(stores, older_than, cache, now)
+    foreign = [e for s in stores for e in s.store.entries() if not e.ours]
     verb = "would remove" if dry_run else "removed"
     freed = 0
     for s, e in doomed:
@@ -166,6 +199,8 @@ def clean_command(ctx, older_than, cache, dry_run, project, env):
                    f"{human_size(e.size)})")
     click.echo(f"{verb} {len(doomed)} file(s), {human_size(freed)}" if doomed else
                f"nothing to remove (checkpoints older than {older_than:g} days, legacy .pkl and stray .tmp files)")
+    for e in foreign:
+        click.echo(f"left alone {e.path}: named like a store file, but its header says this project did not write it")
 
 
 if __name__ == "__main__":  # pragma: no cover

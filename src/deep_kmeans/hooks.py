@@ -45,7 +45,7 @@ from mlflow.entities import RunStatus
 from mlflow.tracking import MlflowClient
 
 from deep_kmeans.methods.config import command_line_wins  # noqa: F401  (re-exported: its home was here)
-from deep_kmeans.errors import UserError
+from deep_kmeans.errors import UserError, tracking_store_problem
 from deep_kmeans.mlflow_ui import run_url, runs_url, tags_to_set
 from deep_kmeans.pipelines.sweep.nodes import log_metric_records, mark_unfinished_children
 from deep_kmeans.run_record import RunInput, applicable_params, run_name, spanned_seeds
@@ -163,7 +163,13 @@ class RunHook(MlflowHook):
         # kedro-mlflow opens the tracking store here; on a new sqlite store, two runs started at once would
         # both create its tables (MLflow's migrations) and one would fail: the store's setup is one at a time.
         with project_lock(Path(context.project_path)):
-            super().after_context_created(context)
+            try:
+                super().after_context_created(context)
+            except Exception as err:  # a damaged mlflow.db: named, exit code 2; anything else stays a bug
+                problem = tracking_store_problem(err, str(mlflow.get_tracking_uri()))
+                if problem is None:
+                    raise
+                raise problem from err
             if not self._already_active_mlflow:
                 self._tag_experiment()
 
@@ -490,12 +496,12 @@ class ParameterCheckHook:
     prints as a short message (exit code 2, :mod:`deep_kmeans.cli`)."""
 
     @hook_impl(tryfirst=True)
-    def before_pipeline_run(self, run_params: dict[str, Any], catalog) -> None:
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
         from deep_kmeans.schema import check_parameters
 
         if "parameters" not in catalog:
             return
-        check_parameters(catalog.load("parameters"), run_params.get("runtime_params") or {})
+        check_parameters(catalog.load("parameters"), run_params.get("runtime_params") or {}, pipeline)
 
 
 class CommandLineParamsHook:
@@ -567,17 +573,29 @@ class RunIsolationHook:
 
     @hook_impl(tryfirst=True)  # settings.py registers it before the parameter check, which therefore runs first
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
-        user_pinned = set(run_params.get("load_versions") or {})
+        from kedro.io import MemoryDataset
+
+        from deep_kmeans.ledger import LOADED_VERSIONS, check_pinned_version, choose_load_version, ledger_of, provenance
+
+        ledger = ledger_of(catalog)  # how the run that wrote each version ended: only finished runs' are read
+        user_pinned = dict(run_params.get("load_versions") or {})
         written = pipeline.all_outputs()
-        pinned, missing = {}, []
-        for name in sorted(pipeline.datasets() - user_pinned):
+        pinned, missing, sources = {}, [], {}
+        for name, version in sorted(user_pinned.items()):
+            dataset = catalog.get(name) if name in pipeline.datasets() else None
+            if dataset is not None and is_versioned(dataset):
+                check_pinned_version(name, dataset, version, ledger)  # it exists; a failed run's is said
+                sources[name] = provenance(name, version, ledger, pinned=True)
+        for name in sorted(pipeline.datasets() - set(user_pinned)):
             dataset = catalog.get(name)
             if dataset is None or not is_versioned(dataset):
                 continue
             save = versioned_core(dataset).resolve_save_version()  # the run's save version (the catalog's)
-            load = save if name in written else latest_version(dataset)
+            load = save if name in written else choose_load_version(name, dataset, ledger)
             if load is not None:
                 pinned[name] = with_load_version(dataset, load, save)
+                if name not in written:
+                    sources[name] = provenance(name, load, ledger, pinned=False)
             elif name in pipeline.inputs():
                 missing.append(name)
         if missing:
@@ -588,6 +606,7 @@ class RunIsolationHook:
         try:
             for name, dataset in pinned.items():
                 catalog[name] = dataset
+            catalog[LOADED_VERSIONS] = MemoryDataset(sources, copy_mode="assign")
         finally:
             catalog_log.setLevel(level)
         logger.debug("%d versioned datasets read at pinned versions", len(pinned))

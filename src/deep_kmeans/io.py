@@ -21,30 +21,47 @@ from kedro.io import AbstractDataset, DatasetError
 from kedro.io.core import AbstractVersionedDataset, Version, get_filepath_str, get_protocol_and_path
 from kedro_mlflow.io.models import MlflowModelTrackingDataset
 
+from deep_kmeans.errors import UserError
+
 # the store itself has no Kedro in it (benchmarks use it on the GPU machine); re-exported here
 from deep_kmeans.store import (DirectoryStore, StoreEntry, _reason, decode_safe, encode_safe,  # noqa: F401
                                save_atomically)
 
 
+class FolderDataset(AbstractDataset[None, Any]):
+    """A folder given in the catalog that loads as an object over it (``opens(path)``), which the code reads and
+    writes through; the dataset itself is never saved."""
 
-class DirectoryStoreDataset(AbstractDataset[None, DirectoryStore]):
-    """Loads as a :class:`DirectoryStore` over ``path``; nodes read and write through it."""
+    opens: Any = None  # the class built over the folder
+    written_by = "the object it loads as"
 
     def __init__(self, path: str, metadata: dict | None = None):
         self._path = Path(path)
         self.metadata = metadata
 
-    def load(self) -> DirectoryStore:
-        return DirectoryStore(self._path)
+    def load(self):
+        return type(self).opens(self._path)
 
     def save(self, data: None) -> None:
-        raise DatasetError("DirectoryStoreDataset is written through the store it loads as, not saved")
+        raise DatasetError(f"{type(self).__name__} is written through {self.written_by}, not saved")
 
     def _exists(self) -> bool:
         return True
 
     def _describe(self) -> dict[str, Any]:
         return {"path": str(self._path)}
+
+
+class DirectoryStoreDataset(FolderDataset):
+    """Loads as a :class:`DirectoryStore` over ``path``; nodes read and write through it."""
+
+    opens = DirectoryStore
+    written_by = "the store it loads as"
+
+
+class RefusedFileError(UserError, DatasetError):
+    """A file at a version path that the project did not write (planted, truncated, damaged): refused unread.
+    A user error (the file is theirs to remove), so ``kedro run`` says it in one line, exit code 2."""
 
 
 ARTIFACT_FORMAT = "deep_kmeans.artifact"
@@ -101,7 +118,7 @@ class SafeTorchDataset(AbstractVersionedDataset[Any, Any]):
         except FileNotFoundError:
             raise
         except Exception as err:  # noqa: BLE001 -- whatever the failure, the file cannot be trusted
-            raise DatasetError(
+            raise RefusedFileError(
                 f"Refused to load {load_path} ({_reason(err)}): it is not a file this project wrote, or it is "
                 "truncated or damaged, and it was not unpickled. The file is left in place; remove it (or that "
                 "version folder) and rerun the stage that writes it (e.g. `kedro run --pipeline=...` of the "
@@ -220,6 +237,12 @@ class MlflowVersionedArtifactDataset(AbstractDataset):
             copy.preview = copy._inner.preview
         return copy
 
+    _bound_run: str | None = None
+
+    def bind_run(self, run_id: str | None) -> None:
+        """Log into ``run_id`` when no MLflow run is active in the saving thread (a Dask worker's)."""
+        self._bound_run = run_id
+
     def load(self) -> Any:
         return self._inner.load()
 
@@ -227,14 +250,18 @@ class MlflowVersionedArtifactDataset(AbstractDataset):
         self._inner.save(data)
         import mlflow
 
-        if mlflow.active_run() is None:
+        active = mlflow.active_run()
+        if active is None and not self._bound_run:
             return
         version = getattr(self._inner, "_version", None)
         if version is not None:
             path = self._inner._get_versioned_path(self._inner.resolve_save_version())
         else:
             path = Path(getattr(self._inner, "_filepath"))
-        mlflow.log_artifact(str(path), artifact_path=self._artifact_path)
+        if active is not None:
+            mlflow.log_artifact(str(path), artifact_path=self._artifact_path)
+        else:  # a runner's worker: the run this dataset was bound to, never a new one
+            mlflow.MlflowClient().log_artifact(self._bound_run, str(path), artifact_path=self._artifact_path)
 
     def _exists(self) -> bool:
         return self._inner.exists()
@@ -246,10 +273,40 @@ class MlflowVersionedArtifactDataset(AbstractDataset):
 
 
 class PyfuncModelDataset(MlflowModelTrackingDataset):
-    """kedro-mlflow's model dataset, minus two notices MLflow prints on every save of a pyfunc object model:
-    that the object is cloudpickled (our choice: the model is the project's own class, loaded in the
-    project's environment) and that no signature can be inferred from ``DataFrame -> list[int]`` type hints
-    (the columns differ by data set)."""
+    """kedro-mlflow's model dataset, with the model's input signature (``model.signature()``) and without three
+    notices MLflow prints on every save of a pyfunc object model: that the object is cloudpickled (our choice:
+    the model is the project's own class, loaded in the project's environment), that no signature can be
+    inferred from ``DataFrame -> list[int]`` type hints (the model gives its own), and that no input example was
+    given (MLflow would run the model on it to check the signature).
+
+    Logged into the active MLflow run, or, where a runner's worker has none (Dask), into the run bound with
+    :meth:`bind_run`, never into a new one."""
+
+    _bound_run: str | None = None
+
+    def bind_run(self, run_id: str | None) -> None:
+        """Log into ``run_id`` when no MLflow run is active in the saving thread (a Dask worker's)."""
+        self._bound_run = run_id
+
+    def _log(self, model, signature) -> None:
+        import mlflow
+
+        if mlflow.active_run() is None and self._bound_run and self._flavor == "mlflow.pyfunc":
+            from mlflow.models import Model
+
+            args = {k: v for k, v in self._save_args.items() if k != self._pyfunc_workflow}
+            # the logged model goes in the run's experiment (Model.log alone would take this process's active one)
+            client = mlflow.MlflowClient()
+            run = client.get_run(self._bound_run)
+            logged = client.create_logged_model(experiment_id=run.info.experiment_id, name=args.get("name"),
+                                                source_run_id=self._bound_run, params=dict(run.data.params))
+            self.model_info = Model.log(artifact_path=None, flavor=mlflow.pyfunc, run_id=self._bound_run,
+                                        model_id=logged.model_id, signature=signature,
+                                        **{self._pyfunc_workflow: model}, **args)
+            self._last_saved_model_uri = self.model_info.model_uri
+        else:
+            self._save_args["signature"] = signature
+            super()._save(model)
 
     def _save(self, model) -> None:
         import logging
@@ -258,8 +315,13 @@ class PyfuncModelDataset(MlflowModelTrackingDataset):
         levels = [lg.level for lg in loggers]
         for lg in loggers:
             lg.setLevel(logging.ERROR)
+        signature = model.signature() if callable(getattr(model, "signature", None)) else None
         try:
-            super()._save(model)
+            with warnings.catch_warnings():
+                # MLflow asks for an input example to check the signature with; it would run the model on it
+                warnings.filterwarnings("ignore", message=r".*An input example was not provided",
+                                        category=UserWarning)
+                self._log(model, signature)
         finally:
             for lg, level in zip(loggers, levels):
                 lg.setLevel(level)

@@ -11,7 +11,12 @@
   without an address it starts a ``LocalCluster`` on this machine.
 
 Under both, nodes run in other processes than the one ``kedro run`` started: MLflow's stack of active
-runs does not reach them, which is why the sweep logs through explicit run ids (``pipelines/sweep``).
+runs does not reach them, which is why the sweep logs through explicit run ids (``pipelines/sweep``). Kedro's
+ParallelRunner forks its workers after the run opened, so they log into it as the sequential runner does. The
+Dask workers get the run bound instead: every dataset that logs to MLflow (metrics, artifacts, the pyfunc model)
+is bound to the ``kedro run`` process's run before the first task (:func:`bind_mlflow_run`), and each node's
+parameters are logged from that process as tasks are submitted (:func:`log_node_params`), so the run holds
+what a sequential run holds and no stray run is opened.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from kedro.io import AbstractDataset, MemoryDataset
 from kedro.runner import ParallelRunner as KedroParallelRunner
 from kedro.runner.runner import AbstractRunner
 from kedro.runner.task import Task
+
+from deep_kmeans.errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +65,10 @@ class ParallelRunner(KedroParallelRunner):
         logger.info("ParallelRunner: %d worker processes, %d torch thread(s) each", max_workers, threads)
         return ProcessPoolExecutor(max_workers=max_workers, mp_context=ctx, initializer=set_torch_threads,
                                    initargs=(threads,))
+
+
+class SchedulerUnreachable(UserError, ConnectionError):
+    """The Dask scheduler the run was pointed at does not answer: said in one line, exit code 2."""
 
 
 class DaskDataset(AbstractDataset):
@@ -93,12 +104,61 @@ class DaskDataset(AbstractDataset):
         return {"name": self._name}
 
 
-def run_node_on_worker(node, catalog, is_async: bool, run_id, torch_threads: int, *dependencies):
+def run_node_on_worker(node, catalog, is_async: bool, run_id, torch_threads: int, tracking_uri: str | None,
+                       *dependencies):
     """One node on a Dask worker. The project's hooks are not run there: they hold the ``kedro run``
-    process's MLflow run (kedro-mlflow would open a stray one); the nodes that record do so by run id."""
+    process's MLflow run (kedro-mlflow would open a stray one). The datasets that record were bound to that run
+    (:func:`bind_mlflow_run`) and log into it by id, through ``tracking_uri``."""
     set_torch_threads(torch_threads)
+    if tracking_uri:
+        import mlflow
+
+        mlflow.set_tracking_uri(tracking_uri)
     Task(node=node, catalog=catalog, hook_manager=_NullPluginManager(), is_async=is_async, run_id=run_id).execute()
     return node.name
+
+
+def bind_mlflow_run(catalog, names) -> str | None:
+    """Bind every dataset of ``names`` that logs to MLflow to the active run of this process, so that it logs
+    there from any process or thread (a Dask worker has no active run, and MLflow's fluent API would open a new,
+    stray one). Returns the tracking URI the workers must use (absolute), or None when no run is active."""
+    import mlflow
+    from kedro_mlflow.io.metrics import MlflowMetricsHistoryDataset
+
+    active = mlflow.active_run()
+    if active is None:
+        return None
+    run_id = active.info.run_id
+    for name in names:
+        dataset = catalog.get(name, fallback_to_runtime_pattern=True)
+        if isinstance(dataset, MlflowMetricsHistoryDataset):
+            dataset.run_id = run_id
+        elif callable(getattr(dataset, "bind_run", None)):
+            dataset.bind_run(run_id)
+        else:
+            continue
+        catalog[name] = dataset
+    return absolute_tracking_uri(str(mlflow.get_tracking_uri()))
+
+
+def absolute_tracking_uri(uri: str) -> str:
+    """A relative ``sqlite:///`` URI made absolute (a worker's working folder may differ)."""
+    from pathlib import Path
+
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not Path(uri[len(prefix):]).is_absolute():
+        return f"{prefix}{Path(uri[len(prefix):]).resolve()}"
+    return uri
+
+
+def log_node_params(hook_manager, node, catalog, is_async: bool, run_id) -> None:
+    """Run the ``before_node_run`` hooks here, in the ``kedro run`` process, with the node's parameters (the
+    inputs that are parameters, as kedro-mlflow logs them): what the sequential runner's hooks record, without
+    loading the node's data here."""
+    if hook_manager is None:
+        return
+    params = {name: catalog.load(name) for name in node.inputs if name.startswith("params:") or name == "parameters"}
+    hook_manager.hook.before_node_run(node=node, catalog=catalog, inputs=params, is_async=is_async, run_id=run_id)
 
 
 class DaskRunner(AbstractRunner):
@@ -133,7 +193,13 @@ class DaskRunner(AbstractRunner):
             return self._client, None
         if self._address:
             logger.info("DaskRunner: scheduler %s", self._address)
-            return Client(self._address), None
+            try:
+                return Client(self._address), None
+            except (OSError, TimeoutError, ValueError) as err:  # unreachable, refused, a malformed address
+                raise SchedulerUnreachable(
+                    f"the Dask scheduler {self._address} (DASK_SCHEDULER_ADDRESS or the runner's address) cannot be "
+                    f"reached: {err}. Start it (`dask scheduler`), fix the address, or unset DASK_SCHEDULER_ADDRESS "
+                    "to run on a local cluster.") from err
         n = self._n_workers or min(4, os.cpu_count() or 1)
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
         logger.info("DaskRunner: local cluster of %d worker processes (%s)", n, cluster.scheduler_address)
@@ -158,14 +224,22 @@ class DaskRunner(AbstractRunner):
         for name in produced:
             if isinstance(catalog.get(name, fallback_to_runtime_pattern=True), MemoryDataset):
                 catalog[name] = DaskDataset(name)
+        catalog_log = logging.getLogger("kedro.io.data_catalog")
+        level = catalog_log.level
+        catalog_log.setLevel(logging.ERROR)  # "Replacing dataset ..." for every bound one: meant here
+        try:
+            tracking_uri = bind_mlflow_run(catalog, sorted(pipeline.datasets()))
+        finally:
+            catalog_log.setLevel(level)
         client, cluster = self._connect()
         try:
             threads = self._threads(client)
             futures = {}
             for node in nodes:  # topological order: a node's dependencies are submitted before it
                 deps = [futures[d] for d in pipeline.node_dependencies[node]]
+                log_node_params(hook_manager, node, catalog, self._is_async, run_id)
                 futures[node] = client.submit(run_node_on_worker, node, catalog, self._is_async, run_id, threads,
-                                              *deps, key=f"{node.name}-{run_id or 'run'}", pure=False)
+                                              tracking_uri, *deps, key=f"{node.name}-{run_id or 'run'}", pure=False)
             load_counts = Counter(chain.from_iterable(n.inputs for n in nodes))
             by_name = {n.name: n for n in nodes}
             for done, (_, name) in enumerate(as_completed(futures.values(), with_results=True), start=1):

@@ -200,6 +200,7 @@ def _custom(p: ParamReader) -> None:
         p.text(key, None)
     p.choice("nan", "error", NAN_POLICIES, nullable=False)
     p.int("image_size", 32, min=8, nullable=False)
+    p.int("max_bytes", "auto", min=1, nullable=False, also=("auto",))
 
 
 def _features(p: ParamReader) -> None:
@@ -326,9 +327,33 @@ def parameter_problems(params: dict, given: dict | None = None) -> list[str]:
     return list(dict.fromkeys(problems))  # a value seen through two blocks is one problem
 
 
-def check_parameters(params: dict, given: dict | None = None) -> None:
-    """Raise one :class:`~deep_kmeans.errors.ParameterError` listing every problem of ``params``, if any."""
+def pipeline_problems(pipeline, params: dict) -> list[str]:
+    """What only the pipeline being run shows about the parameters: a sweep built from ``conf/`` whose
+    ``sweep.methods`` / ``sweep.seeds`` the run's parameters change (``--params=sweep.seeds=7``), or a sweep
+    configuration that did not build at all."""
+    from deep_kmeans.pipelines.sweep import pipeline as sweep_pipeline
+    from deep_kmeans.pipelines.sweep.nodes import check_plan, plan_mismatch
+
+    out = []
+    for n in getattr(pipeline, "nodes", []):
+        func, kwargs = getattr(n.func, "func", None), getattr(n.func, "keywords", {})
+        if func is check_plan:
+            problem = plan_mismatch(params.get("sweep"), kwargs["methods"], kwargs["seeds"], kwargs["known"])
+        elif func is sweep_pipeline._raise:  # the sweep's configuration error (config_error_pipeline)
+            problem = kwargs.get("error")
+        else:
+            continue
+        if problem:
+            out.append(problem)
+    return out
+
+
+def check_parameters(params: dict, given: dict | None = None, pipeline=None) -> None:
+    """Raise one :class:`~deep_kmeans.errors.ParameterError` listing every problem of ``params``, if any
+    (with ``pipeline``, also :func:`pipeline_problems`)."""
     problems = parameter_problems(params, given)
+    if pipeline is not None:
+        problems += [p for p in pipeline_problems(pipeline, params) if p not in problems]
     if problems:
         lines = "\n".join(f"  - {line}" for line in problems)
         raise ParameterError(

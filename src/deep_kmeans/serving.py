@@ -4,8 +4,17 @@ The pyfunc model carries what the run trained (the TAE, KNet and the feature pre
 data) and assigns rows of a DataFrame: the columns of the training table (any order) for your own data,
 or the model input itself (pixels in [0, 1], feature vectors) for the built-in data sets. ``predict``
 returns one cluster id per row. The run logs it at artifact path ``model`` (catalog entry
-``take.mlflow_model``, kedro-mlflow's ``MlflowModelTrackingDataset``); ``mlflow models serve -m
-runs:/<id>/model --env-manager local`` serves it (``scripts/serve_check.sh``).
+``take.mlflow_model``, kedro-mlflow's ``MlflowModelTrackingDataset``) after the evaluation, so the logged model
+carries the run's own final metrics (MLflow links the run's step-0 metrics to a model when it is logged);
+``mlflow models serve -m runs:/<id>/model --env-manager local`` serves it (``scripts/serve_check.sh``).
+
+It is logged with an input signature (:func:`input_signature`), which MLflow enforces before ``predict`` and
+``mlflow models serve`` before answering: a table's feature columns with their training types, and the id and
+label columns named at training as optional columns (dropped before assigning); for the built-in sets and
+arrays, a float tensor of the model input's width. What the signature cannot say (no rows, text in a number
+column, another width) ``predict`` refuses itself. Every refusal is an ``MlflowException`` with
+``INVALID_PARAMETER_VALUE``: one line naming what the model expects, which the server answers with HTTP 400 and
+no stack trace.
 """
 
 from __future__ import annotations
@@ -13,31 +22,108 @@ from __future__ import annotations
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.types import ColSpec, Schema, TensorSpec
 
 from deep_kmeans.data.registry import Geometry
-from deep_kmeans.features.build import features_like
+from deep_kmeans.errors import UserError
+from deep_kmeans.features.build import column_mismatch, features_like
 from deep_kmeans.methods import take
 
 
+def bad_input(message: str) -> MlflowException:
+    """A refusal of the input: HTTP 400 from ``mlflow models serve``, with this message and no stack trace."""
+    return MlflowException(message, error_code=INVALID_PARAMETER_VALUE)
+
+
+def carried_columns(preprocess: dict) -> list[tuple[str, str]]:
+    """The id and label columns named at training (name, type): accepted beside the features, then dropped."""
+    schema = preprocess.get("table_schema") or {}
+    return [tuple(schema[role]) for role in ("id_column", "label_column") if schema.get(role)]
+
+
+def input_signature(model: dict) -> ModelSignature:
+    """The model's input signature: a table's feature columns with the types they had at training (``long``
+    columns take integers, ``double`` ones numbers) plus its id and label columns as optional ones; otherwise a
+    tensor of the model input's width (float32 for the built-in sets' model input, float64 for the raw rows of
+    an array file, the types those come in)."""
+    preprocess = model.get("preprocess") or {"kind": "gray"}
+    if preprocess["kind"] == "vector" and preprocess.get("columns"):
+        types = (preprocess.get("table_schema") or {}).get("columns") or {}
+        specs = [ColSpec(types.get(c, "double"), c) for c in preprocess["columns"]]
+        specs += [ColSpec(kind, name, required=False) for name, kind in carried_columns(preprocess)]
+        return ModelSignature(inputs=Schema(specs))
+    if preprocess["kind"] == "vector":  # an array file: its raw rows, standardised inside
+        return ModelSignature(inputs=Schema([TensorSpec(np.dtype(np.float64),
+                                                        (-1, len(preprocess["standardizer"]["shift"])))]))
+    dim = Geometry.from_dict(model["geometry"]).dim
+    return ModelSignature(inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, dim))]))
+
+
 class TAKEPyfunc(mlflow.pyfunc.PythonModel):
-    """``predict(DataFrame) -> cluster ids`` with a TAKE model record (the catalog's ``take.model``)."""
+    """``predict(DataFrame) -> cluster ids`` with a TAKE model record (the catalog's ``take.model``).
 
-    def __init__(self, model: dict):
+    ``scores``: the run's scores record; a collapsed run's ``warning`` is kept with the model
+    (``collapse_warning``) so that whoever loads it can see it."""
+
+    def __init__(self, model: dict, scores: dict | None = None):
         self.model = {k: v for k, v in model.items() if k != "train_rows"}
+        self.collapse_warning = (scores or {}).get("warning")
 
-    def model_input(self, model_input: pd.DataFrame) -> np.ndarray:
-        """The rows in the model's feature space (the training preprocessing applied)."""
+    def signature(self) -> ModelSignature:
+        return input_signature(self.model)
+
+    def model_input(self, model_input) -> np.ndarray:
+        """The rows in the model's feature space (the training preprocessing applied); a bad input is an
+        ``MlflowException`` (:func:`bad_input`) naming what the model expects."""
         preprocess = self.model.get("preprocess") or {"kind": "gray"}
-        df = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(np.asarray(model_input))
+        if preprocess["kind"] == "vector" and preprocess.get("columns"):
+            return self._table_rows(model_input, preprocess)
+        x = np.asarray(model_input.to_numpy() if isinstance(model_input, pd.DataFrame) else model_input)
+        width = (len(preprocess["standardizer"]["shift"]) if preprocess["kind"] == "vector"
+                 else Geometry.from_dict(self.model["geometry"]).dim)
+        what = "columns (the raw rows of the array it was trained on)" if preprocess["kind"] == "vector" else \
+            "feature columns (the model input)"
+        if x.ndim != 2 or x.shape[1] != width:
+            raise bad_input(f"expected rows of {width} {what}, got an input of shape {x.shape}")
+        if len(x) == 0:
+            raise bad_input(f"no rows: give one row of {width} {what} per sample")
+        if x.dtype.kind not in "fiub":
+            raise bad_input(f"expected numbers, got {x.dtype} values: rows of {width} {what}")
         if preprocess["kind"] == "vector":
-            raw = {"kind": "vector", "x": df.to_numpy(dtype=np.float64),
-                   "columns": [str(c) for c in df.columns] if preprocess.get("columns") else None}
-            return features_like(raw, preprocess)
-        x = df.to_numpy(dtype=np.float32)  # the model input itself (pixels, backbone or encoder features)
-        dim = Geometry.from_dict(self.model["geometry"]).dim
-        if x.ndim != 2 or x.shape[1] != dim:
-            raise ValueError(f"expected {dim} feature columns (the model input), got {x.shape[-1]}")
-        return x
+            return features_like({"kind": "vector", "x": x.astype(np.float64), "columns": None}, preprocess)
+        return x.astype(np.float32)
+
+    @staticmethod
+    def _table_rows(model_input, preprocess: dict) -> np.ndarray:
+        want = list(preprocess["columns"])
+        expected = f"Expected the columns {', '.join(want)}"
+        if not isinstance(model_input, pd.DataFrame):
+            raise bad_input(f"expected a table (a DataFrame with named columns), got {type(model_input).__name__}. "
+                            f"{expected}")
+        carried = [name for name, _ in carried_columns(preprocess)]
+        df = model_input.drop(columns=[c for c in model_input.columns if str(c) in carried])
+        df.columns = [str(c) for c in df.columns]
+        problem = column_mismatch(list(df.columns), want)
+        if problem:
+            raise bad_input(problem)
+        if len(df) == 0:
+            raise bad_input(f"no rows: give one row per sample. {expected}")
+        text = [c for c in want if not (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]))]
+        if text:
+            sample = df[text[0]].iloc[0]
+            raise bad_input(f"column {', '.join(text)} holds {type(sample).__name__} values such as {sample!r}, not "
+                            f"numbers. {expected} (numbers)")
+        x = df[want].to_numpy(dtype=np.float64)
+        if not np.isfinite(x).all():
+            bad = [c for c, ok in zip(want, np.isfinite(x).all(axis=0)) if not ok]
+            raise bad_input(f"NaN or infinite values in column {', '.join(bad)}: clean or drop those rows")
+        try:
+            return features_like({"kind": "vector", "x": x, "columns": want}, preprocess)
+        except UserError as err:
+            raise bad_input(str(err)) from None
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> list[int]:
         x = self.model_input(model_input)

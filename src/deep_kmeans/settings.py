@@ -57,6 +57,7 @@ else:
 from deep_kmeans.hooks import (  # noqa: E402  (imports kedro-mlflow, hence MLflow: after the filters)
     CommandLineParamsHook, OtherRankHook, ParameterCheckHook, RunHook, RunIsolationHook,
 )
+from deep_kmeans.ledger import RunLedgerHook  # noqa: E402
 from deep_kmeans.runtime import is_main_process  # noqa: E402
 
 if not VERBOSE:
@@ -70,8 +71,10 @@ if not VERBOSE:
 # torchrun (docs/distributed.md) only rank 0 tracks and writes; the other ranks keep their outputs in memory.
 # Pluggy calls the hooks marked tryfirst (the parameter check, then the isolation, which can refuse a missing
 # input) in the reverse order of registration, all before kedro-mlflow's hook opens the MLflow run.
+# The run ledger (ledger.py) records how each run ended, so that a failed run's outputs are never read by default
+# (rank 0's run: the other ranks write nothing).
 HOOKS = (RunIsolationHook(), ParameterCheckHook(), CommandLineParamsHook(),
-         RunHook() if is_main_process() else OtherRankHook())
+         *((RunHook(), RunLedgerHook()) if is_main_process() else (OtherRankHook(),)))
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-mlflow")
 
 # Kedro's session, with a run id (the save version of every output) no other run of this project holds, even

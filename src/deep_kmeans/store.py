@@ -23,6 +23,12 @@ import numpy as np
 import torch
 
 _KEY = re.compile(r"^[A-Za-z0-9_.\-]+$")
+# The keys the project writes: a feature fingerprint (20 hex digits) or a checkpoint's ``<prefix>-<16 hex>``
+# (methods.kit.run_key). A legacy .pkl has no header of ours, so its name must be one of these.
+PROJECT_KEY = re.compile(r"^(?:[0-9a-f]{20}|[a-z][a-z0-9_]*(?:-[a-z0-9_]+)*-[0-9a-f]{16})$")
+# ``.<key>.<8 characters of tempfile.mkstemp>.tmp``: what save_atomically leaves when a save is cut off
+_TMP = re.compile(r"^\.(?P<key>[A-Za-z0-9_.\-]+?)\.[a-z0-9_]{8}\.tmp$")
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format is a zip archive
 logger = logging.getLogger(__name__)
 
 # What a store file holds: a header and the encoded object (see :func:`encode_safe`), written by torch.save and
@@ -142,17 +148,59 @@ def save_atomically(blob: Any, target: Path, prefix: str) -> None:
             os.unlink(tmp)
 
 
+def _holds_store_header(path: Path, key: str) -> bool:
+    """Whether ``path`` is a ``torch.save`` archive whose record is a store file of ``key``: its pickled
+    structure (``<archive>/data.pkl``, a few hundred bytes; the tensors are other members) names the store's
+    format and the key. Nothing is unpickled."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            member = next((n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"), None)
+            if member is None or archive.getinfo(member).file_size > 1 << 24:
+                return False
+            structure = archive.read(member)
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return False
+    return STORE_FORMAT.encode() in structure and key.encode() in structure
+
+
+def _starts_with(path: Path, *prefixes: bytes) -> bool:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+    except OSError:
+        return False
+    return any(head.startswith(p) for p in prefixes)
+
+
+def is_project_file(path: Path, kind: str, key: str) -> bool:
+    """Whether a file of a store folder is one this project wrote, by its name and its header (what
+    ``kedro checkpoints clean`` may remove): an entry holds the store's header with its own key; a legacy
+    ``.pkl`` is a pickle under a key the project makes (:data:`PROJECT_KEY`); a stray temporary file is empty
+    or the start of a ``torch.save`` archive."""
+    if kind == "entry":
+        return _holds_store_header(path, key)
+    if kind == "legacy":
+        return bool(PROJECT_KEY.match(key)) and _starts_with(path, b"\x80")  # pickle protocol 2 and later
+    if kind == "tmp":
+        return path.stat().st_size == 0 or _starts_with(path, _ZIP_MAGIC)
+    return False
+
+
 @dataclass(frozen=True)
 class StoreEntry:
     """One file of a :class:`DirectoryStore` folder: ``kind`` is ``entry`` (a ``<key>.pt`` the store reads),
     ``legacy`` (a ``<key>.pkl`` of the pickled store of before, never read) or ``tmp`` (a temporary file an
-    interrupted save left behind)."""
+    interrupted save left behind), by its name; ``ours``: its header says the project wrote it
+    (:func:`is_project_file`). A file of another name is not an entry at all."""
 
     key: str
     path: Path
     kind: str
     size: int
     mtime: float
+    ours: bool = True
 
     def age_seconds(self, now: float | None = None) -> float:
         return max(0.0, (time.time() if now is None else now) - self.mtime)
@@ -214,8 +262,9 @@ class DirectoryStore:
         return sorted(p.name[:-len(SUFFIX)] for p in self.path.glob(f"*{SUFFIX}")) if self.path.exists() else []
 
     def entries(self) -> list[StoreEntry]:
-        """Every file of the folder, oldest first: the entries, legacy ``.pkl`` files and stray ``.tmp`` files
-        (what ``kedro checkpoints list`` shows and ``clean`` removes)."""
+        """Every file of the folder named as a store file, oldest first: the entries, legacy ``.pkl`` files and
+        stray ``.tmp`` files (what ``kedro checkpoints list`` shows), each with whether its header says the
+        project wrote it (``ours``: what ``clean`` may remove)."""
         if not self.path.is_dir():
             return []
         out = []
@@ -226,15 +275,16 @@ class DirectoryStore:
                 kind, key = "entry", p.name[:-len(SUFFIX)]
             elif p.name.endswith(LEGACY_SUFFIX) and not p.name.startswith("."):
                 kind, key = "legacy", p.name[:-len(LEGACY_SUFFIX)]
-            elif p.name.startswith(".") and p.name.endswith(".tmp"):
-                kind, key = "tmp", p.name[1:-len(".tmp")].rsplit(".", 1)[0]
+            elif (tmp := _TMP.match(p.name)) is not None:
+                kind, key = "tmp", tmp["key"]
             else:
                 continue
             try:
                 st = p.stat()
+                ours = is_project_file(p, kind, key)
             except FileNotFoundError:  # removed meanwhile (a save renamed its temporary file)
                 continue
-            out.append(StoreEntry(key, p, kind, st.st_size, st.st_mtime))
+            out.append(StoreEntry(key, p, kind, st.st_size, st.st_mtime, ours))
         return sorted(out, key=lambda e: (e.mtime, e.path.name))
 
     def size(self) -> int:

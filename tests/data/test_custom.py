@@ -85,3 +85,83 @@ def test_nan_drop_drops_the_rows(tmp_path):
     pd.DataFrame({"a": [1.0, np.nan, 3.0], "b": [1.0, 2.0, 3.0]}).to_csv(tmp_path / "n.csv", index=False)
     raw = read_custom(tmp_path / "n.csv", nan="drop")
     assert raw["x"].tolist() == [[1.0, 1.0], [3.0, 3.0]]
+
+
+# ---- degenerate data and bounded reading (docs/reliability.md, section 9) ---------------------------------------
+
+@pytest.mark.parametrize("name,frame", [
+    ("constant", pd.DataFrame(np.ones((200, 5)), columns=list("abcde"))),
+    ("one row repeated", pd.DataFrame(np.tile(np.arange(5.0), (200, 1)), columns=list("abcde"))),
+    ("a single row", pd.DataFrame([[1.0, 2.0]], columns=["a", "b"])),
+])
+def test_data_with_one_distinct_row_is_refused_before_any_feature(tmp_path, name, frame):
+    from deep_kmeans.data.validation import DegenerateDataError
+
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(DegenerateDataError, match=r"all \d+ rows are identical \(every column is constant\): there is "
+                                              "nothing to cluster"):
+        read_custom(tmp_path / "t.csv")
+
+
+def test_fewer_distinct_rows_than_clusters_is_refused_and_enough_pass():
+    from deep_kmeans.data.validation import DegenerateDataError, check_distinct_rows, distinct_rows
+    from deep_kmeans.methods.config import resolve_n_clusters
+
+    x = np.repeat(np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32), 50, axis=0)  # 3 points × 50
+    assert distinct_rows(x) == 3 and distinct_rows(x, enough=2) == 2
+    features = {"name": "custom", "x": x, "classes": []}
+    with pytest.raises(DegenerateDataError, match=r"only 3 distinct rows among 150 .* fewer than n_clusters=4: ask "
+                                                  r"for at most 3 clusters \(--params=n_clusters=3\)"):
+        resolve_n_clusters(4, features)
+    assert resolve_n_clusters(3, features) == 3  # duplicates, but enough distinct points: clustered
+    assert check_distinct_rows(x, 3, "x") == 3
+    with pytest.raises(DegenerateDataError, match="all 150 rows are identical"):
+        resolve_n_clusters("auto", {**features, "x": np.zeros((150, 4), np.float32)})
+
+
+def test_a_header_only_table_says_no_rows(tmp_path):
+    (tmp_path / "h.csv").write_text("a,b,c\n")
+    with pytest.raises(CustomDataError, match=r"no rows \(only a header: a, b, c\)"):
+        read_custom(tmp_path / "h.csv")
+
+
+def test_a_device_a_fifo_or_a_link_to_one_is_refused_before_reading(tmp_path):
+    import os
+
+    (tmp_path / "zero.csv").symlink_to("/dev/zero")
+    with pytest.raises(CustomDataError, match=r"zero.csv: is a character device \(it points to /dev/zero\), not a file"):
+        read_custom(tmp_path / "zero.csv")
+    os.mkfifo(tmp_path / "pipe.csv")  # opening it to read would block until a writer comes: never opened
+    with pytest.raises(CustomDataError, match="is a FIFO"):
+        read_custom(tmp_path / "pipe.csv")
+
+
+def test_data_larger_than_max_bytes_is_refused_before_reading(tmp_path, table):
+    from deep_kmeans.data.custom import auto_max_bytes
+
+    table[["a", "b"]].to_csv(tmp_path / "t.csv", index=False)
+    size = (tmp_path / "t.csv").stat().st_size
+    with pytest.raises(CustomDataError, match=rf"more than custom.max_bytes={size - 1} .*custom.max_bytes=<bytes>"):
+        read_custom(tmp_path / "t.csv", max_bytes=size - 1)
+    assert read_custom(tmp_path / "t.csv", max_bytes=size)["x"].shape == (30, 2)
+    # an .npz is counted unpacked: 2 MB of zeros compress to a few KB
+    np.savez_compressed(tmp_path / "z.npz", X=np.zeros((1000, 250)))
+    assert (tmp_path / "z.npz").stat().st_size < 100_000
+    with pytest.raises(CustomDataError, match="1.9 MiB of data, more than custom.max_bytes=1000000"):
+        read_custom(tmp_path / "z.npz", max_bytes=1_000_000)
+    assert 2 ** 28 < auto_max_bytes()  # an eighth of any machine this runs on: more than 256 MiB
+
+
+def test_a_table_records_its_column_types_and_id_and_label_columns(tmp_path, table):
+    table["count"] = np.arange(30)
+    table.to_csv(tmp_path / "t.csv", index=False)
+    raw = read_custom(tmp_path / "t.csv", label_column="species", id_column="name")
+    assert raw["table_schema"] == {"columns": {"a": "double", "b": "double", "c": "double", "d": "double",
+                                               "count": "long"},
+                                   "id_column": ["name", "string"], "label_column": ["species", "string"]}
+    # new rows to assign may come without the labels (optional_columns): read, without them
+    table.drop(columns=["species"]).to_csv(tmp_path / "new.csv", index=False)
+    with pytest.raises(CustomDataError, match="custom.label_column='species' is not a column"):
+        read_custom(tmp_path / "new.csv", label_column="species", id_column="name")
+    raw = read_custom(tmp_path / "new.csv", label_column="species", id_column="name", optional_columns=True)
+    assert raw["y"] is None and raw["ids"][0] == "row0" and raw["table_schema"]["label_column"] is None

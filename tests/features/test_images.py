@@ -93,6 +93,26 @@ def test_random_views_draw_what_image_views_draws(gray_images):
     assert not torch.allclose(again, fresh)
 
 
+def test_random_views_draw_the_same_on_any_device(gray_images):
+    # The boxes and angles come from the CPU generator whatever the batch's device, in the same order: a batch
+    # on another device (here 'meta', which computes shapes only) leaves the generator where the CPU batch does,
+    # and its views have the CPU views' shape, dtype and device-independent draws.
+    x = torch.from_numpy(gray_images)[:, None]
+    cpu_gen, meta_gen = I._generator(3), I._generator(3)
+    on_cpu = I.random_views(x, cpu_gen)
+    on_meta = I.random_views(x.to("meta"), meta_gen)
+    assert on_meta.device.type == "meta" and on_meta.shape == on_cpu.shape and on_meta.dtype == on_cpu.dtype
+    assert torch.equal(cpu_gen.get_state(), meta_gen.get_state())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_random_views_on_cuda_equal_the_cpu_views_for_the_same_draws(gray_images):
+    x = torch.from_numpy(gray_images)[:, None]
+    on_cpu = I.random_views(x, I._generator(5))
+    on_cuda = I.random_views(x.cuda(), I._generator(5))
+    torch.testing.assert_close(on_cuda.cpu(), on_cpu, atol=1e-5, rtol=0)
+
+
 def test_views_reject_bad_input(gray_images):
     with pytest.raises(ValueError, match="gray float32"):
         image_views(gray_images.astype(np.float64), seed=0)

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from deep_kmeans.data.registry import geometry_for
 from deep_kmeans.methods import take as T
-from deep_kmeans.methods.distributed import Group
+from deep_kmeans.methods.distributed import Group, collective_device
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 TINY = dict(embed_dim=16, depth=1, heads=2, decoder_depth=1, decoder_heads=2, mlp_ratio=2.0, head_hidden=16,
@@ -51,6 +51,43 @@ def test_single_process_group_is_the_identity():
     assert not g.distributed and g.is_main and [b.tolist() for b in batches] == [[0, 1, 2, 3, 4]]
     t = torch.randn(3, 2, generator=gen)
     assert g.scale(t) is t and g.gather(t) == (t, 0) and g.on_main(lambda: 7) == 7 and g.sum({"a": 1.0}) == {"a": 1.0}
+
+
+def test_collectives_reduce_where_the_backend_takes_tensors():
+    assert collective_device("nccl", 1) == torch.device("cuda", 1)  # NCCL rejects CPU tensors
+    assert collective_device("gloo", 1) == torch.device("cpu")
+
+
+@pytest.fixture
+def gloo_of_one(tmp_path, monkeypatch):
+    """A real gloo process group of one process, and a spy on what each all_reduce was given."""
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    seen = []
+    real = dist.all_reduce
+
+    def spy(tensor, op=dist.ReduceOp.SUM, **kw):
+        seen.append((tensor.device.type, tensor.dtype, op))
+        return real(tensor, op=op, **kw)
+
+    monkeypatch.setattr(dist, "all_reduce", spy)
+    yield seen
+    dist.destroy_process_group()
+
+
+def test_sums_and_merged_rows_come_back_on_the_callers_device(gloo_of_one):
+    import torch.distributed as dist
+
+    g = Group(rank=0, world_size=2)  # as rank 0 of 2: every collective runs (over the group of one)
+    assert g.sum({"loss": 1.5, "seen": 3}) == {"loss": 1.5, "seen": 3.0}
+    sums = torch.tensor([0.25, 4.0], dtype=torch.float64)
+    assert torch.equal(g.all_sum(sums), sums) and g.all_sum(sums) is not sums
+    rows = torch.tensor([-1, 3, 0])
+    merged = g.merge_rows(rows)
+    assert torch.equal(merged, rows) and merged.device == rows.device and merged is not rows
+    assert gloo_of_one == [("cpu", torch.float64, dist.ReduceOp.SUM), ("cpu", torch.float64, dist.ReduceOp.SUM),
+                           ("cpu", torch.float64, dist.ReduceOp.SUM), ("cpu", torch.int64, dist.ReduceOp.MAX)]
 
 
 def test_sharded_contrastive_loss_adds_up_to_the_whole_batch_loss():

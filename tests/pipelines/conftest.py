@@ -43,12 +43,13 @@ class ScratchProject:
     def __init__(self, path: Path):
         self.path = path
 
-    def run(self, pipeline: str = "take", params: dict | None = None, env: str | None = None, runner=None):
+    def run(self, pipeline: str = "take", params: dict | None = None, env: str | None = None, runner=None,
+            load_versions: dict | None = None):
         bootstrap_project(self.path)
         try:
             with KedroSession.create(project_path=self.path, env=env,
                                      runtime_params=params or tiny_params()) as session:
-                return session.run(pipeline_names=[pipeline], runner=runner)
+                return session.run(pipeline_names=[pipeline], runner=runner, load_versions=load_versions)
         finally:
             # kedro-mlflow finishes the run in the store, but MLflow's in-process stack of active
             # runs can keep it; a second session in the same process must not log into it.

@@ -114,3 +114,85 @@ def test_a_bug_keeps_its_traceback(scratch_project, monkeypatch):
     assert isinstance(result.exception, ZeroDivisionError)  # re-raised as it was: Kedro prints its traceback
     assert result.exit_code == 1
     assert not any(line.startswith("Error: ") for line in result.output.splitlines())  # not our short report
+
+
+# ---- what used to be raw tracebacks: one line naming the file or parameter, exit code 2 (docs/reliability.md, 9)
+
+
+def one_error_line(result) -> str:
+    assert result.exit_code == 2, (result.output[-3000:], result.exception)
+    lines = [ln for ln in result.output.splitlines() if ln.startswith("Error: ")]
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output[-3000:]
+    return lines[0]
+
+
+def test_a_damaged_mlflow_db_is_named(scratch_project):
+    (scratch_project.path / "mlflow.db").write_text("garbage, not an sqlite file")
+    line = one_error_line(invoke(scratch_project, "--pipeline=data"))
+    assert f"the MLflow tracking store {scratch_project.path / 'mlflow.db'} cannot be opened (file is not a " \
+           "database)" in line and "mv " in line
+
+
+def test_an_output_folder_the_run_may_not_write_is_named(scratch_project, monkeypatch):
+    """The operating system refuses the save (a read-only folder; as root, chmod would not stop the test)."""
+    import errno
+
+    from deep_kmeans import io
+
+    def refused(blob, target, prefix):
+        raise PermissionError(errno.EACCES, "Permission denied", str(target))
+
+    monkeypatch.setattr(io, "save_atomically", refused)
+    line = one_error_line(invoke(scratch_project, "--pipeline=data"))
+    assert "cannot write " in line and "raw_data.pt: no permission to write there (Permission denied)" in line
+    assert scratch_project.runs().iloc[-1]["status"] == "FAILED"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_output_folder_is_named(scratch_project):
+    folder = scratch_project.path / "data/02_intermediate"
+    folder.chmod(0o555)
+    try:
+        line = one_error_line(invoke(scratch_project, "--pipeline=data"))
+    finally:
+        folder.chmod(0o755)
+    assert "cannot write " in line and "02_intermediate" in line
+
+
+def test_a_planted_file_is_refused_in_one_line(scratch_project):
+    planted = scratch_project.path / "data/04_feature/digits/features.pt/2999-01-01T00.00.00.000Z/features.pt"
+    planted.parent.mkdir(parents=True)
+    planted.write_bytes(b"cos\nsystem\n(S'touch planted_ran'\ntR.")
+    line = one_error_line(invoke(scratch_project, "--pipeline=take_pretrain"))
+    assert f"Refused to load {planted}" in line
+    assert not (scratch_project.path / "planted_ran").exists()
+
+
+def test_a_load_version_that_does_not_exist_is_named(scratch_project):
+    line = one_error_line(invoke(scratch_project, "--pipeline=take_pretrain",
+                                 "--load-versions=features:2020-01-01T00.00.00.000Z"))
+    assert "--load-versions=features:2020-01-01T00.00.00.000Z: no such version of features" in line
+    assert scratch_project.runs().empty  # said before the MLflow run opens
+
+
+def test_sweep_seeds_on_the_command_line_stop_before_the_run_opens(scratch_project):
+    (scratch_project.path / "conf/local/parameters_sweep.yml").write_text("sweep:\n  methods: [kmeans]\n  seeds: [0]\n")
+    result = invoke(scratch_project, "--pipeline=sweep", "--params=sweep.seeds=7")
+    assert result.exit_code == 2, result.output[-3000:]
+    assert "sweep.methods/seeds ['kmeans'] × [7] differ from the ones this pipeline was built from" in result.output
+    assert scratch_project.runs().empty
+
+
+def test_an_unreachable_dask_scheduler_is_named(scratch_project, monkeypatch):
+    import socket
+
+    import dask
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", f"tcp://127.0.0.1:{port}")
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        line = one_error_line(invoke(scratch_project, "--pipeline=data", "--runner=deep_kmeans.runners.DaskRunner"))
+    assert f"the Dask scheduler tcp://127.0.0.1:{port} (DASK_SCHEDULER_ADDRESS or the runner's address) cannot be " \
+           "reached" in line

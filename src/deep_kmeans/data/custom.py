@@ -12,18 +12,27 @@
   classes. Images go through the ImageNet backbone of ``features.backbone``.
 
 Every problem is reported before any long work, naming the file, what is wrong and the fix:
-unreadable files, no numeric columns, NaN or infinite cells (``nan: error`` says how many and in which
-columns; ``nan: drop`` drops those rows and says how many), a label column that does not exist, an
-image folder without images. The record's kind is ``vector`` (tables and arrays) or ``rgb`` (images).
+unreadable files, no rows, no numeric columns, NaN or infinite cells (``nan: error`` says how many and in
+which columns; ``nan: drop`` drops those rows and says how many), a label column that does not exist, an
+image folder without images, rows that are all identical (nothing to cluster). The record's kind is
+``vector`` (tables and arrays) or ``rgb`` (images).
+
+Reading is bounded: before a byte is read, a path that is not a regular file or folder (a device such as a
+link to ``/dev/zero``, a FIFO, a socket) is refused, and so is a file (or an image folder, or the arrays
+of an ``.npz`` unpacked) larger than ``max_bytes`` (``auto``: an eighth of this machine's memory, since
+the data is held a few times over while its features are built).
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from deep_kmeans.data.validation import check_distinct_rows
 from deep_kmeans.errors import UserError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -55,17 +64,83 @@ def _fail(source, problem: str, fix: str) -> CustomDataError:
     return CustomDataError(f"{source}: {problem}. {fix}")
 
 
+def auto_max_bytes() -> int:
+    """``custom.max_bytes: auto``: an eighth of the physical memory (the data is held a few times over while
+    its features are built); 4 GiB where the memory size is unknown."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")) // 8
+    except (ValueError, OSError, AttributeError):  # not a POSIX system
+        return 4 * 2 ** 30
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2 ** 30:.2f} GiB" if n >= 2 ** 30 else f"{n / 2 ** 20:.1f} MiB"
+
+
+def check_bounded(path: Path, max_bytes: int | str | None = "auto") -> None:
+    """Refuse, before reading, what could not be read in bounded time and memory: anything but a regular file
+    or a folder (a device, a link to one, a FIFO, a socket), and a file, image folder or unpacked ``.npz``
+    larger than ``max_bytes`` (``auto``/None: :func:`auto_max_bytes`)."""
+    limit = auto_max_bytes() if max_bytes in (None, "auto") else int(max_bytes)
+    try:
+        st = path.stat()  # follows links: a `data.csv` link to /dev/zero is a device
+    except OSError as err:
+        raise _fail(path, f"cannot be read ({err.strerror or err})", f"Give custom.path as {describe_sources()}.")
+    if stat.S_ISDIR(st.st_mode):
+        size = sum(f.stat().st_size for f in path.rglob("*")
+                   if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+    elif stat.S_ISREG(st.st_mode):
+        size = st.st_size
+    else:
+        kind = ("a character device" if stat.S_ISCHR(st.st_mode) else "a block device" if stat.S_ISBLK(st.st_mode)
+                else "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode)
+                else "not a regular file")
+        target = f" (it points to {path.resolve()})" if path.is_symlink() else ""
+        raise _fail(path, f"is {kind}{target}, not a file: it could be read without end",
+                    f"Give custom.path as {describe_sources()}; copy streamed data to a file first.")
+    if path.suffix.lower() == ".npz" and stat.S_ISREG(st.st_mode):
+        size = max(size, _npz_unpacked_bytes(path))
+    if size > limit:
+        raise _fail(path, f"{_gib(size)} of data, more than custom.max_bytes={limit} ({_gib(limit)})",
+                    "Raise custom.max_bytes (--params=custom.max_bytes=<bytes>) if this machine has the memory, or "
+                    "sample the data first.")
+
+
+def _npz_unpacked_bytes(path: Path) -> int:
+    """The bytes of the arrays of an ``.npz`` once unpacked, from their headers (a compressed archive can hold
+    far more than its file size); 0 when it is not a readable archive (the reader says why)."""
+    import zipfile
+
+    total = 0
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                with archive.open(name) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                                   else np.lib.format.read_array_header_2_0)
+                    shape, _, dtype = read_header(fh)
+                    total += int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    except Exception:  # noqa: BLE001 - not an archive of arrays: np.load reports it
+        return 0
+    return total
+
+
 def describe_sources() -> str:
     return ("a .csv or .parquet table, a .npy or .npz array, or a folder of images "
             f"({', '.join(IMAGE_SUFFIXES)})")
 
 
 def read_custom(source: CustomSource | str | Path, *, label_column: str | None = None, id_column: str | None = None,
-                nan: str = "error", image_size: int = 32, max_rows: int | None = None) -> dict:
+                nan: str = "error", image_size: int = 32, max_rows: int | None = None,
+                max_bytes: int | str | None = "auto", optional_columns: bool = False) -> dict:
     """The ``raw_data`` record of the user's data (see the module docstring).
 
-    The record has the usual keys plus ``ids`` (list of str, or None) and ``columns`` (feature names of a
-    table, or None); ``y`` is None and ``classes`` empty when there are no labels.
+    The record has the usual keys plus ``ids`` (list of str, or None), ``columns`` (feature names of a table,
+    or None) and ``table_schema`` (a table's column types and its id and label columns, what the MLflow model's
+    signature is made of, or None); ``y`` is None and ``classes`` empty when there are no labels.
+    ``optional_columns``: a label or id column that the table lacks is not an error (new rows to assign by a
+    model trained with one: they may come without labels).
     """
     path = source.path if isinstance(source, CustomSource) else Path(source).expanduser()
     if path is None:
@@ -76,14 +151,18 @@ def read_custom(source: CustomSource | str | Path, *, label_column: str | None =
         raise _fail("custom.nan", f"{nan!r} is not a NaN policy", f"Use one of {', '.join(NAN_POLICIES)}.")
     if not path.exists():
         raise _fail(path, "no such file or folder", f"Give custom.path as {describe_sources()}.")
+    check_bounded(path, max_bytes)
     if path.is_dir():
         if label_column or id_column:
             raise _fail(path, "label_column / id_column apply to tables, not image folders",
                         "Put each class's images in a sub-folder instead (class sub-folders give the labels).")
-        return read_image_folder(path, image_size=image_size)
+        record = read_image_folder(path, image_size=image_size)
+        check_distinct_rows(record["x"], None, str(path))
+        return record
     suffix = path.suffix.lower()
     if suffix in TABLE_SUFFIXES:
-        record = read_table(path, label_column=label_column, id_column=id_column, nan=nan)
+        record = read_table(path, label_column=label_column, id_column=id_column, nan=nan,
+                            optional_columns=optional_columns)
     elif suffix in ARRAY_SUFFIXES:
         if label_column or id_column:
             raise _fail(path, "label_column / id_column apply to tables",
@@ -94,6 +173,7 @@ def read_custom(source: CustomSource | str | Path, *, label_column: str | None =
     if max_rows is not None and len(record["x"]) > max_rows:
         raise _fail(path, f"{len(record['x'])} rows, more than custom.max_rows={max_rows}",
                     "Raise custom.max_rows or sample the file first.")
+    check_distinct_rows(record["x"], None, str(path))  # constant data: said here, before any feature or training
     return record
 
 
@@ -121,12 +201,19 @@ def _finite_rows(x: np.ndarray, columns: list[str], nan: str, source) -> np.ndar
     return ~bad.any(axis=1)
 
 
-def _record(x, y, classes, source, kind: str, ids=None, columns=None) -> dict:
+def _record(x, y, classes, source, kind: str, ids=None, columns=None, table_schema=None) -> dict:
     return {"name": "custom", "kind": kind, "x": x, "texts": None, "y": y, "classes": classes,
-            "source": str(source), "ids": ids, "columns": columns}
+            "source": str(source), "ids": ids, "columns": columns, "table_schema": table_schema}
 
 
-def read_table(path: Path, *, label_column: str | None, id_column: str | None, nan: str) -> dict:
+def column_type(dtype) -> str:
+    """A column's type as an MLflow signature names it: ``long`` (integers), ``double``, ``boolean``, ``string``."""
+    kind = getattr(dtype, "kind", "O")
+    return {"i": "long", "u": "long", "f": "double", "b": "boolean"}.get(kind, "string")
+
+
+def read_table(path: Path, *, label_column: str | None, id_column: str | None, nan: str,
+               optional_columns: bool = False) -> dict:
     import pandas as pd
 
     try:
@@ -134,8 +221,14 @@ def read_table(path: Path, *, label_column: str | None, id_column: str | None, n
     except Exception as err:  # noqa: BLE001 - any reader error: name the file
         raise _fail(path, f"cannot be read as a table ({type(err).__name__}: {err})",
                     "Check that it is a valid CSV (comma-separated, one header row) or Parquet file.") from err
+    if len(df) == 0:
+        raise _fail(path, f"no rows (only a header: {', '.join(map(str, df.columns[:10]))})" if len(df.columns)
+                    else "no rows and no columns", "Give a table with one row per sample under its header.")
     for role, name in (("label_column", label_column), ("id_column", id_column)):
         if name is not None and name not in df.columns:
+            if optional_columns:  # new rows without the labels (or ids) the model was trained with
+                label_column, id_column = (None, id_column) if role == "label_column" else (label_column, None)
+                continue
             raise _fail(path, f"custom.{role}={name!r} is not a column",
                         f"The columns are: {', '.join(map(str, df.columns[:30]))}.")
     features = df.drop(columns=[c for c in (label_column, id_column) if c is not None])
@@ -154,7 +247,12 @@ def read_table(path: Path, *, label_column: str | None, id_column: str | None, n
         raise _fail(path, "no rows left", "The table is empty, or every row has a NaN.")
     y, classes = (None, []) if label_column is None else _labels(df[label_column].to_numpy(), path)
     ids = None if id_column is None else [str(v) for v in df[id_column].tolist()]
-    return _record(x.astype(np.float32), y, classes, path, "vector", ids=ids, columns=columns)
+    table_schema = {"columns": {str(c): column_type(numeric[c].dtype) for c in numeric.columns},
+                    "id_column": None if id_column is None else [id_column, column_type(df[id_column].dtype)],
+                    "label_column": None if label_column is None else [label_column,
+                                                                       column_type(df[label_column].dtype)]}
+    return _record(x.astype(np.float32), y, classes, path, "vector", ids=ids, columns=columns,
+                   table_schema=table_schema)
 
 
 def read_array(path: Path, *, nan: str) -> dict:

@@ -123,6 +123,43 @@ def _check_texts(texts, n: int, kind: str, source: str) -> None:
                         "Drop the empty rows before sampling, or check the file.")
 
 
+class DegenerateDataError(UserError, ValueError):
+    """Data with too few distinct rows to cluster (constant, duplicated, zero variance)."""
+
+
+def distinct_rows(x: np.ndarray, enough: int | None = None) -> int:
+    """How many distinct rows ``x`` (N, ...) holds, compared byte for byte; counting stops at ``enough``.
+
+    Counting stops early because the callers only ask "at least K?": on ordinary data that is decided by the
+    first K rows, and the whole pass (70,000 MNIST rows: about 0.5 s) is paid only by data that repeats itself."""
+    rows = np.ascontiguousarray(x).reshape(len(x), -1)
+    seen: set[bytes] = set()
+    for row in rows:
+        seen.add(row.tobytes())
+        if enough is not None and len(seen) >= enough:
+            break
+    return len(seen)
+
+
+def check_distinct_rows(x: np.ndarray, n_clusters: int | None, source: str) -> int:
+    """Refuse data that cannot be clustered into ``n_clusters`` groups (at least 2 groups whatever K): every row
+    the same (constant or zero-variance columns everywhere, a row repeated N times), or fewer distinct rows than
+    K. Returns the number of distinct rows found (at most ``max(2, K)``: counting stops there)."""
+    need = max(2, int(n_clusters or 2))
+    found = distinct_rows(x, enough=need)
+    n = len(x)
+    if found < 2:
+        raise DegenerateDataError(
+            f"{source}: all {n} rows are identical (every column is constant): there is nothing to cluster. "
+            "Check that this is the data you meant; a table needs rows that differ in at least one column.")
+    if found < need:
+        raise DegenerateDataError(
+            f"{source}: only {found} distinct rows among {n} (the others repeat them), fewer than "
+            f"n_clusters={need}: ask for at most {found} clusters (--params=n_clusters={found}), or remove the "
+            "duplicates.")
+    return found
+
+
 def validate_raw(raw: dict, source: str) -> dict:
     """Check a ``raw_data`` record and return it unchanged; ``source`` names the file/folder in errors."""
     source = str(source)

@@ -62,23 +62,47 @@ def cluster_sizes_figure(y_pred, title="Cluster sizes (no ground-truth labels)")
     return fig
 
 
+#: t-SNE needs this many distinct points (fewer: their own coordinates, see :func:`embed_2d`).
+TSNE_MIN_POINTS = 5
+
+
 def embed_2d(z: np.ndarray, seed: int = 0, max_points: int = 3000) -> tuple[np.ndarray, np.ndarray]:
-    """t-SNE of at most ``max_points`` rows of ``z`` (a seeded subsample); returns (coords, row indices)."""
-    z = np.asarray(z, dtype=np.float32)
+    """t-SNE of at most ``max_points`` rows of ``z`` (a seeded subsample); returns (coords, row indices).
+
+    t-SNE runs on the distinct rows only (duplicates get their row's coordinates): scikit-learn's Barnes-Hut
+    t-SNE of identical points divides by a zero spread and crashes the process (a segfault, not an exception).
+    Fewer than :data:`TSNE_MIN_POINTS` distinct points, or points that do not spread, are drawn at their first
+    two principal coordinates (all at the origin when they are one point); non-finite rows at the origin."""
+    z = np.asarray(z, dtype=np.float64).reshape(len(z), -1)
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.choice(len(z), size=min(len(z), max_points), replace=False))
-    sub = z[idx]
-    if sub.shape[1] <= 2:
-        coords = np.pad(sub, ((0, 0), (0, 2 - sub.shape[1])))
+    sub = np.where(np.isfinite(z[idx]), z[idx], 0.0)
+    unique, inverse = np.unique(sub, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    centred = unique - unique.mean(axis=0)
+    spread = float(np.sqrt((centred ** 2).sum(axis=1).mean())) if len(unique) else 0.0
+    if spread <= 1e-9 * (1.0 + float(np.abs(unique).max(initial=0.0))):
+        coords = np.zeros((len(unique), 2))  # one point (or points closer than rounding): nothing to lay out
+    elif len(unique) < TSNE_MIN_POINTS or unique.shape[1] <= 2:
+        coords = principal_coordinates(centred)
     else:
-        perplexity = float(min(30.0, max(2.0, (len(sub) - 1) / 3)))
-        coords = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(sub)
-    return coords, idx
+        perplexity = float(min(30.0, max(2.0, (len(unique) - 1) / 3)))
+        coords = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(
+            (centred / spread).astype(np.float32))
+    return np.asarray(coords, dtype=np.float64)[inverse], idx
+
+
+def principal_coordinates(centred: np.ndarray) -> np.ndarray:
+    """The first two principal coordinates of centred rows (zero-padded below two dimensions)."""
+    u, s, _ = np.linalg.svd(centred, full_matrices=False)
+    coords = u[:, :2] * s[:2]
+    return np.pad(coords, ((0, 0), (0, 2 - coords.shape[1])))
 
 
 def embedding_figure(z, y_true, y_pred, seed: int = 0, title: str = "t-SNE of the learned features"):
     """Side by side: the 2-D embedding coloured by true label and by cluster (by cluster only without labels)."""
     coords, idx = embed_2d(z, seed=seed)
+    distinct = len(np.unique(np.round(coords, 12), axis=0))
     panels = [(np.asarray(y_pred)[idx], "cluster")]
     if y_true is not None:
         panels.insert(0, (np.asarray(y_true)[idx], "true label"))
@@ -88,7 +112,8 @@ def embedding_figure(z, y_true, y_pred, seed: int = 0, title: str = "t-SNE of th
         ax.set_title(f"coloured by {name}")
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle(f"{title} ({len(idx)} points)")
+    where = f"{len(idx)} points" + (f", {distinct} distinct positions" if distinct < len(idx) else "")
+    fig.suptitle(f"{title} ({where})")
     fig.tight_layout()
     return fig
 

@@ -57,6 +57,11 @@ def fingerprint(raw: dict, params: dict, seed: int) -> str:
     relevant = {k: params.get(k) for k in _RELEVANT[raw["kind"]]}
     relevant["grid"] = params.get("grid")
     h.update(json.dumps(relevant, sort_keys=True, default=str).encode())
+    # your own data: the record carries its ids, column names and types too, and a cached record must have
+    # this table's (the same numbers under another id column are other features records)
+    described = {k: raw.get(k) for k in ("ids", "columns", "table_schema") if raw.get(k) is not None}
+    if described:
+        h.update(json.dumps(described, sort_keys=True, default=str).encode())
     return h.hexdigest()[:20]
 
 
@@ -192,7 +197,9 @@ def build_features(raw: dict, params: dict, seed: int, device: str = "auto", pro
         "columns": raw.get("columns"),
         # what turns new rows of the same source into this feature space (take_predict, the MLflow model)
         "preprocess": {"kind": kind, "columns": raw.get("columns"), "standardizer": transform,
-                       "params": {k: params.get(k) for k in _RELEVANT[kind] if k != "views"}},
+                       "params": {k: params.get(k) for k in _RELEVANT[kind] if k != "views"},
+                       # a table's column types and its id and label columns: the MLflow model's signature
+                       "table_schema": raw.get("table_schema")},
         "views": views,
         "geometry": geometry.to_dict(),
         "extractor": extractor,
@@ -204,24 +211,41 @@ def build_features(raw: dict, params: dict, seed: int, device: str = "auto", pro
     return features
 
 
+def column_mismatch(have: list[str], want: list[str]) -> str | None:
+    """Why a table with the columns ``have`` is not one of the columns ``want`` (any order), or None."""
+    missing, extra = [c for c in want if c not in have], [c for c in have if c not in want]
+    if not (missing or extra):
+        return None
+    parts = [f"missing {', '.join(missing)}" if missing else "", f"unexpected {', '.join(extra)}" if extra else ""]
+    return ("the new data's columns differ from the training data's: " + "; ".join(p for p in parts if p)
+            + f". Expected the columns {', '.join(want)}")
+
+
 def features_like(raw: dict, preprocess: dict, device: str = "auto", progress: bool = True) -> np.ndarray:
     """New rows in the feature space a model was trained in: ``preprocess`` is the training features'
     record of that name. Tables must have the training columns (any order; extra or missing ones are an
-    error naming them) and get the training standardisation; images go through the same backbone."""
+    :class:`~deep_kmeans.errors.InputMismatchError` naming them) and get the training standardisation; images go
+    through the same backbone."""
+    from deep_kmeans.errors import InputMismatchError
+
     kind, want = preprocess["kind"], preprocess.get("columns")
     if raw["kind"] != kind:
-        raise ValueError(f"the model was trained on {kind} data, the new data is {raw['kind']}: give data of the "
-                         "same kind (a table for a table, an image folder for images)")
+        raise InputMismatchError(f"the model was trained on {kind} data, the new data is {raw['kind']}: give data "
+                                 "of the same kind (a table for a table, an image folder for images)")
+    if raw.get("x") is not None and len(raw["x"]) == 0:
+        expected = f" with the columns {', '.join(want)}" if want else ""
+        raise InputMismatchError(f"the new data has no rows: give one row per sample{expected}")
     if kind == "vector":
         x, have = np.asarray(raw["x"]), raw.get("columns")
         if want is not None and have is not None:
-            missing, extra = [c for c in want if c not in have], [c for c in have if c not in want]
-            if missing or extra:
-                raise ValueError("the new data's columns differ from the training data's: "
-                                 + "; ".join(part for part in (f"missing {', '.join(missing)}" if missing else "",
-                                                               f"unexpected {', '.join(extra)}" if extra else "") if part)
-                                 + f". Expected the columns {', '.join(want)}")
-            x = x[:, [have.index(c) for c in want]]
+            problem = column_mismatch(list(have), list(want))
+            if problem:
+                raise InputMismatchError(problem)
+            x = x[:, [list(have).index(c) for c in want]]
+        width = len(preprocess["standardizer"]["shift"])
+        if x.ndim != 2 or x.shape[1] != width:
+            raise InputMismatchError(f"the new data has {x.shape[-1] if x.ndim else 0} feature columns, the model "
+                                     f"was trained on {width}" + (f": {', '.join(want)}" if want else ""))
         return apply_standardizer(x, preprocess["standardizer"])
     if kind == "gray":
         return np.asarray(raw["x"], dtype=np.float32).reshape(len(raw["x"]), -1)
@@ -231,4 +255,4 @@ def features_like(raw: dict, preprocess: dict, device: str = "auto", progress: b
         p = preprocess.get("params") or {}
         model, pre, _ = build_backbone(p.get("backbone", "resnet50"), p.get("backbone_weights"), device=device)
         return backbone_features(raw["x"], model, pre, device=device, progress=progress).astype(np.float32)
-    raise ValueError(f"assigning new {kind} data is not supported yet (tables, arrays and images are)")
+    raise InputMismatchError(f"assigning new {kind} data is not supported yet (tables, arrays and images are)")

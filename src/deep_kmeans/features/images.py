@@ -81,15 +81,19 @@ def random_views(
     crop_scale: tuple[float, float] = (0.6, 1.0),
     max_rotation: float = 15.0,
 ) -> torch.Tensor:
-    """Fresh views of a float (B, C, H, W) batch on the CPU: (B, n_crops + n_rotations, C, H, W), crops first.
+    """Fresh views of a float (B, C, H, W) batch: (B, n_crops + n_rotations, C, H, W), crops first, on the
+    batch's device.
 
     The same crops and rotations as :func:`image_views`, drawn from ``generator`` at every call: what a
     training loop uses to see new views of each image every epoch instead of the ones stored with the
-    features (TAKE's ``fresh_views``).
+    features (TAKE's ``fresh_views``). The boxes and angles are drawn on the CPU from ``generator``, in the
+    same order whatever the device (so a seed gives the same draws, and a checkpoint of the generator
+    resumes them), and go to the batch's device in one small copy that does not wait for it; the sampling
+    grids and the sampling itself are computed there.
     """
     b, _, h, w = x.shape
-    boxes = _draw_crop_boxes(b, n_crops, h, w, crop_scale, generator)
-    angles = _draw_angles(b, n_rotations, max_rotation, generator)
+    boxes = _draw_crop_boxes(b, n_crops, h, w, crop_scale, generator).to(x.device, non_blocking=True)
+    angles = _draw_angles(b, n_rotations, max_rotation, generator).to(x.device, non_blocking=True)
     return torch.stack(_crop_views(x, boxes) + _rotation_views(x, angles), dim=1)
 
 
@@ -162,7 +166,7 @@ def _crop_grid(boxes: torch.Tensor, h: int, w: int) -> torch.Tensor:
     top, left, ch, cw = (boxes[:, i : i + 1].double() for i in range(4))  # each (B, 1)
 
     def axis(start, length, n):  # output pixel -> source pixel, clamped inside the box, normalised
-        src = start + (torch.arange(n, dtype=torch.float64) + 0.5) * length / n - 0.5  # (B, n)
+        src = start + (torch.arange(n, dtype=torch.float64, device=start.device) + 0.5) * length / n - 0.5  # (B, n)
         src = torch.minimum(torch.maximum(src, start), start + length - 1)
         return (2.0 * src + 1.0) / n - 1.0
 
@@ -181,8 +185,8 @@ def _rotation_views(x: torch.Tensor, angles: torch.Tensor) -> list[torch.Tensor]
 
 def _rotation_grid(angles: torch.Tensor, h: int, w: int) -> torch.Tensor:
     """(B, H, W, 2) grid: output pixel (centred coordinates) -> rotated source, normalised."""
-    xs = torch.arange(w, dtype=torch.float64) - (w - 1) / 2.0  # (W,)
-    ys = torch.arange(h, dtype=torch.float64) - (h - 1) / 2.0  # (H,)
+    xs = torch.arange(w, dtype=torch.float64, device=angles.device) - (w - 1) / 2.0  # (W,)
+    ys = torch.arange(h, dtype=torch.float64, device=angles.device) - (h - 1) / 2.0  # (H,)
     t = torch.deg2rad(angles.double())[:, None, None]  # (B, 1, 1)
     cos, sin = t.cos(), t.sin()
     sx = (cos * xs[None, None, :] - sin * ys[None, :, None]) / (w / 2.0)  # (B, H, W)

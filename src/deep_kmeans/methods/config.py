@@ -11,6 +11,7 @@ import logging
 import numpy as np
 
 from deep_kmeans.data.registry import get_dataset_info
+from deep_kmeans.data.validation import check_distinct_rows, distinct_rows
 from deep_kmeans.errors import ParameterError
 from deep_kmeans.methods.kit import check_n_clusters
 
@@ -121,9 +122,11 @@ def choose_n_clusters(x: np.ndarray, k_range: tuple[int, int] = AUTO_RANGE, seed
     rng = np.random.default_rng(seed)
     if len(x) > sample_size:
         x = x[np.sort(rng.choice(len(x), sample_size, replace=False))]
-    lo, hi = k_range[0], min(k_range[1], len(x) - 1)
+    # no more clusters than distinct rows: K-means cannot fill more (duplicated data)
+    lo, hi = k_range[0], min(k_range[1], len(x) - 1, distinct_rows(x, enough=k_range[1] + 1))
     if hi < lo:
-        raise ValueError(f"n_clusters=auto needs at least {lo + 1} samples, got {len(x)}")
+        raise ParameterError(f"n_clusters=auto needs at least {lo + 1} samples, got {len(x)}: give "
+                             "--params=n_clusters=K (an integer)")
     scores = {}
     for k in range(lo, hi + 1):
         labels = KMeans(n_clusters=k, random_state=seed, n_init=3).fit_predict(x)
@@ -136,8 +139,11 @@ def choose_n_clusters(x: np.ndarray, k_range: tuple[int, int] = AUTO_RANGE, seed
 
 def resolve_n_clusters(n_clusters: int | str | None, features: dict, seed: int = 0) -> int:
     """``n_clusters``; when null, the data set's number of classes; ``auto``: :func:`choose_n_clusters`.
-    Checked against the data."""
+    Checked against the data: K no larger than the rows, and the model input holds at least K distinct rows
+    (constant or duplicated data is refused here, before any training, with what is wrong)."""
+    source = f"the {features['name']} model input"
     if n_clusters == "auto":
+        check_distinct_rows(features["x"], 2, source)
         return choose_n_clusters(features["x"], seed=seed)[0]
     if n_clusters is None:
         k = get_dataset_info(features["name"]).n_classes
@@ -151,4 +157,5 @@ def resolve_n_clusters(n_clusters: int | str | None, features: dict, seed: int =
     else:
         k = n_clusters
     check_n_clusters(k, len(features["x"]))
+    check_distinct_rows(features["x"], k, source)
     return int(k)

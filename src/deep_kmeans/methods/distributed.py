@@ -14,8 +14,10 @@ on CPU; torn down at exit), puts rank r on ``cuda:LOCAL_RANK`` when the device i
 * :meth:`Group.scale` weighs a rank's per-row mean loss by its share of the global batch, so that DDP's
   average of gradients is the gradient of the global batch mean, shards of unequal size included;
 * :meth:`Group.gather` all-gathers rows with gradient (the contrastive loss's negatives are the global
-  batch's), :meth:`Group.sum` adds logged sums over ranks, :meth:`Group.on_main` runs a function on
-  rank 0 only (K-means, loading a checkpoint) and broadcasts its result.
+  batch's), :meth:`Group.sum` adds logged sums over ranks (:meth:`Group.all_sum` a tensor on its device),
+  :meth:`Group.merge_rows` merges per-row assignments, :meth:`Group.on_main` runs a function on
+  rank 0 only (K-means, loading a checkpoint) and broadcasts its result. Every collective moves its tensor
+  to where the backend takes it (:func:`collective_device`: NCCL this rank's GPU, gloo the CPU) and back.
 
 One DDP step therefore equals one single-process step on the global batch up to the order of float
 reductions (docs/distributed.md measures the gap).
@@ -32,7 +34,7 @@ from torch import nn
 
 from deep_kmeans.runtime import resolve_device, torchrun_world
 
-__all__ = ["Group", "process_group"]
+__all__ = ["Group", "collective_device", "process_group"]
 
 
 class Group:
@@ -121,17 +123,26 @@ class Group:
             return values
         keys = list(values)  # the same order on every rank: the same loop built it
         t = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64)
-        dist.all_reduce(t)
-        return dict(zip(keys, t.tolist()))
+        return dict(zip(keys, self._all_reduce(t, dist.ReduceOp.SUM).tolist()))
+
+    def all_sum(self, tensor: torch.Tensor) -> torch.Tensor:
+        """``tensor`` (any device) added over ranks, on its own device: sums kept on the GPU over an epoch are
+        reduced there and read once."""
+        return self._all_reduce(tensor, dist.ReduceOp.SUM) if self.distributed else tensor
 
     def merge_rows(self, updated: torch.Tensor) -> torch.Tensor:
         """Per-row int64 values, −1 where this rank did not set the row; the element-wise max over ranks
-        (each row is set by at most one rank: shards are disjoint)."""
+        (each row is set by at most one rank: shards are disjoint). On ``updated``'s device, CPU or GPU."""
         if not self.distributed:
             return updated
-        updated = updated.clone()
-        dist.all_reduce(updated, op=dist.ReduceOp.MAX)
-        return updated
+        return self._all_reduce(updated, dist.ReduceOp.MAX)
+
+    def _all_reduce(self, tensor: torch.Tensor, op) -> torch.Tensor:
+        """A reduced copy of ``tensor`` over ranks, reduced where the backend takes it (NCCL: this rank's GPU
+        only; gloo: the CPU), returned on ``tensor``'s device."""
+        buf = tensor.detach().to(collective_device(dist.get_backend(), self.local_rank), copy=True)
+        dist.all_reduce(buf, op=op)
+        return buf.to(tensor.device)
 
     def on_main(self, fn: Callable[[], Any]) -> Any:
         """``fn()`` on rank 0, its (picklable) result broadcast to every rank."""
@@ -145,10 +156,16 @@ class Group:
         """Rank 0's values into ``tensor`` on every rank, in place."""
         if self.distributed:
             with torch.no_grad():
-                buf = tensor.detach().cpu().clone() if dist.get_backend() == "gloo" else tensor.detach().clone()
+                buf = tensor.detach().to(collective_device(dist.get_backend(), self.local_rank), copy=True)
                 dist.broadcast(buf, src=0)
                 tensor.copy_(buf)
         return tensor
+
+
+def collective_device(backend: str, local_rank: int) -> torch.device:
+    """Where a collective's tensors must lie: NCCL takes CUDA tensors only (it rejects CPU ones), on this rank's
+    GPU; gloo takes CPU tensors."""
+    return torch.device("cuda", local_rank) if backend == "nccl" else torch.device("cpu")
 
 
 class _Gather(torch.autograd.Function):

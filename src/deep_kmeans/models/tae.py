@@ -52,13 +52,20 @@ class Block(nn.Module):
 
 
 def patchify(images: torch.Tensor, patch: int) -> torch.Tensor:
-    """(B, C, S, S) → (B, P, C·p·p), patches in row-major order."""
-    return F.unfold(images, kernel_size=patch, stride=patch).transpose(1, 2)
+    """(B, C, S, S) → (B, P, C·p·p), patches in row-major order, each flattened channel-major (C, p, p): the
+    layout of ``F.unfold(images, patch, stride=patch).transpose(1, 2)``, by reshape and permute alone (one
+    copy, where CUDA's im2col launches a kernel per image)."""
+    b, c, side, _ = images.shape
+    n = side // patch
+    grid = images.reshape(b, c, n, patch, n, patch).permute(0, 2, 4, 1, 3, 5)  # (B, row, col, C, p, p)
+    return grid.reshape(b, n * n, c * patch * patch)
 
 
 def unpatchify(tokens: torch.Tensor, channels: int, side: int, patch: int) -> torch.Tensor:
-    """(B, P, C·p·p) → (B, C, S, S), the inverse of :func:`patchify`."""
-    return F.fold(tokens.transpose(1, 2), output_size=(side, side), kernel_size=patch, stride=patch)
+    """(B, P, C·p·p) → (B, C, S, S), the inverse of :func:`patchify` (``F.fold`` of non-overlapping patches)."""
+    n = side // patch
+    grid = tokens.reshape(tokens.shape[0], n, n, channels, patch, patch).permute(0, 3, 1, 4, 2, 5)
+    return grid.reshape(tokens.shape[0], channels, side, side)
 
 
 class TransformerAutoencoder(nn.Module):

@@ -30,10 +30,10 @@ from deep_kmeans.methods.kit import resolve_device
 from deep_kmeans.methods.take.config import TAKEConfig
 from deep_kmeans.methods.take.joint import _ClusterStep
 from deep_kmeans.methods.take.model import _autocast, build_tae
-from deep_kmeans.methods.take.pretrain import _PretrainStep
+from deep_kmeans.methods.take.pretrain import _PretrainStep, optimizer, resident
 from deep_kmeans.models.knet import KNet
 from deep_kmeans.models.tae import ContrastiveHead
-from deep_kmeans.runtime import cpu_load
+from deep_kmeans.runtime import cpu_load, tf32_matmuls
 
 # Each phase: WARMUP_STEPS untimed steps, then timed ones until STEADY_SECONDS have passed (MIN_STEPS at least,
 # MAX_STEPS at most). On a busy machine (runtime.CpuLoad.loaded) OpenMP threads that share cores with other
@@ -96,32 +96,30 @@ def step_seconds(x: np.ndarray, geometry: Geometry, cfg: TAKEConfig, device: str
         window = LOADED_STEADY_SECONDS
     cfg = dataclasses.replace(cfg, compile=False)
     generator = torch.Generator().manual_seed(0)
-    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    # where the pretraining keeps them: on the device once (pretrain.resident), batches gathered there
+    xt, vt = resident([x, None if views is None else views[:, :4]], dev)
     b = max(2, min(cfg.batch_size, len(xt)))
-    vt = None if views is None else torch.from_numpy(np.ascontiguousarray(views[:, :4], dtype=np.float32))
 
     def batch() -> torch.Tensor:  # a fresh random batch every step, gathered as the epochs gather theirs
-        return torch.randint(len(xt), (b,), generator=generator)
+        return torch.randint(len(xt), (b,), generator=generator).to(xt.device)
 
     tae = build_tae(geometry, cfg).to(dev)
     head = ContrastiveHead(cfg.latent_dim, cfg.head_hidden, cfg.head_out).to(dev)
     ccl_logits = nn.Parameter(torch.zeros(2, device=dev))
     module = _PretrainStep(tae, head, ccl_logits, cfg, Group())
-    params = list(tae.parameters()) + list(head.parameters()) + [ccl_logits]
-    opt = torch.optim.Adam(params, lr=cfg.lr)
+    opt = optimizer(list(tae.parameters()) + list(head.parameters()) + [ccl_logits], cfg.lr, dev)
 
-    def pretrain_step(update: bool) -> None:
+    def pretrain_step(update: bool) -> None:  # as pretrain._epoch: no read of the device within an epoch
         idx = batch()
         xb = xt[idx].to(dev, non_blocking=True)
         vb = None
         if update:
-            vb = (augment(xt[idx], generator) if augment is not None else vt[idx]).to(dev, non_blocking=True)
+            vb = (augment(xb, generator) if augment is not None else vt[idx].to(dev, non_blocking=True))
         with _autocast(dev, cfg.amp):
             loss, terms = module(xb, vb)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        [float(v.detach()) for v in terms.values()]  # noqa: B018 - the epoch loop reads every term per step
 
     batches = math.ceil(len(xt) / b)
     spreads = []
@@ -131,11 +129,12 @@ def step_seconds(x: np.ndarray, geometry: Geometry, cfg: TAKEConfig, device: str
         spreads.append(spread)
         return mean
 
-    out = {"batch": b, "warmup": timed(lambda: pretrain_step(False), batches * cfg.warmup_epochs)}
-    has_views = vt is not None or augment is not None
-    out["update"] = out["warmup"]
-    if has_views and cfg.update_epochs:
-        out["update"] = timed(lambda: pretrain_step(True), batches * cfg.update_epochs)
+    with tf32_matmuls(dev):
+        out = {"batch": b, "warmup": timed(lambda: pretrain_step(False), batches * cfg.warmup_epochs)}
+        has_views = vt is not None or augment is not None
+        out["update"] = out["warmup"]
+        if has_views and cfg.update_epochs:
+            out["update"] = timed(lambda: pretrain_step(True), batches * cfg.update_epochs)
 
     with torch.no_grad():
         rows = xt[:max(2, min(cfg.predict_batch_size, len(xt)))].to(dev)
@@ -153,7 +152,7 @@ def step_seconds(x: np.ndarray, geometry: Geometry, cfg: TAKEConfig, device: str
         cluster_opt = torch.optim.Adam(trained, lr=cfg.cluster_lr or cfg.lr)
         cluster_module = _ClusterStep(tae, knet, cfg)
 
-        def cluster_step() -> None:
+        def cluster_step() -> None:  # as joint.cluster: the batch's assignment and losses read every step
             xb = xt[batch()].to(dev, non_blocking=True)
             loss, l_r, l_k, s = cluster_module(xb)
             cluster_opt.zero_grad(set_to_none=True)

@@ -55,14 +55,19 @@ def _autocast(device: torch.device, enabled: bool):
 
 
 
+def _device_batches(x: np.ndarray, batch_size: int, dev: torch.device):
+    """``x`` batch by batch as float32 on ``dev``, each copy queued without waiting for the device."""
+    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    for i in range(0, len(xt), batch_size):
+        yield xt[i:i + batch_size].to(dev, non_blocking=True)
+
+
 @torch.no_grad()
 def encode(tae: TransformerAutoencoder, x: np.ndarray, batch_size: int = 2048, device: str = "auto") -> np.ndarray:
-    """z of every row of ``x``, batch by batch: (N, d) float32."""
+    """z of every row of ``x``, batch by batch: (N, d) float32, kept on the device until one read at the end."""
     dev = resolve_device(device)
     tae = tae.to(dev).eval()
-    out = [tae.encode(torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size], dtype=np.float32)).to(dev)).float().cpu()
-           for i in range(0, len(x), batch_size)]
-    return torch.cat(out).numpy()
+    return torch.cat([tae.encode(xb).float() for xb in _device_batches(x, batch_size, dev)]).cpu().numpy()
 
 
 def load_tae(state: dict, geometry: Geometry, cfg: TAKEConfig) -> TransformerAutoencoder:
@@ -105,12 +110,11 @@ def predict(x: np.ndarray, state: dict, geometry: Geometry, cfg: TAKEConfig, dev
         return _nearest(z, np.asarray(state["centers"], dtype=np.float32)), z
     knet = load_knet(state, cfg).to(dev)
     labels, zs = [], []
-    for i in range(0, len(x), cfg.predict_batch_size):
-        xb = torch.from_numpy(np.ascontiguousarray(x[i:i + cfg.predict_batch_size], dtype=np.float32)).to(dev)
+    for xb in _device_batches(x, cfg.predict_batch_size, dev):  # on the device until the two reads at the end
         z = tae.encode(xb).float()
-        labels.append(knet(z).argmax(dim=1).cpu())
-        zs.append(z.cpu())
-    return torch.cat(labels).numpy().astype(np.int64), torch.cat(zs).numpy()
+        labels.append(knet(z).argmax(dim=1))
+        zs.append(z)
+    return torch.cat(labels).cpu().numpy().astype(np.int64), torch.cat(zs).cpu().numpy()
 
 
 @torch.no_grad()

@@ -18,6 +18,7 @@ from deep_kmeans.methods.kit import (Checkpointer, cpu_state_dict, epoch_bar, mi
                                      seed_everything, set_rng_state)
 from deep_kmeans.methods.take.config import TAKEConfig
 from deep_kmeans.methods.take.model import _autocast, _digest, build_tae, check_inputs
+from deep_kmeans.runtime import tf32_matmuls
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +33,8 @@ def _augment_key(augment):
 
 def view_augmenter(features: dict, cfg: TAKEConfig, view_params: dict | None = None):
     """``augment(xb, generator) -> (B, 4, dim)`` for ``pretrain`` when ``cfg.fresh_views`` asks for it: fresh
-    2 crops + 2 rotations of a CPU batch of flat pixel images, with the crop scale and rotation of
-    ``view_params`` (``params:features.views``).
+    2 crops + 2 rotations of a batch of flat pixel images, computed on the batch's device from draws of the CPU
+    ``generator``, with the crop scale and rotation of ``view_params`` (``params:features.views``).
 
     Returns None when fresh views are off or there is no update phase, and, with a warning, where they
     cannot apply: the features are not pixels (backbone, sentence-encoder or tf-idf vectors: their views must
@@ -62,10 +63,31 @@ def view_augmenter(features: dict, cfg: TAKEConfig, view_params: dict | None = N
     return augment
 
 
-def _batches(n: int, batch_size: int, generator: torch.Generator, group: Group):
+def _batches(n: int, batch_size: int, generator: torch.Generator, group: Group, device: torch.device | str = "cpu"):
     # a lone last sample carries no contrastive signal: dropped. Under torchrun: this rank's shard of every
-    # global batch of batch_size × world_size rows.
-    return group.batches(lambda world: minibatches(n, batch_size * world, generator, min_size=2))
+    # global batch of batch_size × world_size rows. The order is drawn on the CPU from `generator` whatever the
+    # device (same seed, same order; its checkpointed state resumes it), then moved to `device` once an epoch.
+    return group.batches(lambda world: minibatches(n, batch_size * world, generator, device=device, min_size=2))
+
+
+def resident(arrays, device: torch.device) -> list[torch.Tensor | None]:
+    """The training arrays as float32 tensors where the batches are gathered: on ``device`` once for the whole
+    training (no copy per step), unless together they would take more than half of its free memory; then in
+    host memory, each batch gathered there and copied without waiting for the device. On the CPU, the arrays
+    themselves."""
+    tensors = [None if a is None else torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)) for a in arrays]
+    if device.type != "cuda":
+        return tensors
+    size = sum(t.numel() * t.element_size() for t in tensors if t is not None)
+    on_device = size <= torch.cuda.mem_get_info(device)[0] // 2
+    if not on_device:
+        logger.info("TAKE: the training data (%.1f GiB) stay in host memory, copied batch by batch", size / 2**30)
+    return [t.to(device) if on_device and t is not None else t for t in tensors]
+
+
+def optimizer(params, lr: float, device: torch.device) -> torch.optim.Adam:
+    """Adam; on CUDA its fused kernel (one launch for all parameters). On the CPU plain Adam, as before."""
+    return torch.optim.Adam(params, lr=lr, **({"fused": True} if device.type == "cuda" else {}))
 
 
 class _PretrainStep(nn.Module):
@@ -121,7 +143,7 @@ def pretrain(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: T
     head = ContrastiveHead(cfg.latent_dim, cfg.head_hidden, cfg.head_out).to(dev)
     ccl_logits = nn.Parameter(torch.zeros(2, device=dev))  # c̃ ∈ R^p, p = 2 rotations
     params = list(tae.parameters()) + list(head.parameters()) + [ccl_logits]
-    opt = torch.optim.Adam(params, lr=cfg.lr)
+    opt = optimizer(params, cfg.lr, dev)
     total = cfg.warmup_epochs + cfg.update_epochs
     history: dict[str, list[float]] = {}
     # the key: what changes this training (not how it is run, scored or predicted), the data itself and the seed
@@ -138,53 +160,61 @@ def pretrain(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: T
         opt.load_state_dict(state["optimizer"])
         history, start = state["history"], state["epoch"]
         set_rng_state(state["rng"], gen)
-    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-    vt = None if views is None else torch.from_numpy(np.ascontiguousarray(views[:, :4], dtype=np.float32))
+    xt, vt = resident([x, None if views is None else views[:, :4]], dev)
     step = group.wrap(_PretrainStep(tae, head, ccl_logits, cfg, group), find_unused=True)  # warm-up: L_r only
     bar = epoch_bar(total, "TAKE pretrain", progress and group.is_main, start)
-    for epoch in bar:
-        update = epoch >= cfg.warmup_epochs and (vt is not None or augment is not None)
-        tae.train()
-        head.train()
-        sums: dict[str, float] = {}
-        seen = 0
-        for idx in _batches(len(xt), cfg.batch_size, gen, group):
-            xb = xt[idx].to(dev, non_blocking=True)
-            b = len(idx)
-            vb = None
-            if update:
-                # (B, 4, dim); fresh views come from `gen`, whose state the checkpoints keep (every rank draws
-                # those of the whole global batch, so that `gen` stays the same on all)
-                vb = (group.local(augment(xt[group.global_rows(idx)], gen)) if augment is not None
-                      else vt[idx]).to(dev, non_blocking=True)
-            with _autocast(dev, cfg.amp):
-                loss, terms = step(xb, vb)
-            opt.zero_grad(set_to_none=True)
-            group.scale(loss).backward()
-            opt.step()
-            for k, v in {**terms, "loss": loss}.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach()) * b
-            seen += b
-        sums = group.sum({**sums, "seen": seen})
-        seen = sums.pop("seen")
-        means = {k: v / seen for k, v in sums.items()}
-        if not math.isfinite(means["loss"]):
-            raise FloatingPointError(f"TAKE pretraining diverged at epoch {epoch + 1} (loss {means['loss']}); "
-                                     "lower take.lr or check the input scale")
-        # None where a term is off (warm-up has no L_cl)
-        record(history, "pretrain", {k: means.get(k) for k in ("loss", "l_r", "l_ccl", "l_cl")})
-        bar.set_postfix({k: f"{v:.4g}" for k, v in means.items()})
-        done = epoch + 1
-        if group.is_main:
-            ckpt.maybe_save(done, total, lambda: {
-                "tae": cpu_state_dict(tae), "head": cpu_state_dict(head), "ccl_logits": ccl_logits.detach().cpu(),
-                "optimizer": opt.state_dict(), "history": history, "rng": rng_state(gen)})
-        if stop_after is not None and done >= stop_after and done < total:
-            raise KeyboardInterrupt(f"stopped after epoch {done} (stop_after)")
+    with tf32_matmuls(dev):
+        for epoch in bar:
+            update = epoch >= cfg.warmup_epochs and (vt is not None or augment is not None)
+            means = _epoch(step, opt, xt, vt, augment if update else None, update, cfg, gen, group, dev)
+            if not math.isfinite(means["loss"]):
+                raise FloatingPointError(f"TAKE pretraining diverged at epoch {epoch + 1} (loss {means['loss']}); "
+                                         "lower take.lr or check the input scale")
+            # None where a term is off (warm-up has no L_cl)
+            record(history, "pretrain", {k: means.get(k) for k in ("loss", "l_r", "l_ccl", "l_cl")})
+            bar.set_postfix({k: f"{v:.4g}" for k, v in means.items()})
+            done = epoch + 1
+            if group.is_main:
+                ckpt.maybe_save(done, total, lambda: {
+                    "tae": cpu_state_dict(tae), "head": cpu_state_dict(head),
+                    "ccl_logits": ccl_logits.detach().cpu(), "optimizer": opt.state_dict(), "history": history,
+                    "rng": rng_state(gen)})
+            if stop_after is not None and done >= stop_after and done < total:
+                raise KeyboardInterrupt(f"stopped after epoch {done} (stop_after)")
     bar.close()
     if group.is_main:
         ckpt.clear()
     history = {k: v for k, v in history.items() if any(u is not None for u in v)}
     state = {"tae": cpu_state_dict(tae), "head": cpu_state_dict(head), "ccl_logits": ccl_logits.detach().cpu()}
     return state, history
+
+
+def _epoch(step: nn.Module, opt: torch.optim.Optimizer, xt: torch.Tensor, vt: torch.Tensor | None, augment,
+           update: bool, cfg: TAKEConfig, gen: torch.Generator, group: Group, dev: torch.device) -> dict[str, float]:
+    """One epoch of steps; returns the epoch's mean of every loss term. Nothing in it waits for the device but
+    the one read of the sums at its end: the batches are gathered where the data lie, the terms are added up
+    there (float64, weighed by the batch size: the same sums, bit for bit, as adding their Python floats)."""
+    step.train()
+    keys, sums, seen = None, None, 0
+    for idx in _batches(len(xt), cfg.batch_size, gen, group, xt.device):
+        xb = xt[idx].to(dev, non_blocking=True)
+        b = len(idx)
+        vb = None
+        if update:
+            # (B, 4, dim); fresh views come from `gen`, whose state the checkpoints keep (every rank draws
+            # those of the whole global batch, so that `gen` stays the same on all), computed on the device
+            vb = (group.local(augment(xt[group.global_rows(idx)].to(dev, non_blocking=True), gen))
+                  if augment is not None else vt[idx].to(dev, non_blocking=True))
+        with _autocast(dev, cfg.amp):
+            loss, terms = step(xb, vb)
+        opt.zero_grad(set_to_none=True)
+        group.scale(loss).backward()
+        opt.step()
+        terms = {**terms, "loss": loss}
+        weighed = torch.stack([v.detach().double() for v in terms.values()]) * b
+        keys, sums = list(terms), weighed if sums is None else sums + weighed
+        seen += b
+    totals = group.sum({**dict(zip(keys, sums.tolist())), "seen": seen})  # the epoch's one read
+    seen = totals.pop("seen")
+    return {k: v / seen for k, v in totals.items()}
 

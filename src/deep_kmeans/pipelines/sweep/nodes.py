@@ -51,20 +51,32 @@ def read_plan(sweep: dict | None, known: list[str]) -> tuple[list[str], list[int
     return list(methods), seeds
 
 
-def check_plan(sweep: dict, parent: dict | None, methods: list[str], seeds: list[int], known: list[str]) -> dict:
-    """First node: the parameters the run got must be the ones the pipeline was built from, and MLflow on.
-
-    The copies are built when the pipelines are registered, from ``conf/`` (Kedro does not hand the
-    command line's ``--params`` to ``register_pipelines``): a different ``sweep.methods`` / ``sweep.seeds``
-    given with ``--params`` would silently run the configured sweep, so it stops here instead.
-    """
-    given = read_plan(sweep, known)
-    if given != (methods, seeds):
-        raise ValueError(
-            f"sweep.methods/seeds {given[0]} × {given[1]} differ from the ones this pipeline was built from "
+def plan_mismatch(sweep: dict | None, methods: list[str], seeds: list[int], known: list[str]) -> str | None:
+    """Why the run's ``sweep`` parameters are not the plan the pipeline was built from (None when they are):
+    the copies are built when the pipelines are registered, from ``conf/`` (Kedro does not hand the command
+    line's ``--params`` to ``register_pipelines``), so a different ``sweep.methods`` / ``sweep.seeds`` given with
+    ``--params`` would silently run the configured sweep. The parameter check asks it before the run opens
+    (:func:`deep_kmeans.schema.pipeline_problems`); :func:`check_plan` again, first node of the sweep."""
+    try:
+        given = read_plan(sweep, known)
+    except ValueError as err:
+        return str(err)
+    if given == (methods, seeds):
+        return None
+    return (f"sweep.methods/seeds {given[0]} × {given[1]} differ from the ones this pipeline was built from "
             f"({methods} × {seeds}): they shape the pipeline and are read from conf/ when the pipelines are "
             f"registered, so --params cannot change them. Edit conf/local/parameters_sweep.yml, or keep a "
             f"configuration environment per sweep (conf/<env>/parameters_sweep.yml, `kedro run --env=<env>`).")
+
+
+def check_plan(sweep: dict, parent: dict | None, methods: list[str], seeds: list[int], known: list[str]) -> dict:
+    """First node: the parameters the run got must be the ones the pipeline was built from
+    (:func:`plan_mismatch`), and MLflow on."""
+    from deep_kmeans.errors import ParameterError
+
+    problem = plan_mismatch(sweep, methods, seeds, known)
+    if problem:
+        raise ParameterError(problem)
     if not parent:
         raise ValueError("the sweep records each copy as an MLflow child run of the run's parent run, and MLflow "
                          "tracking is off for this run: enable it in conf/<env>/mlflow.yml "

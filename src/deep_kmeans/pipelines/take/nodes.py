@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from deep_kmeans.data.registry import Geometry
-from deep_kmeans.errors import ParameterError
+from deep_kmeans.errors import InputMismatchError, ParameterError
 from deep_kmeans.evaluation.metrics import clustering_scores, internal_scores
 from deep_kmeans.methods import take
 from deep_kmeans.methods.config import AUTO_PRESET, chosen_preset, params_for, resolve_n_clusters
@@ -22,6 +22,7 @@ from deep_kmeans.methods.kit import ParamReader, kmeans_init
 from deep_kmeans.methods.umap_gmm import model_state
 from deep_kmeans.runtime import resolve_device
 from deep_kmeans.features.build import features_like
+from deep_kmeans.pipelines.data.nodes import load_raw_data
 from deep_kmeans.pipelines.evaluation.nodes import as_mlflow_metrics, assignments_table
 
 logger = logging.getLogger(__name__)
@@ -251,33 +252,72 @@ def predict_take(model: dict, features: dict, device: str) -> dict:
     return assignments
 
 
-def predict_new_take(model: dict, new_data: dict, device: str, progress: bool):
+def load_new_data(model: dict, dataset: str, data_params: dict, data_seed: int, custom_params: dict | None,
+                  custom_source) -> dict:
+    """``take_predict``'s rows: read like the data stage, with the id and label columns named at training taken
+    as they were (an id carried to the predictions, labels carried too; either may be absent from new rows)
+    unless ``custom.id_column`` / ``custom.label_column`` name others. A table the reader refuses (no rows, text
+    columns) is said with the columns the model expects."""
+    from deep_kmeans.data.custom import CustomDataError
+
+    custom = dict(custom_params or {})
+    schema = (model.get("preprocess") or {}).get("table_schema") or {}
+    defaulted = False
+    for role in ("id_column", "label_column"):
+        if custom.get(role) is None and schema.get(role):
+            custom[role], defaulted = schema[role][0], True
+    if dataset == "custom" and defaulted:
+        custom["optional_columns"] = True
+    try:
+        return load_raw_data(dataset, data_params, data_seed, custom, custom_source)
+    except CustomDataError as err:
+        want = (model.get("preprocess") or {}).get("columns")
+        if not want:
+            raise
+        raise CustomDataError(f"{err} The model expects the columns {', '.join(want)}.") from None
+
+
+def predict_new_take(model: dict, new_data: dict, device: str, progress: bool, loaded_versions: dict | None = None):
     """``take_predict``: the clusters of new rows (a file of the same kind and columns as the training data)
-    by a trained model, without training: the assignments table (id, cluster, distance, p_0 … p_{K-1})."""
+    by a trained model, without training: the assignments table (id, cluster, label where given, distance,
+    p_0 … p_{K-1}). ``loaded_versions`` (from the run's hooks) says which version of ``take.model``, written by
+    which MLflow run, this is; the log says it."""
+    source = (loaded_versions or {}).get("take.model") or {}
+    if source:
+        run = f", MLflow run {source['mlflow_run_id']}" if source.get("mlflow_run_id") else ""
+        how = "pinned with --load-versions" if source.get("pinned") else "the newest of a finished run"
+        logger.info("take_predict: using take.model version %s (%s%s)", source["version"], how, run)
+        if source.get("warning"):
+            logger.warning("take_predict: this model's run collapsed (%s); it is used because it was pinned",
+                           source["warning"])
     preprocess = model.get("preprocess")
     if preprocess is None:
-        raise ValueError("this TAKE model was saved without its preprocessing (trained before take_predict "
-                         "existed): retrain it with `kedro run --pipeline=take`")
+        raise InputMismatchError("this TAKE model was saved without its preprocessing (trained before take_predict "
+                                 "existed): retrain it with `kedro run --pipeline=take`")
     x = features_like(new_data, preprocess, device=device, progress=progress)
     geometry = Geometry.from_dict(model["geometry"])
     if x.shape[1] != geometry.dim:
-        raise ValueError(f"the new data has {x.shape[1]} features, the model expects {geometry.dim}")
+        raise InputMismatchError(f"the new data has {x.shape[1]} features, the model expects {geometry.dim}")
     cfg = take.TAKEConfig.from_params(model["config"])
     model = take.with_fitted_head(model)
     labels, z = take.predict(x, model, geometry, cfg, device=device)
     assignments = {"labels": labels, "embedding": z, "centers": model["centers"],
                    "soft": take.soft_assignments(z, model, cfg, device)}
-    table = assignments_table(assignments, {"x": x, "y": None, "ids": new_data.get("ids")})
-    logger.info("take_predict: %d new rows of %s assigned to %d clusters by the model trained on %s (seed %s)",
-                len(table), new_data.get("source"), table["cluster"].nunique(), model.get("dataset"), model.get("seed"))
+    table = assignments_table(assignments, {"x": x, "y": new_data.get("y"), "classes": new_data.get("classes"),
+                                            "ids": new_data.get("ids")})
+    logger.info("take_predict: %d new rows of %s assigned to %d clusters by the model trained on %s (seed %s%s)",
+                len(table), new_data.get("source"), table["cluster"].nunique(), model.get("dataset"), model.get("seed"),
+                f", version {source['version']}" if source else "")
     return table
 
 
-def mlflow_model(model: dict):
-    """The trained model as an MLflow pyfunc model (artifact path ``model``), loadable without the project."""
+def mlflow_model(model: dict, scores: dict | None = None):
+    """The trained model as an MLflow pyfunc model (artifact path ``model``), loadable without the project. It
+    takes the run's scores so that it is logged after the evaluation: MLflow links the run's final metrics to
+    the model it logs (and a collapsed run's warning goes with it)."""
     from deep_kmeans.serving import TAKEPyfunc
 
-    return TAKEPyfunc(take.with_fitted_head(model))
+    return TAKEPyfunc(take.with_fitted_head(model), scores)
 
 
 def merge_histories(pretrain_history: dict, cluster_history: dict) -> dict:

@@ -14,10 +14,9 @@ them and registers the stages, each runnable alone on the versioned outputs of t
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from deep_kmeans.pipelines.data.nodes import load_raw_data
-
-from .nodes import (cluster_config, cluster_take, initialise_take, kmeans_baseline_scores, merge_histories,
-                    mlflow_model, predict_new_take, predict_take, pretrain_take, resolve_take_config)
+from .nodes import (cluster_config, cluster_take, initialise_take, kmeans_baseline_scores, load_new_data,
+                    merge_histories, mlflow_model, predict_new_take, predict_take, pretrain_take,
+                    resolve_take_config)
 
 
 def create_pretrain_pipeline() -> Pipeline:
@@ -53,18 +52,21 @@ def create_predict_pipeline() -> Pipeline:
     return pipeline([
         node(predict_take, inputs=["take.model", "features", "params:device"], outputs="take.assignments",
              name="take_predict"),
-        node(mlflow_model, inputs="take.model", outputs="take.mlflow_model", name="take_log_mlflow_model"),
+        # after the evaluation (take.scores): the logged model carries the run's final metrics
+        node(mlflow_model, inputs=["take.model", "take.scores"], outputs="take.mlflow_model",
+             name="take_log_mlflow_model"),
     ])
 
 
 def create_new_data_pipeline() -> Pipeline:
-    """New rows → their clusters by the latest trained model; reads the data like the data stage, but keeps it
-    in memory so the training run's raw data is left as it is."""
+    """New rows → their clusters by the newest model of a finished run (or the pinned one); reads the data like
+    the data stage, but keeps it in memory so the training run's raw data is left as it is."""
     return pipeline([
-        node(load_raw_data, inputs=["params:dataset", "params:data", "params:data_seed", "params:custom",
-                                    "custom_source"],
+        node(load_new_data, inputs=["take.model", "params:dataset", "params:data", "params:data_seed",
+                                    "params:custom", "custom_source"],
              outputs="take.new_data", name="take_load_new_data"),
-        node(predict_new_take, inputs=["take.model", "take.new_data", "params:device", "params:progress"],
+        node(predict_new_take, inputs=["take.model", "take.new_data", "params:device", "params:progress",
+                                       "loaded_versions"],
              outputs="take.predictions", name="take_predict_new"),
     ])
 
