@@ -46,11 +46,11 @@ def runs_to_show(uri: str) -> tuple[str, list]:
 
 
 def open_page(playwright, chromium, url: str, shot: Path, click: str | None = None, show: str | None = None,
-              then_click: str | None = None, then_shot: Path | None = None):
+              then_click: str | None = None, then_shot: Path | None = None, search: tuple[str, str] | None = None):
     """``url`` in a fresh browser: (the URL it settled on, the page's text, its column headers); screenshotted after
     a click on the text ``click`` and scrolled to the text ``show`` where given (MLflow's pages scroll in a panel).
     With ``then_click``: screenshotted, then the link of that text followed, and what it opens returned (and
-    screenshotted to ``then_shot``)."""
+    screenshotted to ``then_shot``). ``search``: (a search box's placeholder, what to type in it), shown."""
     with fresh_browser(playwright, chromium) as browser:
         page = browser.new_page()
         page.goto(url)
@@ -66,6 +66,11 @@ def open_page(playwright, chromium, url: str, shot: Path, click: str | None = No
             page = opened.value
             page.wait_for_timeout(SETTLE_MS)
             shot = then_shot
+        if search and page.get_by_placeholder(search[0]).count():
+            box = page.get_by_placeholder(search[0]).first
+            box.fill(search[1])
+            box.evaluate("e => e.scrollIntoView({block: 'start'})")  # the filtered rows below it on screen
+            page.wait_for_timeout(2000)
         for text, act in ((click, "click"), (show, "show")):
             found = page.get_by_text(text, exact=True) if text else None
             if found is not None and found.count():
@@ -109,18 +114,19 @@ def check(base: str, uri: str, chromium: str | None, out: Path) -> list[str]:
             problems.append(f"the runs link landed on {landed}, not the runs table")
 
         landed, text, _ = open_page(p, chromium, run_url(base, experiment_id, take_run.info.run_id),
-                                    out / "mlflow_take_run.png")
+                                    out / "mlflow_take_run.png", search=("Search metrics", "acc"))
         print(f"TAKE run {take_run.info.run_name} ({take_run.info.run_id}): {landed}")
         acc = take_run.data.metrics.get("acc")
         if take_run.info.run_name not in text or "Metrics" not in text:
             problems.append("the run page shows no run name or no metrics")
         if "workflowType=machine_learning" not in landed:
             problems.append(f"the run link landed outside the model-training view: {landed}")
-        if acc is not None and f"{acc:.4f}"[:5] not in text:
-            problems.append(f"the run page does not show its acc {acc:.4f}")
+        if acc is not None and repr(acc)[:6] not in text:  # as MLflow prints it: every digit, not rounded
+            problems.append(f"the run page does not show its acc {acc!r}")
 
-        if len(runs) >= 2:
-            pair = [runs[0].info.run_id, runs[1].info.run_id]
+        same = [r for r in runs[1:] if r.data.tags.get("dataset") == take_run.data.tags.get("dataset")]
+        if same or len(runs) >= 2:  # two runs of one data set where there are, the same plots then
+            pair = [take_run.info.run_id, (same or runs[1:])[0].info.run_id]
             landed, text, _ = open_page(p, chromium, compare_url(base, experiment_id, pair), out / "mlflow_compare.png",
                                         click=PLOTS[0], show="Artifacts")
             print(f"compare {pair}: {landed}")
