@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import mlflow
@@ -79,13 +78,8 @@ class ScratchProject:
 
 
 @pytest.fixture
-def scratch_project(project_root, tmp_path, monkeypatch) -> ScratchProject:
-    dest = tmp_path / "project"
-    dest.mkdir()
-    shutil.copy(project_root / "pyproject.toml", dest)
-    (dest / "src").mkdir()  # kedro wants it; the package itself is imported from the install
-    shutil.copytree(project_root / "conf" / "base", dest / "conf" / "base")
-    (dest / "conf" / "local").mkdir()
+def scratch_project(blank_project, monkeypatch) -> ScratchProject:
+    dest = blank_project
     # An absolute sqlite URI: MLflow caches its store per URI string, so a relative one would keep
     # pointing at the first test's database.
     (dest / "conf" / "local" / "mlflow.yml").write_text(

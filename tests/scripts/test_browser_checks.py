@@ -104,7 +104,7 @@ def test_without_playwright_a_check_says_how_to_install_it_and_starts_nothing(tm
 
 
 @pytest.mark.slow
-def test_viz_check_stops_kedro_viz_and_its_serving_child_when_the_check_fails(project_root, tmp_path):
+def test_viz_check_stops_kedro_viz_and_its_serving_child_when_the_check_fails(blank_project, tmp_path):
     """The real script on a project with no run yet: the previews are missing, so the check fails; kedro viz
     (whose server is a child process it spawns) must be gone all the same."""
     import shutil
@@ -112,15 +112,10 @@ def test_viz_check_stops_kedro_viz_and_its_serving_child_when_the_check_fails(pr
     pytest.importorskip("playwright")
     if not shutil.which("chromium"):
         pytest.skip("no chromium on PATH (apt-get install chromium)")
-    project = tmp_path / "project"
-    project.mkdir()
-    shutil.copy(project_root / "pyproject.toml", project)
-    (project / "src").mkdir()
-    shutil.copytree(project_root / "conf" / "base", project / "conf" / "base")
-    (project / "conf" / "local").mkdir()
     port = free_port()
-    out = subprocess.run([sys.executable, str(SCRIPTS / "viz_check.py"), "--project", str(project), "--port", str(port),
-                          "--out", str(tmp_path / "shots")], capture_output=True, text=True, timeout=900)
+    command = [sys.executable, str(SCRIPTS / "viz_check.py"), "--project", str(blank_project), "--port", str(port),
+               "--out", str(tmp_path / "shots")]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert out.returncode == 1, out.stdout + out.stderr
     assert "MISSING take.confusion_plot: preview" in out.stderr
     assert not listening(port)
