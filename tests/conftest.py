@@ -35,3 +35,18 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def blank_project(project_root, tmp_path) -> Path:
+    """A scratch copy of the project with what Kedro needs to start (pyproject.toml, conf/base, an empty
+    conf/local): no data, no runs."""
+    import shutil
+
+    dest = tmp_path / "project"
+    dest.mkdir()
+    shutil.copy(project_root / "pyproject.toml", dest)
+    (dest / "src").mkdir()  # kedro wants it; the package itself is imported from the install
+    shutil.copytree(project_root / "conf" / "base", dest / "conf" / "base")
+    (dest / "conf" / "local").mkdir()
+    return dest

@@ -2,7 +2,6 @@
 
 import os
 import pickle
-import shutil
 import time
 
 import numpy as np
@@ -16,15 +15,9 @@ DAY = 86400
 
 
 @pytest.fixture
-def project(project_root, tmp_path, monkeypatch):
-    dest = tmp_path / "project"
-    dest.mkdir()
-    shutil.copy(project_root / "pyproject.toml", dest)
-    (dest / "src").mkdir()
-    shutil.copytree(project_root / "conf" / "base", dest / "conf" / "base")
-    (dest / "conf" / "local").mkdir()
-    monkeypatch.chdir(dest)
-    return dest
+def project(blank_project, monkeypatch):
+    monkeypatch.chdir(blank_project)
+    return blank_project
 
 
 def age(path, days):

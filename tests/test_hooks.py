@@ -6,31 +6,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from deep_kmeans.hooks import RunHook, applicable_params, process_alive, run_name
-
-
-def test_a_method_group_is_logged_with_its_data_set_block_merged_and_the_others_dropped():
-    take = {"embed_dim": 128, "depth": 8, "split": {"train_fraction": None},
-            "overrides": {"digits": {"embed_dim": 64}, "mnist": {"embed_dim": 256, "heads": 4}}}
-    split = {"train_fraction": None}
-    assert applicable_params("take", take, "digits") == {"embed_dim": 64, "depth": 8, "split": split}
-    assert applicable_params("take", take, "cifar10") == {"embed_dim": 128, "depth": 8, "split": split}
-    assert "overrides" in take  # the node's own input is left alone
-
-
-def test_data_options_keep_the_current_data_set_only():
-    data = {"raw_root": "data/01_raw", "options": {"digits": {"n_samples": 300}, "mnist": {"n_samples": None}}}
-    digits_only = {"raw_root": "data/01_raw", "options": {"digits": {"n_samples": 300}}}
-    assert applicable_params("data", data, "digits") == digits_only
-    assert applicable_params("data", data, "agnews")["options"] == {}
-    assert applicable_params("seed", 3, "digits") == 3
-    everything = applicable_params("parameters", {"data": data, "seed": 0}, "digits")
-    assert everything == {"data": digits_only, "seed": 0}
-
-
-def test_run_name_says_method_data_set_and_seed():
-    assert run_name(["take"], "digits", 0) == "take · digits · seed 0"
-    assert run_name(["dec", "compare"], "mnist", 3) == "dec+compare · mnist · seed 3"
+from deep_kmeans.hooks import RunHook, process_alive
 
 
 def test_a_process_is_alive_until_it_is_gone_or_a_zombie_or_its_pid_reused():

@@ -11,14 +11,15 @@ instance) with what this project adds:
   are logged.
   SIGKILL cannot be caught: each run carries ``host`` and ``pid`` tags, and the next run of the experiment
   marks every RUNNING run whose process on this host is gone as KILLED (tag ``found_dead``).
-* **name and parameters**: the run is named ``<pipeline> · <dataset> · seed <seed>``; a method's parameter
-  group is logged as used, with the data set's ``overrides.<dataset>`` block merged in and the other data
-  sets' blocks left out (the same :func:`~deep_kmeans.methods.config.params_for` the nodes use), and
-  ``data.options`` holds the current data set's options only.
-* **tags**: ``dataset``, ``pipeline``, ``device``, ``seed``, ``data_seed``, ``git_commit``, ``host``, ``pid``;
-  the experiment is tagged as a model-training one, so MLflow 3's UI opens it on its runs.
+* **name and parameters**: the run is named ``<pipeline> · <dataset> · seed <seed>`` (``compare · digits · seeds
+  0 1 2`` for a run over seeds); the parameters logged are those that apply to the data set and its input kind
+  (:mod:`deep_kmeans.run_record`).
+* **tags**: ``dataset``, ``pipeline``, ``device``, ``seed``, ``data_seed``, ``git_commit``, ``host``, ``pid``,
+  ``torch_threads``, ``load_average`` (the run also says its threads, and a busy machine, in its log); the
+  experiment carries what MLflow 3's UI needs to show its runs (:mod:`deep_kmeans.mlflow_ui`).
 * **summary**: a few lines at the end of the run: the scores read back from the MLflow run, the wall time,
-  the command that opens the run in the MLflow UI and the files the run wrote.
+  the command that starts the MLflow UI, the links that open it on this run and on the runs table, the files
+  the run wrote and ``kedro viz run``.
 """
 
 from __future__ import annotations
@@ -45,18 +46,15 @@ from mlflow.tracking import MlflowClient
 
 from deep_kmeans.methods.config import command_line_wins  # noqa: F401  (re-exported: its home was here)
 from deep_kmeans.errors import UserError, tracking_store_problem
+from deep_kmeans.mlflow_ui import run_url, runs_url, tags_to_set
 from deep_kmeans.pipelines.sweep.nodes import log_metric_records, mark_unfinished_children
+from deep_kmeans.run_record import RunInput, applicable_params, run_name, spanned_seeds
 from deep_kmeans.session import project_lock
 
 logger = logging.getLogger(__name__)
 
 # The catalog entry through which the sweep's and the tuner's nodes learn the run they open children under.
 PARENT_RUN = "parent_run"
-
-# MLflow 3's UI shows an experiment without this tag as a GenAI one (traces, evaluations) and opens it
-# there; "custom_model_development" opens it on its runs (mlflow/server/js: ExperimentKind).
-EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
-EXPERIMENT_KIND = "custom_model_development"
 
 # The per-epoch losses a node hands on before the evaluation logs them (``<method>.<phase>_losses``,
 # ``<method>.loss_history``), and the metric-history dataset that logs them (``<method>.history``).
@@ -86,28 +84,6 @@ def git_commit(path: str | Path) -> str:
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-
-
-def run_name(pipelines: list[str], dataset, seed) -> str:
-    """``take · digits · seed 0``."""
-    return " · ".join(["+".join(pipelines), str(dataset), f"seed {seed}"])
-
-
-def applicable_params(name: str, value: Any, dataset: str | None) -> Any:
-    """A parameter input as it applies to ``dataset``: a group's ``overrides.<dataset>`` block merged in
-    and the other data sets' blocks dropped; ``data.options`` reduced to ``dataset``'s options."""
-    from deep_kmeans.methods.config import params_for
-
-    if not isinstance(value, dict) or dataset is None:
-        return value
-    if name == "parameters":  # a node that takes every parameter
-        return {k: applicable_params(k, v, dataset) for k, v in value.items()}
-    if isinstance(value.get("overrides"), dict):
-        value = params_for(value, dataset)
-    if name == "data" and isinstance(value.get("options"), dict):
-        options = value["options"]
-        value = {**value, "options": {dataset: options[dataset]} if dataset in options else {}}
-    return value
 
 
 def process_alive(pid: int, since: float | None = None) -> bool:
@@ -169,6 +145,7 @@ class RunHook(MlflowHook):
 
     def _reset(self) -> None:
         self._dataset: str | None = None
+        self._input = RunInput(None)
         self._seed = None
         self._pipelines: list[str] = []
         self._save_version: str | None = None
@@ -197,11 +174,12 @@ class RunHook(MlflowHook):
                 self._tag_experiment()
 
     def _tag_experiment(self) -> None:
+        """What MLflow's UI needs to open the experiment on its runs (:mod:`deep_kmeans.mlflow_ui`)."""
         try:
             experiment = self.mlflow_config.tracking.experiment._experiment
-            if experiment is not None and EXPERIMENT_KIND_TAG not in (experiment.tags or {}):
-                self.mlflow_config.server._mlflow_client.set_experiment_tag(
-                    experiment.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+            missing = {} if experiment is None else tags_to_set(experiment.tags or {}, experiment.experiment_id)
+            for key, value in missing.items():
+                self.mlflow_config.server._mlflow_client.set_experiment_tag(experiment.experiment_id, key, value)
         except Exception as err:  # a tracking server that refuses tags: the run matters more
             logger.debug("could not tag the experiment: %s", err)
 
@@ -209,7 +187,7 @@ class RunHook(MlflowHook):
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
-        from deep_kmeans.runtime import resolve_device
+        from deep_kmeans.runtime import cpu_load, resolve_device
 
         self._reset()
 
@@ -220,6 +198,7 @@ class RunHook(MlflowHook):
                 return default
 
         self._dataset = param("dataset")
+        self._input = RunInput.of(self._dataset, catalog)
         self._seed = param("seed")
         names = run_params.get("pipeline_names") or [run_params.get("pipeline_name") or "__default__"]
         self._pipelines = [names] if isinstance(names, str) else list(names)
@@ -227,9 +206,14 @@ class RunHook(MlflowHook):
         self._project_path = Path(run_params.get("project_path") or ".")
         run = self.mlflow_config.tracking.run
         if run.name is None and run.id is None and not self._already_active_mlflow:
-            run.name = run_name(self._pipelines, self._dataset, self._seed)
+            run.name = run_name(self._pipelines, self._dataset, self._seed, spanned_seeds(self._pipelines, param))
 
         super().before_pipeline_run(run_params, pipeline, catalog)
+        machine = cpu_load()
+        logger.info("Running with %s", machine.describe())
+        busy = machine.warning()
+        if busy:
+            logger.warning(busy)
         if not self._is_mlflow_enabled:
             if PARENT_RUN in pipeline.inputs():
                 catalog.save(PARENT_RUN, None)  # the node that needs it says that tracking is off
@@ -247,6 +231,8 @@ class RunHook(MlflowHook):
             "git_commit": git_commit(self._project_path),
             "host": socket.gethostname(),
             "pid": str(os.getpid()),
+            "torch_threads": str(machine.threads),
+            "load_average": "unknown" if machine.load is None else f"{machine.load:.2f} on {machine.cores} cores",
         })
         if PARENT_RUN in pipeline.inputs():
             catalog.save(PARENT_RUN, self._parent_run_record(self._project_path))
@@ -298,7 +284,7 @@ class RunHook(MlflowHook):
     @hook_impl
     def before_node_run(self, node, catalog, inputs: dict[str, Any], is_async: bool) -> None:
         applicable = {
-            k: applicable_params(k[len("params:"):] if k.startswith("params:") else k, v, self._dataset)
+            k: applicable_params(k[len("params:"):] if k.startswith("params:") else k, v, self._input)
             if k.startswith("params:") or k == "parameters" else v
             for k, v in inputs.items()
         }
@@ -423,7 +409,8 @@ class RunHook(MlflowHook):
     def _ui_lines(self, experiment_id: str, run_id: str) -> list[str]:
         uri = str(self.mlflow_config.server.mlflow_tracking_uri or mlflow.get_tracking_uri())
         if uri.startswith(("http://", "https://")):
-            return [f"  open {uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"]
+            return [f"  open {run_url(uri, experiment_id, run_id)}",
+                    f"  every run, with its scores: {runs_url(uri, experiment_id)}"]
         if uri.startswith("sqlite:///"):
             db = Path(uri[len("sqlite:///"):])
             try:
@@ -440,8 +427,10 @@ class RunHook(MlflowHook):
             except ValueError:
                 exe = str(mlflow_exe)
         options = "" if (host, str(port)) == ("127.0.0.1", "5000") else f" --host {host} --port {port}"
+        base = f"http://{host}:{port}"
         return [f"  {exe} ui --backend-store-uri {uri}{options}",
-                f"  then open http://{host}:{port}/#/experiments/{experiment_id}/runs/{run_id}"]
+                f"  then open {run_url(base, experiment_id, run_id)}",
+                f"  every run, with its scores: {runs_url(base, experiment_id)}"]
 
     def _written_files(self) -> list[str]:
         """The versioned files this run wrote, grouped by folder: ``<folder>/<file>/<version>/<file>``."""
@@ -484,6 +473,7 @@ class RunHook(MlflowHook):
             lines.append(f"Files of this run (version {self._save_version}):")
             lines += files
             lines += self._reports()
+        lines.append("The pipeline, with previews of these files: kedro viz run  (then http://127.0.0.1:4141)")
         print("\n".join(lines), flush=True)
 
     def _reports(self) -> list[str]:

@@ -1,10 +1,11 @@
-"""Device choice, seeding and the torchrun environment, shared by every training loop."""
+"""Device choice, seeding, the torchrun environment and the CPU's load, shared by every training loop."""
 
 from __future__ import annotations
 
 import os
 import random
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -81,3 +82,73 @@ def torchrun_world() -> tuple[int, int, int]:
 def is_main_process() -> bool:
     """True outside torchrun and on its rank 0: the one process that writes outputs and logs."""
     return torchrun_world()[0] == 0
+
+
+# A machine counts as loaded when its 1-minute load average is this many times its cores: other processes then
+# want more than every core, and a run's epochs come at a fraction of their idle speed.
+LOADED_FACTOR = 1.5
+
+
+@dataclass(frozen=True)
+class CpuLoad:
+    """What the CPU offers a run now: torch's intra-op ``threads``, the ``cores`` of the machine (those this
+    process may use) and the 1-minute ``load`` average (runnable processes, ours included once it computes)."""
+
+    threads: int
+    cores: int
+    load: float | None  # None where the platform has no load average (Windows)
+
+    @property
+    def loaded(self) -> bool:
+        return self.load is not None and self.load >= LOADED_FACTOR * self.cores
+
+    @property
+    def slowdown(self) -> float:
+        """How many times longer CPU work takes than on an idle machine, by fair sharing: our threads and the
+        load's share the cores. 1 where they fit."""
+        if self.load is None:
+            return 1.0
+        threads = min(self.threads, self.cores)
+        return max(1.0, (self.load + threads) / self.cores)
+
+    def describe(self) -> str:
+        """``2 torch threads on 2 cores, load average 0.4``."""
+        load = "" if self.load is None else f", load average {self.load:.1f}"
+        return f"{self.threads} torch thread{'s' if self.threads != 1 else ''} on {self.cores} cores{load}"
+
+    def warning(self) -> str | None:
+        """The line a run says once when the machine is loaded, else None."""
+        if not self.loaded:
+            return None
+        threads = f"{self.threads} torch thread{'s' if self.threads != 1 else ''}"
+        return (f"this machine is busy: load average {self.load:.1f} on {self.cores} cores. With {threads}, expect "
+                f"CPU work to take about {self.slowdown:.1f}x as long as on an idle machine. Where other trainings "
+                "share the cores, fewer threads often stall less: OMP_NUM_THREADS=1 kedro run ... (results can then "
+                "differ in the last digits from a run with more threads).")
+
+
+def cpu_load() -> CpuLoad:
+    """The :class:`CpuLoad` of this process now."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        load = None
+    return CpuLoad(threads=torch.get_num_threads(), cores=cores, load=load)
+
+
+@contextmanager
+def torch_threads_kept():
+    """Torch's intra-op thread count as it was before the block. numba's OpenMP threading layer (UMAP's) sets the
+    process's OpenMP thread count to every core the first time it starts, and torch reads that same setting: a run
+    on fewer threads (ParallelRunner's workers, ``OMP_NUM_THREADS=1``) would train every later phase on all cores,
+    oversubscribed (measured: a digits joint phase of 1.3 s took 79 s after UMAP on a busy 2-core machine)."""
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)

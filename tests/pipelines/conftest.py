@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import mlflow
@@ -17,6 +16,13 @@ TINY_TAKE = {"embed_dim": 16, "depth": 1, "heads": 2, "decoder_depth": 1, "decod
              # the digits preset starts KNet from UMAP + GMM on z; K-means' start keeps the many tiny runs fast
              # (test_take_end_to_end_logs_everything_to_mlflow runs the preset's start)
              "knet_init": "kmeans"}
+
+
+@pytest.fixture(autouse=True)
+def quick_estimate(monkeypatch):
+    """TAKE's estimate times the fewest steps of each phase: the runs here are seconds long, and what it measures is
+    tested in test_long_run_warning.py."""
+    monkeypatch.setattr("deep_kmeans.methods.take.estimate.STEADY_SECONDS", 0.0)
 
 
 def tiny_params(**extra) -> dict:
@@ -72,13 +78,8 @@ class ScratchProject:
 
 
 @pytest.fixture
-def scratch_project(project_root, tmp_path, monkeypatch) -> ScratchProject:
-    dest = tmp_path / "project"
-    dest.mkdir()
-    shutil.copy(project_root / "pyproject.toml", dest)
-    (dest / "src").mkdir()  # kedro wants it; the package itself is imported from the install
-    shutil.copytree(project_root / "conf" / "base", dest / "conf" / "base")
-    (dest / "conf" / "local").mkdir()
+def scratch_project(blank_project, monkeypatch) -> ScratchProject:
+    dest = blank_project
     # An absolute sqlite URI: MLflow caches its store per URI string, so a relative one would keep
     # pointing at the first test's database.
     (dest / "conf" / "local" / "mlflow.yml").write_text(

@@ -52,6 +52,6 @@ def test_method_pipeline_runs_and_logs_to_mlflow(scratch_project, method):
             history = client.get_metric_history(run.run_id, "pretrain.loss")
             assert len(history) == TINY_OVERRIDES[method]["pretrain_epochs"]
             assert all(np.isfinite(m.value) for m in history)
-    artifacts = {a.path for a in client.list_artifacts(run.run_id, "plots")}
-    assert "plots/confusion.png" in artifacts
+    artifacts = {a.path for a in client.list_artifacts(run.run_id)}
+    assert "confusion.png" in artifacts  # at the root: MLflow's compare page shows the root's shared files
     assert scratch_project.versions(f"data/07_model_output/digits/{method}/assignments.pt")

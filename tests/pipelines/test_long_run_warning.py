@@ -1,55 +1,145 @@
-"""A long TAKE run says so before it starts, with the faster preset's estimate (pipelines/take/nodes.py)."""
+"""A TAKE run estimates its training from timed steady-state steps of each phase and, when it is long, says so
+before it starts, with a faster preset only where that is really faster (methods/take/estimate.py,
+pipelines/take/nodes.py)."""
 
 import logging
-import math
 
 import numpy as np
 import pytest
 
 from deep_kmeans.data.registry import Geometry
 from deep_kmeans.methods import take
+from deep_kmeans.methods.take import estimate as estimate_module
 from deep_kmeans.pipelines.take import nodes
+from deep_kmeans.runtime import CpuLoad
 
 GEOMETRY = Geometry(dim=64, channels=1, side=8, patch=2)
 SMALL = dict(embed_dim=16, depth=1, heads=2, decoder_depth=1, decoder_heads=2, mlp_ratio=2.0, head_hidden=16,
-             head_out=8, batch_size=32)
+             head_out=8, batch_size=32, kmeans_n_init=1)
 
 
-def test_the_estimate_extrapolates_the_timed_step_over_the_schedule():
-    x = np.random.default_rng(0).random((100, 64), dtype=np.float32)
-    cfg = take.TAKEConfig(**SMALL, warmup_epochs=4, update_epochs=2, cluster_epochs=3)
-    e = take.estimate_seconds(x, GEOMETRY, cfg, device="cpu")
-    epoch = e["step"] * math.ceil(100 / 32)
-    assert e["pretrain"] == pytest.approx(epoch * (4 + 2 * take.UPDATE_STEP_COST))
-    assert e["cluster"] == pytest.approx(epoch * 3 * take.CLUSTER_STEP_COST)
-    assert e["total"] == pytest.approx(e["pretrain"] + e["cluster"])
-    # no views: the update epochs cost what warm-up epochs do; no KNet: no clustering phase
+def rows(n: int) -> np.ndarray:
+    return np.random.default_rng(0).random((n, 64), dtype=np.float32)
+
+
+@pytest.fixture
+def fixed_steps(monkeypatch):
+    """Step times as if measured: warm-up 10 ms, update 50 ms, clustering 20 ms per batch, 0.1 ms per encoded row;
+    K-means 0.5 s per call; an idle 2-core machine."""
+    def step_seconds(x, geometry, cfg, device="auto", views=None, augment=None, n_clusters=10):
+        return {"batch": min(32, len(x)), "warmup": 0.010, "update": 0.050 if views is not None else 0.010,
+                "cluster": 0.020, "encode_row": 1e-4, "spread": 1.2}
+
+    monkeypatch.setattr(estimate_module, "step_seconds", step_seconds)
+    monkeypatch.setattr(estimate_module, "kmeans_seconds", lambda *a, **kw: 0.5)
+    monkeypatch.setattr(estimate_module, "cpu_load", lambda: CpuLoad(threads=2, cores=2, load=0.0))
+
+
+def test_the_estimate_puts_each_phase_measured_step_over_its_epochs(fixed_steps):
+    x, views = rows(96), np.zeros((96, 4, 64), np.float32)  # 3 batches of 32 per epoch
+    cfg = take.TAKEConfig(**SMALL, warmup_epochs=4, update_epochs=2, cluster_epochs=3, knet_centers="refit")
+    e = take.estimate_seconds(x, GEOMETRY, cfg, device="cpu", views=views)
+    assert e["pretrain"] == pytest.approx(3 * (4 * 0.010 + 2 * 0.050))
+    encode = 96 * 1e-4
+    assert e["start"] == pytest.approx(encode + 0.5)  # encoding, K-means on z (no head: knet_init kmeans)
+    assert e["cluster"] == pytest.approx(3 * (3 * 0.020 + encode + 0.5))  # each epoch: its steps, then the refit
+    assert e["total"] == pytest.approx(e["pretrain"] + e["start"] + e["cluster"])
+    assert e["device"] == "cpu" and e["machine"].threads == 2
+    # no views: the update epochs cost what warm-up epochs do; no KNet: no joint phase, the head in the start
     flat = take.estimate_seconds(x, GEOMETRY, take.TAKEConfig(**SMALL, warmup_epochs=4, update_epochs=2,
-                                                              assignment="kmeans"), device="cpu", has_views=False)
-    assert flat["pretrain"] == pytest.approx(flat["step"] * math.ceil(100 / 32) * 6)
+                                                              assignment="umap_gmm"), device="cpu")
+    assert flat["pretrain"] == pytest.approx(3 * 6 * 0.010)
     assert flat["cluster"] == 0
+    head = estimate_module.HEAD_FIXED_SECONDS + estimate_module.HEAD_SECONDS_PER_ROW * 96
+    assert flat["start"] == pytest.approx(encode + 0.5 + head)
 
 
-def test_a_long_run_warns_with_the_faster_preset(monkeypatch, caplog):
-    x = np.random.default_rng(0).random((64, 64), dtype=np.float32)
+def test_a_smaller_last_batch_costs_its_share_and_a_tiny_set_is_one_batch(fixed_steps):
+    cfg = take.TAKEConfig(**SMALL, warmup_epochs=10, update_epochs=0, cluster_epochs=0)
+    assert take.estimate_seconds(rows(80), GEOMETRY, cfg, "cpu")["pretrain"] == pytest.approx(80 / 32 * 10 * 0.010)
+    assert take.estimate_seconds(rows(20), GEOMETRY, cfg, "cpu")["pretrain"] == pytest.approx(10 * 0.010)
+
+
+def test_steps_are_timed_after_untimed_ones_and_the_slow_first_step_does_not_count(monkeypatch):
+    calls, clock = [], iter(range(0, 10**6))
+    monkeypatch.setattr(estimate_module.time, "perf_counter", lambda: next(clock) * 0.001)  # 1 ms per tick
+
+    def step():
+        calls.append(len(calls))
+
+    mean, spread = estimate_module._timed(step, estimate_module.torch.device("cpu"))
+    # the untimed steps ran first, then at least MIN_STEPS timed ones, each one tick long
+    assert len(calls) >= estimate_module.WARMUP_STEPS + estimate_module.MIN_STEPS
+    assert mean == pytest.approx(0.001) and spread == pytest.approx(1.0)
+    # a training of a few steps is not timed for longer than a share of them
+    calls.clear()
+    estimate_module._timed(step, estimate_module.torch.device("cpu"), seconds=1e9, runs=200)
+    assert len(calls) == estimate_module.WARMUP_STEPS + max(estimate_module.MIN_STEPS,
+                                                            round(estimate_module.PROBE_SHARE * 200))
+
+
+def test_the_real_steps_are_measured_per_phase(one_thread):
+    """The update step (the batch and its 4 views, two more losses) costs more than a warm-up step: measured, not
+    assumed; no views, and it is the warm-up step; no KNet, no clustering step. (One thread: two OpenMP threads on
+    cores that other processes share stall for seconds at times, which a comparison of two timings cannot take.)"""
+    x = rows(64)
+    cfg = take.TAKEConfig(**SMALL, warmup_epochs=1, update_epochs=1, cluster_epochs=1)
+    steps = estimate_module.step_seconds(x, GEOMETRY, cfg, "cpu", views=np.stack([x] * 4, axis=1))
+    assert steps["batch"] == 32 and steps["warmup"] > 0 and steps["cluster"] > 0 and steps["encode_row"] > 0
+    assert steps["update"] > steps["warmup"]
+    plain = estimate_module.step_seconds(x, GEOMETRY, take.TAKEConfig(**SMALL, assignment="kmeans"), "cpu")
+    assert plain["update"] == plain["warmup"] and plain["cluster"] == 0
+
+
+def test_a_long_run_warns_with_what_it_assumed_and_the_faster_preset(fixed_steps, monkeypatch, caplog):
+    x = rows(64)
     cfg = take.TAKEConfig(**SMALL, warmup_epochs=150, update_epochs=50, cluster_epochs=50)
     faster = take.TAKEConfig(**SMALL, warmup_epochs=4, update_epochs=1, cluster_epochs=1).to_dict()
     monkeypatch.setattr(nodes, "LONG_RUN_SECONDS", 0.0)
-    with caplog.at_level(logging.WARNING, logger=nodes.logger.name):
-        nodes.warn_if_long(x, GEOMETRY, cfg, {"faster": faster}, "cpu", "mnist", has_views=True)
-    [record] = [r for r in caplog.records if r.levelno == logging.WARNING]
-    text = record.getMessage()
+    with caplog.at_level(logging.INFO, logger=nodes.logger.name):
+        nodes.warn_if_long(x, GEOMETRY, cfg, {"faster": faster, "n_clusters": 10}, "cpu", "mnist")
+    [info] = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert "take: training estimated at" in info and "cpu, 2 torch threads on 2 cores, load average 0.0" in info
+    [text] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert "take on mnist: this training will take about" in text and "150 warm-up, 50 update" in text
+    assert "timed on a few steps of each phase on cpu, 2 torch threads on 2 cores, load average 0.0" in text
     assert "--params=take.preset=cpu" in text and "4/1/1 epochs" in text
-    # under the threshold: nothing, and a run already on the faster preset is not offered it
-    caplog.clear()
+
+
+def test_unsteady_steps_make_the_estimate_say_it_is_rough(fixed_steps, monkeypatch, caplog):
+    steady = estimate_module.step_seconds
+    monkeypatch.setattr(estimate_module, "step_seconds", lambda *a, **kw: {**steady(*a, **kw), "spread": 40.0})
+    cfg = take.TAKEConfig(**SMALL, warmup_epochs=4, update_epochs=0, cluster_epochs=0)
+    with caplog.at_level(logging.INFO, logger=nodes.logger.name):
+        nodes.warn_if_long(rows(64), GEOMETRY, cfg, {"faster": None, "n_clusters": 10}, "cpu", "digits")
+    [info] = [r.getMessage() for r in caplog.records if "training estimated at" in r.getMessage()]
+    assert "swung 40x while measured" in info and "OMP_NUM_THREADS=1" in info
+
+
+@pytest.mark.parametrize("faster_epochs", [(150, 50, 50), (140, 50, 50)], ids=["the same settings", "barely faster"])
+def test_a_preset_that_is_not_really_faster_is_not_offered(fixed_steps, monkeypatch, caplog, faster_epochs):
+    cfg = take.TAKEConfig(**SMALL, warmup_epochs=150, update_epochs=50, cluster_epochs=50)
+    w, u, c = faster_epochs
+    faster = take.TAKEConfig(**SMALL, warmup_epochs=w, update_epochs=u, cluster_epochs=c).to_dict()
+    monkeypatch.setattr(nodes, "LONG_RUN_SECONDS", 0.0)
+    with caplog.at_level(logging.WARNING, logger=nodes.logger.name):
+        nodes.warn_if_long(rows(64), GEOMETRY, cfg, {"faster": faster, "n_clusters": 10}, "cpu", "custom")
+    [text] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "take.preset" not in text
+
+
+def test_a_short_run_only_logs_its_estimate(fixed_steps, monkeypatch, caplog):
+    cfg = take.TAKEConfig(**SMALL, warmup_epochs=150, update_epochs=50, cluster_epochs=50)
     monkeypatch.setattr(nodes, "LONG_RUN_SECONDS", 1e9)
-    nodes.warn_if_long(x, GEOMETRY, cfg, {"faster": None}, "cpu", "mnist", has_views=True)
+    with caplog.at_level(logging.INFO, logger=nodes.logger.name):
+        nodes.warn_if_long(rows(64), GEOMETRY, cfg, {"faster": None, "n_clusters": 10}, "cpu", "mnist")
     assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert [r for r in caplog.records if "training estimated at" in r.getMessage()]
 
 
 def test_the_config_offers_the_cpu_preset_unless_it_is_chosen():
-    features = {"name": "digits", "x": np.zeros((20, 64), np.float32), "y": np.arange(20) % 2, "classes": [0, 1]}
+    # rows that differ: K-means' K is resolved on them, and identical rows are refused (data/validation.py)
+    features = {"name": "digits", "x": rows(20), "y": np.arange(20) % 2, "classes": [0, 1]}
     params = {"warmup_epochs": 150, "presets": {"cpu": {"warmup_epochs": 40}}, "preset": None}
     assert nodes.resolve_take_config(params, features, 2, 0)["faster"]["warmup_epochs"] == 40
     assert nodes.resolve_take_config({**params, "preset": "cpu"}, features, 2, 0)["faster"] is None

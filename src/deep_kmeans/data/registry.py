@@ -103,12 +103,13 @@ class DatasetInfo:
     image_side: int | None = None  # gray sets: the native side, used as is
     augmentable: bool = True
     description: str = ""
+    embedded: bool = False  # shipped with a library (no raw folder, nothing to download)
 
 
 DATASETS: dict[str, DatasetInfo] = {
     info.name: info
     for info in [
-        DatasetInfo("digits", "gray", 10, grid=4, image_side=8,
+        DatasetInfo("digits", "gray", 10, grid=4, image_side=8, embedded=True,
                     description="scikit-learn's load_digits, 1,797 8×8 images (embedded, no download)"),
         DatasetInfo("mnist", "gray", 10, grid=4, image_side=28, description="MNIST, 70,000 28×28 digits"),
         DatasetInfo("fashion_mnist", "gray", 10, grid=4, image_side=28,

@@ -28,6 +28,20 @@ _RELEVANT = {
 FEATURES_VERSION = 1  # bump when the extraction code changes what it produces
 
 
+def parameters_for(kind: str, augmentable: bool) -> set[str]:
+    """The ``features`` parameters that act on data of ``kind``: those that shape its features, ``patch`` (every
+    kind), ``grid`` (feature vectors: every kind but pixel images, whose patches come from their side) and
+    ``batch_size`` (the extractors: backbones, sentence encoders). ``views`` only where the data set is augmented."""
+    keys = set(_RELEVANT[kind]) | {"patch"}
+    if kind != "gray":
+        keys.add("grid")
+    if kind in ("rgb", "text"):
+        keys.add("batch_size")
+    if not augmentable:
+        keys.discard("views")
+    return keys
+
+
 def fingerprint(raw: dict, params: dict, seed: int) -> str:
     """A short hash of the raw data and of the parameters that shape its features."""
     h = hashlib.sha256()

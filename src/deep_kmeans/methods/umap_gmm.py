@@ -19,6 +19,7 @@ import numpy as np
 
 from deep_kmeans.data.registry import Geometry
 from deep_kmeans.methods.kit import ClusterEstimator, ClusteringResult, ParamReader, check_inputs, seed_everything
+from deep_kmeans.runtime import torch_threads_kept
 
 
 def _umap():
@@ -61,7 +62,8 @@ def fit_umap_gmm(x: np.ndarray, n_clusters: int, geometry: Geometry, params: dic
     start = time.perf_counter()
     reducer = _umap().UMAP(n_components=n_components, n_neighbors=n_neighbors, min_dist=min_dist, metric=metric,
                            random_state=seed, n_jobs=1, verbose=False, tqdm_kwds={"disable": not progress})
-    z = reducer.fit_transform(x).astype(np.float32)
+    with torch_threads_kept():  # numba's first start resets the process's thread count
+        z = reducer.fit_transform(x).astype(np.float32)
     gmm = GaussianMixture(n_components=n_clusters, covariance_type=covariance, n_init=n_init, random_state=seed)
     labels = gmm.fit_predict(z).astype(np.int64)
     return ClusteringResult(labels=labels, embedding=z, history={"cluster/log_likelihood": [float(gmm.score(z))]},
@@ -73,7 +75,8 @@ def predict_umap_gmm(model: dict, x: np.ndarray, device: str = "auto") -> np.nda
     """The GMM's component of each row of ``x``, embedded by the fitted UMAP (``model`` fitted or as
     :func:`model_state` stores it)."""
     model = model_from_state(model)
-    return model["gmm"].predict(model["umap"].transform(x)).astype(np.int64)
+    with torch_threads_kept():
+        return model["gmm"].predict(model["umap"].transform(x)).astype(np.int64)
 
 
 # The model as plain arrays and values, for a file read without unpickling code (io.SafeTorchDataset). The
@@ -128,7 +131,7 @@ def model_from_state(model: dict) -> dict:
 
     u = model["umap"]
     reducer = _umap().UMAP(**u["params"])
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), torch_threads_kept():
         warnings.simplefilter("ignore")  # the notices of the first fit were shown then
         reducer.fit(u["x"])
     if reducer.embedding_.shape != u["embedding"].shape or not np.allclose(reducer.embedding_, u["embedding"],

@@ -1,4 +1,18 @@
-"""How long a TAKE training will take, from a few timed steps, before any epoch runs."""
+"""How long a TAKE training will take, measured on the spot before any epoch runs.
+
+Each phase's own step runs on a batch of the data on the run's device, the modules the training uses
+(``_PretrainStep`` for the warm-up and update epochs, ``_ClusterStep`` with the optimiser step and the gradient
+clipping for the clustering epochs): first untimed steps (allocation, kernel choice, caches: the first step of a
+fresh module can cost ten steady ones), then timed steps until a short time has passed. The mean of the timed
+steps is that phase's cost per batch: the mean, not the median, because on a loaded machine the stalls between
+steps are part of what the epochs will meet. So the ratios between the phases (an update step carries the batch
+and its 4 views, a clustering step KNet's unrolled projection) are measured for this model, these data and this
+device, not taken from another machine.
+
+Around the epochs: encoding all rows (timed on one inference batch), K-means on z (timed on a sample, scaled to
+the rows), and where the run fits it, UMAP + GMM on z, which is too slow to time here (its first call compiles
+for tens of seconds): that one term is a per-row rate measured on 2 idle CPU cores.
+"""
 
 from __future__ import annotations
 
@@ -8,52 +22,195 @@ import time
 
 import numpy as np
 import torch
+from torch import nn
 
 from deep_kmeans.data.registry import Geometry
-from deep_kmeans.models.losses import reconstruction_loss
+from deep_kmeans.methods.distributed import Group
 from deep_kmeans.methods.kit import resolve_device
 from deep_kmeans.methods.take.config import TAKEConfig
-from deep_kmeans.methods.take.model import build_tae
+from deep_kmeans.methods.take.joint import _ClusterStep
+from deep_kmeans.methods.take.model import _autocast, build_tae
+from deep_kmeans.methods.take.pretrain import _PretrainStep, optimizer, resident
+from deep_kmeans.models.knet import KNet
+from deep_kmeans.models.tae import ContrastiveHead
+from deep_kmeans.runtime import cpu_load, tf32_matmuls
+
+# Each phase: WARMUP_STEPS untimed steps, then timed ones until STEADY_SECONDS have passed (MIN_STEPS at least,
+# MAX_STEPS at most). On a busy machine (runtime.CpuLoad.loaded) OpenMP threads that share cores with other
+# processes stall for seconds at a time: LOADED_STEADY_SECONDS of steps then average over the stalls, as the
+# epochs will.
+WARMUP_STEPS = 2
+MIN_STEPS = 3
+MAX_STEPS = 500
+STEADY_SECONDS = 0.5
+LOADED_STEADY_SECONDS = 3.0
+# ... and never more timed steps than this share of the steps the training itself will take (beyond MIN_STEPS): a
+# training of seconds is not measured for longer than it lasts.
+PROBE_SHARE = 0.05
+# K-means on z: timed on at most this many rows of the probe's z (scaled to all rows), with this many Lloyd
+# iterations per start (scikit-learn stops earlier on well-separated z; the start that converges slowest counts).
+KMEANS_SAMPLE = 4000
+KMEANS_ITERATIONS = 30
+# A warm-started Lloyd refit (knet_centers: refit) after every clustering epoch: a few iterations.
+REFIT_ITERATIONS = 10
+# UMAP (K dims, 30 neighbours) + GMM (10 starts) on z: about 10 s of numba compilation in a fresh process, then
+# about 1.2 ms per row on 2 idle CPU cores (MNIST's 70,000 z: about 85 s; docs/results.md). Not scaled by the load:
+# on a busy machine (load 6 on 2 cores) digits' start took 18 s against these 12 s, where fair sharing says 45 s.
+HEAD_FIXED_SECONDS = 10.0
+HEAD_SECONDS_PER_ROW = 1.2e-3
 
 
-# Per-sample cost of an update step (the original and 4 views through the TAE, the contrastive head) and of a
-# clustering step (KNet's unrolled projection on top of the TAE), relative to a warm-up step: measured on
-# MNIST at the paper's settings, 2 CPU cores (723 / 122 / 628 samples per second).
-UPDATE_STEP_COST = 5.9
-CLUSTER_STEP_COST = 1.15
+def _timed(step, device: torch.device, seconds: float | None = None, runs: int | None = None) -> tuple[float, float]:
+    """Seconds per call of ``step`` in the steady state, timed for ``seconds`` (STEADY_SECONDS by default; see the
+    module's docstring) and at most ``PROBE_SHARE`` of the ``runs`` the training makes of it; and the spread of the
+    timed steps (slowest / fastest: about 1 on a quiet machine)."""
+    seconds = STEADY_SECONDS if seconds is None else seconds
+    most = MAX_STEPS if runs is None else max(MIN_STEPS, min(MAX_STEPS, math.ceil(PROBE_SHARE * runs)))
+
+    def run() -> None:
+        step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    for _ in range(WARMUP_STEPS):
+        run()
+    times = []
+    start = time.perf_counter()
+    while len(times) < most and (len(times) < MIN_STEPS or time.perf_counter() - start < seconds):
+        t = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - t)
+    return float(np.mean(times)), max(times) / max(min(times), 1e-9)
 
 
-def estimate_seconds(x: np.ndarray, geometry: Geometry, cfg: TAKEConfig, device: str = "auto", steps: int = 3,
-                     has_views: bool = True) -> dict:
-    """How long pretraining and clustering of ``cfg`` on ``x`` will take on ``device``, extrapolated from
-    ``steps`` timed warm-up steps on one batch (after an untimed one: allocation, kernel choice).
-
-    Returns seconds ``{"step", "pretrain", "cluster", "total"}``; a rough figure (within about a third), cheap
-    enough to take before every training. Leaves no trace: the real training seeds its own modules.
-    """
+def step_seconds(x: np.ndarray, geometry: Geometry, cfg: TAKEConfig, device: str = "auto",
+                 views: np.ndarray | None = None, augment=None, n_clusters: int = 10) -> dict:
+    """Seconds per batch of ``min(cfg.batch_size, len(x))`` rows of each phase's step, timed here:
+    ``{"warmup", "update", "cluster", "encode_row", "batch", "spread"}``. ``update`` is the warm-up step where there
+    are no views (no ``views``, no ``augment``); ``cluster`` 0 without KNet (``assignment`` other than ``knet``);
+    ``encode_row`` the inference cost of one row; ``spread`` the largest slowest / fastest step of a phase: far above
+    1, other processes stalled the steps and the estimate is rough."""
     dev = resolve_device(device)
-    tae = build_tae(geometry, dataclasses.replace(cfg, compile=False)).to(dev)
-    opt = torch.optim.Adam(tae.parameters(), lr=cfg.lr)
-    xb = torch.from_numpy(np.ascontiguousarray(x[:cfg.batch_size], dtype=np.float32)).to(dev)
+    window = STEADY_SECONDS
+    if cpu_load().loaded and STEADY_SECONDS:  # (STEADY_SECONDS 0, the fewest steps, stays so: the tests' setting)
+        window = LOADED_STEADY_SECONDS
+    cfg = dataclasses.replace(cfg, compile=False)
+    generator = torch.Generator().manual_seed(0)
+    # where the pretraining keeps them: on the device once (pretrain.resident), batches gathered there
+    xt, vt = resident([x, None if views is None else views[:, :4]], dev)
+    b = max(2, min(cfg.batch_size, len(xt)))
 
-    def step() -> None:
-        _, rec = tae(xb)
-        loss = reconstruction_loss(xb, rec, cfg.reconstruction)
+    def batch() -> torch.Tensor:  # a fresh random batch every step, gathered as the epochs gather theirs
+        return torch.randint(len(xt), (b,), generator=generator).to(xt.device)
+
+    tae = build_tae(geometry, cfg).to(dev)
+    head = ContrastiveHead(cfg.latent_dim, cfg.head_hidden, cfg.head_out).to(dev)
+    ccl_logits = nn.Parameter(torch.zeros(2, device=dev))
+    module = _PretrainStep(tae, head, ccl_logits, cfg, Group())
+    opt = optimizer(list(tae.parameters()) + list(head.parameters()) + [ccl_logits], cfg.lr, dev)
+
+    def pretrain_step(update: bool) -> None:  # as pretrain._epoch: no read of the device within an epoch
+        idx = batch()
+        xb = xt[idx].to(dev, non_blocking=True)
+        vb = None
+        if update:
+            vb = (augment(xb, generator) if augment is not None else vt[idx].to(dev, non_blocking=True))
+        with _autocast(dev, cfg.amp):
+            loss, terms = module(xb, vb)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
 
-    step()
+    batches = math.ceil(len(xt) / b)
+    spreads = []
+
+    def timed(step, runs: int) -> float:
+        mean, spread = _timed(step, dev, window, runs)
+        spreads.append(spread)
+        return mean
+
+    with tf32_matmuls(dev):
+        out = {"batch": b, "warmup": timed(lambda: pretrain_step(False), batches * cfg.warmup_epochs)}
+        has_views = vt is not None or augment is not None
+        out["update"] = out["warmup"]
+        if has_views and cfg.update_epochs:
+            out["update"] = timed(lambda: pretrain_step(True), batches * cfg.update_epochs)
+
+    with torch.no_grad():
+        rows = xt[:max(2, min(cfg.predict_batch_size, len(xt)))].to(dev)
+        tae.eval()
+        encodes = math.ceil(len(xt) / len(rows)) * (1 + cfg.cluster_epochs * (cfg.knet_centers == "refit"))
+        out["encode_row"] = timed(lambda: tae.encode(rows), encodes) / len(rows)
+        z = tae.encode(xt[:b].to(dev)).float()
+    tae.train()
+    out["cluster"] = 0.0
+    if cfg.assignment == "knet" and cfg.cluster_epochs:
+        k = max(2, min(n_clusters, b))
+        knet = KNet(z[torch.randperm(len(z), generator=generator)[:k]].cpu(), n_iter=cfg.knet_iters,
+                    alpha=cfg.knet_alpha, lam=cfg.knet_lambda).to(dev)
+        trained = list(tae.parameters()) + list(knet.parameters())
+        cluster_opt = torch.optim.Adam(trained, lr=cfg.cluster_lr or cfg.lr)
+        cluster_module = _ClusterStep(tae, knet, cfg)
+
+        def cluster_step() -> None:  # as joint.cluster: the batch's assignment and losses read every step
+            xb = xt[batch()].to(dev, non_blocking=True)
+            loss, l_r, l_k, s = cluster_module(xb)
+            cluster_opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                nn.utils.clip_grad_norm_(trained, cfg.grad_clip)
+            cluster_opt.step()
+            s.detach().argmax(dim=1).cpu()
+            [float(v.detach()) for v in (loss, l_r, l_k)]  # noqa: B018
+
+        out["cluster"] = timed(cluster_step, batches * cfg.cluster_epochs)
+    out["spread"] = max(spreads)
+    return out
+
+
+def kmeans_seconds(n_rows: int, dim: int, n_clusters: int, n_init, iterations: int, seed: int = 0) -> float:
+    """Seconds of scikit-learn K-means (``n_init`` starts of ``iterations`` Lloyd steps each) on ``n_rows`` × ``dim``,
+    timed on a sample of at most ``KMEANS_SAMPLE`` rows and scaled linearly (Lloyd's cost is linear in the rows)."""
+    from sklearn.cluster import KMeans
+
+    rows = max(n_clusters, min(n_rows, KMEANS_SAMPLE))
+    sample = np.random.default_rng(seed).normal(size=(rows, dim))
     start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    # a full batch's time per step, whatever the size of the probed batch
-    per_step = (time.perf_counter() - start) / steps * cfg.batch_size / len(xb)
-    epoch = per_step * math.ceil(len(x) / cfg.batch_size)
-    pretrain = epoch * (cfg.warmup_epochs + cfg.update_epochs * (UPDATE_STEP_COST if has_views else 1.0))
-    cluster = epoch * cfg.cluster_epochs * CLUSTER_STEP_COST if cfg.assignment == "knet" else 0.0
-    return {"step": per_step, "pretrain": pretrain, "cluster": cluster, "total": pretrain + cluster}
+    KMeans(n_clusters, n_init=n_init, max_iter=iterations, tol=0.0, random_state=seed).fit(sample)
+    return (time.perf_counter() - start) * n_rows / rows
 
 
+def estimate_seconds(x: np.ndarray, geometry: Geometry, cfg: TAKEConfig, device: str = "auto",
+                     views: np.ndarray | None = None, augment=None, n_clusters: int = 10) -> dict:
+    """How long TAKE's training of ``cfg`` on ``x`` takes here: pretraining (warm-up and update epochs), the start
+    of the clustering phase (encoding, K-means on z, the UMAP + GMM head where the config uses it) and the joint
+    epochs (with the refit of the centres after each, for ``knet_centers: refit``).
+
+    Returns seconds ``{"pretrain", "start", "cluster", "total"}``, what they cover (``rows``, ``epochs``: warm-up,
+    update, clustering), the per-batch step times it measured
+    (``steps``: :func:`step_seconds`), ``probe`` (the seconds this measurement took), and what it was measured
+    under: ``device`` and ``machine`` (:class:`~deep_kmeans.runtime.CpuLoad`: threads, cores, load average).
+    Leaves no trace: the training seeds its own modules.
+    """
+    started = time.perf_counter()
+    dev = resolve_device(device)
+    load = cpu_load()
+    n = len(x)
+    steps = step_seconds(x, geometry, cfg, device, views=views, augment=augment, n_clusters=n_clusters)
+    batches = n / steps["batch"]  # the last, smaller batch costs its share of a full one
+    pretrain = batches * (cfg.warmup_epochs * steps["warmup"] + cfg.update_epochs * steps["update"])
+    encode = steps["encode_row"] * n
+    k = max(2, min(n_clusters, n))
+    start = encode + kmeans_seconds(n, cfg.latent_dim, k, cfg.kmeans_n_init, KMEANS_ITERATIONS)
+    uses_head = cfg.assignment == "umap_gmm" or (cfg.assignment == "knet" and cfg.knet_init == "umap_gmm")
+    if uses_head:
+        start += HEAD_FIXED_SECONDS + HEAD_SECONDS_PER_ROW * n
+    cluster = 0.0
+    if cfg.assignment == "knet" and cfg.cluster_epochs:
+        per_epoch = batches * steps["cluster"]
+        if cfg.knet_centers == "refit":
+            per_epoch += encode + kmeans_seconds(n, cfg.latent_dim, k, 1, REFIT_ITERATIONS)
+        cluster = cfg.cluster_epochs * per_epoch
+    return {"pretrain": pretrain, "start": start, "cluster": cluster, "total": pretrain + start + cluster,
+            "rows": n, "epochs": [cfg.warmup_epochs, cfg.update_epochs, cfg.cluster_epochs], "steps": steps,
+            "probe": time.perf_counter() - started, "device": str(dev), "machine": load}

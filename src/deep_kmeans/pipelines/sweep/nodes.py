@@ -141,7 +141,7 @@ def close_child_run(run: dict, scores: dict, assignments_table: pd.DataFrame, **
     run_id = run["run_id"]
     for name, value in logged.items():
         if name.endswith("_plot"):
-            client.log_figure(run_id, value, f"plots/{name[:-len('_plot')]}.png")
+            client.log_figure(run_id, value, f"{name[:-len('_plot')]}.png")  # at the root, as a plain run's
         else:
             log_metric_records(client, run_id, value)
     client.log_dict(run_id, scores, "reports/scores.json")
@@ -176,7 +176,7 @@ def report(parent: dict, runs: pd.DataFrame, compare: dict, dataset: str):
     client = _client(parent)
     client.log_text(parent["run_id"], table.to_csv(index=False), "reports/sweep_table.csv")
     client.log_text(parent["run_id"], markdown, "reports/sweep_table.md")
-    client.log_figure(parent["run_id"], figure, "plots/sweep_bars.png")
+    client.log_figure(parent["run_id"], figure, "sweep_bars.png")
     log_metric_records(client, parent["run_id"], comparison_metrics(table))
     logger.info("sweep on %s: %d child runs\n%s", dataset, len(runs), markdown)
     return table, markdown, figure

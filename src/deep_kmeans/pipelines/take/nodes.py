@@ -83,6 +83,12 @@ def check_umap_neighbors(cfg: take.TAKEConfig, n_rows: int) -> None:
 # A run whose estimated training time passes this gets a warning before it starts (pretrain_take).
 LONG_RUN_SECONDS = 600
 FASTER_PRESET = "cpu"
+# The faster preset is offered only where its own estimate is at most this fraction of the run's: a preset that
+# is no faster (or is the run's own settings under another name) is not worth a rerun.
+FASTER_AT_MOST = 0.67
+# Steps of one phase that took this many times longer than others while timed: other processes stalled them (two
+# OpenMP threads on shared cores: measured from 35 ms to 2.7 s), and the estimate can be several times off.
+UNSTEADY_SPREAD = 4.0
 
 
 def duration(seconds: float) -> str:
@@ -95,27 +101,44 @@ def duration(seconds: float) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
+def assumptions(estimate: dict) -> str:
+    """What an estimate was measured under: ``cpu, 2 torch threads on 2 cores, load average 0.4``, and where its
+    steps were unsteady, by how much."""
+    text = f"{estimate['device']}, {estimate['machine'].describe()}"
+    spread = estimate["steps"]["spread"]
+    if spread >= UNSTEADY_SPREAD:
+        text += (f"; the steps' times swung {spread:.0f}x while measured (other processes stalled them), so this "
+                 "is rough" + ("; OMP_NUM_THREADS=1 makes them steadier" if estimate["machine"].threads > 1 else ""))
+    return text
+
+
 def warn_if_long(x: np.ndarray, geometry: Geometry, cfg: take.TAKEConfig, config: dict, device: str, dataset: str,
-                 has_views: bool) -> dict:
-    """Estimate the training time (:func:`take.estimate_seconds`) and, past ``LONG_RUN_SECONDS``, say so with the
-    faster preset's estimate before any epoch runs. Returns the estimate."""
-    estimate = take.estimate_seconds(x, geometry, cfg, device, has_views=has_views)
-    logger.info("take: training estimated at %s (%.0f ms per step)", duration(estimate["total"]),
-                1000 * estimate["step"])
+                 views: np.ndarray | None = None, augment=None) -> dict:
+    """Estimate the training time (:func:`take.estimate_seconds`, measured here and now) and log it with what it
+    assumed; past ``LONG_RUN_SECONDS``, warn before any epoch runs, with the faster preset's estimate where that
+    preset is really faster. Returns the estimate."""
+    n_clusters = int(config.get("n_clusters") or 10)
+    estimate = take.estimate_seconds(x, geometry, cfg, device, views=views, augment=augment, n_clusters=n_clusters)
+    logger.info("take: training estimated at %s (pretraining %s, K-means start %s, clustering %s; measured on %s)",
+                duration(estimate["total"]), duration(estimate["pretrain"]), duration(estimate["start"]),
+                duration(estimate["cluster"]), assumptions(estimate))
     if estimate["total"] <= LONG_RUN_SECONDS:
         return estimate
-    where = str(resolve_device(device))
-    message = (f"take on {dataset}: this training will take about {duration(estimate['total'])} on {where} "
+    message = (f"take on {dataset}: this training will take about {duration(estimate['total'])} "
                f"({len(x):,} rows; {cfg.warmup_epochs} warm-up, {cfg.update_epochs} update and "
-               f"{cfg.cluster_epochs} clustering epochs; estimated from a few timed steps).")
-    if config.get("faster"):
-        fast = take.TAKEConfig.from_params(config["faster"])
-        quick = take.estimate_seconds(x, geometry, fast, device, has_views=has_views)
-        message += (f" The {FASTER_PRESET} preset (a width-{fast.embed_dim} TAE, {fast.warmup_epochs}/"
-                    f"{fast.update_epochs}/{fast.cluster_epochs} epochs) takes about {duration(quick['total'])}: "
-                    f"--params=take.preset={FASTER_PRESET}.")
-    message += (" A GPU (device=auto picks it) is the paper's setting. Ctrl-C stops the run (MLflow marks it "
-                "KILLED) and the same command resumes from the last checkpoint.")
+               f"{cfg.cluster_epochs} clustering epochs; timed on a few steps of each phase on "
+               f"{assumptions(estimate)}).")
+    faster = take.TAKEConfig.from_params(config["faster"]) if config.get("faster") else None
+    if faster is not None and faster != cfg:
+        quick = take.estimate_seconds(x, geometry, faster, device, views=views, augment=augment,
+                                      n_clusters=n_clusters)
+        if quick["total"] <= FASTER_AT_MOST * estimate["total"]:
+            message += (f" The {FASTER_PRESET} preset (a width-{faster.embed_dim} TAE, {faster.warmup_epochs}/"
+                        f"{faster.update_epochs}/{faster.cluster_epochs} epochs) takes about "
+                        f"{duration(quick['total'])}: --params=take.preset={FASTER_PRESET}.")
+    if str(estimate["device"]).startswith("cpu"):
+        message += " A GPU (device=auto picks it) is the paper's setting."
+    message += " Ctrl-C stops the run (MLflow marks it KILLED) and the same command resumes from the last checkpoint."
     logger.warning(message)
     return estimate
 
@@ -133,7 +156,7 @@ def pretrain_take(features: dict, config: dict, seed: int, device: str, progress
     geometry = Geometry.from_dict(features["geometry"])
     augment = take.view_augmenter(features, cfg, (feature_params or {}).get("views"))
     warn_if_long(features["x"][rows], geometry, cfg, config, device, features["name"],
-                 has_views=views is not None or augment is not None)
+                 views=None if augment is not None else views, augment=augment)
     start = time.perf_counter()
     state, history = take.pretrain(features["x"][rows], None if views is None else views[rows], geometry, cfg,
                                    seed=seed, device=device, progress=progress, store=checkpoints,

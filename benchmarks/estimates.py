@@ -1,0 +1,213 @@
+#!/usr/bin/env python
+"""TAKE's training estimate against the training it estimated: three real ``kedro run --pipeline=take`` runs.
+
+    .venv/bin/python benchmarks/estimates.py                  # digits, MNIST-70k (cpu preset), a custom table
+    .venv/bin/python benchmarks/estimates.py --quick          # the same three at toy sizes: checks the script
+
+Cases (each a ``kedro run --pipeline=take`` of its own process, the user's route: Kedro, MLflow, the catalog):
+
+- ``digits``: the default run, ``--params=dataset=digits``;
+- ``mnist``: all 70,000 MNIST images with the cpu preset, ``--env=offline --params=dataset=mnist,take.preset=cpu``
+  (``bash scripts/fetch_offline_data.sh`` puts MNIST in ``data/01_raw/mnist``);
+- ``custom``: a table this script writes (20,000 rows × 24 columns, 6 Gaussian blobs, with a label column) to
+  ``benchmarks/cache/estimates_table.csv``, ``--params=dataset=custom,custom.path=...,custom.label_column=label``.
+
+For each, the estimate is what the run's ``warn_if_long`` returned (the figure the run printed), and the actual
+times are the run's own nodes: pretraining = the ``take_pretrain`` node less the estimate's own probe; the rest
+= ``take_kmeans_init`` + ``take_cluster`` (encoding, K-means on z, the UMAP + GMM head, the joint epochs). A ratio
+is estimate / actual: within 2× is 0.5 to 2. The load average before and after each run says how busy the
+machine was.
+
+Writes ``benchmarks/results/estimates-<date>.md`` and ``.json`` (``--out-dir`` elsewhere) and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as C  # noqa: E402  (sets up the import path of the project's src/)
+from kedro.framework.hooks import hook_impl  # noqa: E402
+
+CASES = ("digits", "mnist", "custom")
+TABLE_ROWS, TABLE_COLUMNS, TABLE_BLOBS = 20_000, 24, 6
+QUICK_TABLE_ROWS = 2_000
+# --quick: toy sizes that finish in seconds each (the script's check, not a measurement)
+QUICK_TAKE = {"warmup_epochs": 2, "update_epochs": 1, "cluster_epochs": 1}
+
+
+def table(path: Path, rows: int) -> Path:
+    """The custom case's table: ``rows`` × 24 columns around 6 Gaussian centres, and the blob as ``label``."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(TABLE_BLOBS, size=rows)
+    centres = rng.normal(scale=4.0, size=(TABLE_BLOBS, TABLE_COLUMNS))
+    x = centres[labels] + rng.normal(size=(rows, TABLE_COLUMNS))
+    frame = pd.DataFrame(x, columns=[f"f{i}" for i in range(TABLE_COLUMNS)]).assign(label=labels)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+    return path
+
+
+def case_run(case: str, quick: bool) -> tuple[str | None, dict]:
+    """The environment and the runtime parameters of one case (what ``--env`` and ``--params`` say)."""
+    params: dict = {"progress": False}
+    env = None
+    if case == "digits":
+        params["dataset"] = "digits"
+        if quick:
+            params["data"] = {"options": {"digits": {"n_samples": 300}}}
+            params["take"] = {"overrides": {"digits": QUICK_TAKE}}
+    elif case == "mnist":
+        env = "offline"
+        params.update(dataset="mnist", take={"preset": "cpu"})
+        if quick:
+            params["data"] = {"options": {"mnist": {"n_samples": 1000}}}
+            params["take"]["presets"] = {"cpu": {"overrides": {"mnist": QUICK_TAKE}}}
+    elif case == "custom":
+        path = table(C.REPO / "benchmarks" / "cache" / f"estimates_table{'_quick' if quick else ''}.csv",
+                     QUICK_TABLE_ROWS if quick else TABLE_ROWS)
+        params.update(dataset="custom", custom={"path": str(path), "label_column": "label"})
+        if quick:
+            params["take"] = {"overrides": {"custom": QUICK_TAKE}}
+    else:
+        raise SystemExit(f"unknown case {case!r}: one of {', '.join(CASES)}")
+    return env, params
+
+
+class NodeTimes:
+    """A Kedro hook: the wall seconds of every node of the run."""
+
+    def __init__(self):
+        self.started: dict[str, float] = {}
+        self.seconds: dict[str, float] = {}
+
+    @hook_impl
+    def before_node_run(self, node) -> None:
+        self.started[node.name] = time.perf_counter()
+
+    @hook_impl
+    def after_node_run(self, node) -> None:
+        self.seconds[node.name] = time.perf_counter() - self.started.pop(node.name)
+
+
+def child(case: str, quick: bool, out: Path) -> None:
+    """One case in this process: the run, its estimate (as ``warn_if_long`` returned it) and its node times."""
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    from deep_kmeans.pipelines.take import nodes
+
+    estimates: list[dict] = []
+    warn_if_long = nodes.warn_if_long
+
+    def recorded(*args, **kwargs):  # the run's own estimate, and how long the estimating itself took
+        start = time.perf_counter()
+        estimate = warn_if_long(*args, **kwargs)
+        estimates.append({**estimate, "machine": vars(estimate["machine"]),
+                          "estimating_seconds": time.perf_counter() - start})
+        return estimate
+
+    nodes.warn_if_long = recorded
+    env, params = case_run(case, quick)
+    timer = NodeTimes()
+    load_before = os.getloadavg()[0]
+    bootstrap_project(C.REPO)
+    start = time.perf_counter()
+    with KedroSession.create(project_path=C.REPO, env=env, runtime_params=params) as session:
+        session._hook_manager.register(timer)
+        session.run(pipeline_names=["take"])
+    wall = time.perf_counter() - start
+    [estimate] = estimates
+    t = timer.seconds
+    actual_pretrain = t["take_pretrain"] - estimate["estimating_seconds"]
+    actual_rest = t["take_kmeans_init"] + t["take_cluster"]
+    C.write_json(out, {"case": case, "env": env, "params": params, "estimate": estimate, "node_seconds": t,
+                       "actual": {"pretrain": actual_pretrain, "rest": actual_rest,
+                                  "total": actual_pretrain + actual_rest},
+                       "run_seconds": wall, "load_before": load_before, "load_after": os.getloadavg()[0]})
+
+
+def seconds(value: float) -> str:
+    return f"{value:.0f} s" if value >= 10 else f"{value:.1f} s"
+
+
+def pair(estimate: float, actual: float) -> str:
+    """``12 s / 10 s (1.20)``: estimate, actual and their ratio."""
+    return f"{seconds(estimate)} / {seconds(actual)} ({ratio(estimate, actual)})"
+
+
+def ratio(estimate: float, actual: float) -> str:
+    if actual <= 0:
+        return "—"
+    r = estimate / actual
+    return f"{r:.2f}" + ("" if 0.5 <= r <= 2.0 else " ✗")
+
+
+def markdown(results: list[dict]) -> str:
+    head = ("| case | rows | epochs w/u/c | measured on | pretraining est. / actual (ratio) | start + clustering "
+            "est. / actual (ratio) | training est. / actual (ratio) | load before → after |\n"
+            "|---|---:|---|---|---|---|---|---|")
+    lines = [head]
+    for r in results:
+        if "error" in r:
+            lines.append(f"| {r['case']} | | | | failed: {r['error']} | | | |")
+            continue
+        e, a, m = r["estimate"], r["actual"], r["estimate"]["machine"]
+        rest = e["start"] + e["cluster"]
+        cfg = "/".join(map(str, e["epochs"]))
+        load = "n/a" if m["load"] is None else f"{m['load']:.1f}"
+        spread = e["steps"]["spread"]
+        load += f", steps swung {spread:.0f}x" if spread >= 4 else ""
+        threads = f"{m['threads']} thread{'s' if m['threads'] != 1 else ''}"
+        lines.append(f"| {r['case']} | {e['rows']:,} | {cfg} | {e['device']}, {threads}, {m['cores']} cores, "
+                     f"load {load} | {pair(e['pretrain'], a['pretrain'])} | {pair(rest, a['rest'])} "
+                     f"| {pair(e['total'], a['total'])} | {r['load_before']:.1f} → {r['load_after']:.1f} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cases", nargs="+", default=list(CASES), choices=CASES)
+    ap.add_argument("--quick", action="store_true", help="toy sizes: checks that the script works, measures nothing")
+    ap.add_argument("--out-dir", type=Path, default=C.REPO / "benchmarks" / "results")
+    ap.add_argument("--child", choices=CASES, help=argparse.SUPPRESS)
+    ap.add_argument("--json", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args.child, args.quick, args.json)
+        return 0
+    results = []
+    for case in args.cases:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "case.json"
+            command = [sys.executable, __file__, "--child", case, "--json", str(out)]
+            command += ["--quick"] if args.quick else []
+            print(f"{case}: {' '.join(command[1:])}", flush=True)
+            done = subprocess.run(command, cwd=C.REPO)
+            if done.returncode or not out.exists():
+                results.append({"case": case, "error": f"exit code {done.returncode}"})
+                continue
+            result = json.loads(out.read_text())
+        results.append(result)
+    table_md = markdown(results)
+    print("\n" + table_md)
+    stem = f"estimates{'-quick' if args.quick else ''}-{C.today()}"
+    (args.out_dir).mkdir(parents=True, exist_ok=True)
+    (args.out_dir / f"{stem}.md").write_text(table_md + "\n")
+    C.write_json(args.out_dir / f"{stem}.json", {"provenance": C.provenance("auto"), "results": results})
+    print(f"\nwritten: {(args.out_dir / stem).relative_to(C.REPO)}.md and .json")
+    return 0 if all("error" not in r for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
