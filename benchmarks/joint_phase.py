@@ -117,17 +117,16 @@ def parse_kv(items) -> dict:
 
 
 def variant_config(stored: dict, dataset: str, env: str | None, spec: str):
-    """(name, TAKEConfig): the stored pretraining config with the clustering keys of the variant."""
+    """(name, TAKEConfig): the stored pretraining config with the clustering keys that ``kedro run
+    --pipeline=take_cluster`` would take now (the current conf for the data set, or ``preset=NAME``'s), then the
+    variant's own keys."""
     from deep_kmeans.methods import take as T
-    from deep_kmeans.pipelines.take.nodes import CLUSTER_KEYS  # noqa: F401 - the keys a re-clustering takes
+    from deep_kmeans.pipelines.take.nodes import CLUSTER_KEYS
 
     name, _, rest = spec.partition(":")
     sets = parse_kv([rest])
-    preset = sets.pop("preset", None)
-    cfg = dict(stored)
-    if preset is not None:
-        base = take_params(dataset, env, preset=preset)
-        cfg.update({k: base[k] for k in CLUSTER_KEYS if k in base})
+    base = take_params(dataset, env, preset=sets.pop("preset", "auto"))
+    cfg = {**stored, **{k: base[k] for k in CLUSTER_KEYS if k in base}}
     cfg.update(sets)
     return name or "default", T.TAKEConfig.from_params(cfg)
 

@@ -283,3 +283,16 @@ def test_an_array_over_a_tensor_s_memory_is_stored_next_to_the_tensor(tmp_path):
     np.testing.assert_array_equal(back["centers"], m.numpy())
     np.testing.assert_array_equal(back["rows"], m[0].numpy())
     np.testing.assert_array_equal(back["t"], m.T.numpy())
+
+
+def test_folder_datasets_rebuild_from_the_catalog_s_own_config(tmp_path):
+    """`--load-versions` rebuilds the catalog from ``to_config()``: the folder datasets (store, run ledger) must
+    record their own arguments, not the ``{"args", "kwargs"}`` of a twice-wrapped __init__."""
+    from kedro.io import DataCatalog
+
+    config = {"checkpoints": {"type": "deep_kmeans.io.DirectoryStoreDataset", "path": str(tmp_path / "c")},
+              "run_ledger": {"type": "deep_kmeans.ledger.RunLedgerDataset", "path": str(tmp_path / "l")}}
+    described = DataCatalog.from_config(config).to_config()[0]
+    assert described == config
+    rebuilt = DataCatalog.from_config(described)
+    assert rebuilt.load("checkpoints").path == tmp_path / "c"

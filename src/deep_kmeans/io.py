@@ -10,6 +10,7 @@ states, models, assignments): ``.pt`` files, written atomically, refused rather 
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from copy import deepcopy
 from pathlib import Path, PurePosixPath
@@ -38,6 +39,14 @@ class FolderDataset(AbstractDataset[None, Any]):
     def __init__(self, path: str, metadata: dict | None = None):
         self._path = Path(path)
         self.metadata = metadata
+
+    def __init_subclass__(cls, **kwargs):
+        # kedro records a dataset's arguments by wrapping its __init__; a subclass that inherits ours would be
+        # wrapped twice and record ``{"args", "kwargs"}``, which ``catalog.to_config()`` (--load-versions) cannot
+        # build the dataset from again. It gets the unwrapped one, for kedro to wrap once.
+        if "__init__" not in cls.__dict__:
+            cls.__init__ = inspect.unwrap(FolderDataset.__init__)
+        super().__init_subclass__(**kwargs)
 
     def load(self):
         return type(self).opens(self._path)

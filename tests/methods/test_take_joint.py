@@ -105,3 +105,13 @@ def test_the_labels_are_read_only_to_score(blobs, pretrained):
     for k, v in runs[0][0]["tae"].items():
         torch.testing.assert_close(v, runs[1][0]["tae"][k], rtol=0, atol=0)
     assert "joint/knet_acc" not in runs[1][1] and "joint/start_agreement" in runs[1][1]
+
+
+def test_too_few_rows_for_umap_start_from_kmeans_with_a_warning(blobs, pretrained, caplog):
+    x, y, g = blobs
+    cfg = T.TAKEConfig.from_params({**TINY, **DEFAULT_JOINT, "umap_neighbors": 200})  # more than the 120 rows
+    assert cfg.knet_init == "umap_gmm"
+    with caplog.at_level("WARNING"):
+        init = T.kmeans_initialise(x, pretrained, g, cfg, 4, seed=0, device="cpu")
+    assert "too few for KNet's UMAP + GMM start" in caplog.text
+    np.testing.assert_array_equal(init["start_labels"], init["labels"])

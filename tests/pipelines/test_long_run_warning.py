@@ -37,12 +37,14 @@ def fixed_steps(monkeypatch):
 
 def test_the_estimate_puts_each_phase_measured_step_over_its_epochs(fixed_steps):
     x, views = rows(96), np.zeros((96, 4, 64), np.float32)  # 3 batches of 32 per epoch
-    cfg = take.TAKEConfig(**SMALL, warmup_epochs=4, update_epochs=2, cluster_epochs=3, knet_centers="refit")
+    cfg = take.TAKEConfig(**SMALL, warmup_epochs=4, update_epochs=2, cluster_epochs=3, knet_centers="refit",
+                          knet_init="kmeans")
     e = take.estimate_seconds(x, GEOMETRY, cfg, device="cpu", views=views)
     assert e["pretrain"] == pytest.approx(3 * (4 * 0.010 + 2 * 0.050))
     encode = 96 * 1e-4
     assert e["start"] == pytest.approx(encode + 0.5)  # encoding, K-means on z (no head: knet_init kmeans)
-    assert e["cluster"] == pytest.approx(3 * (3 * 0.020 + encode + 0.5))  # each epoch: its steps, then the refit
+    # each epoch: its steps, then z of all rows, the diagnostics' K-means and the refit
+    assert e["cluster"] == pytest.approx(3 * (3 * 0.020 + encode + 0.5 + 0.5))
     assert e["total"] == pytest.approx(e["pretrain"] + e["start"] + e["cluster"])
     assert e["device"] == "cpu" and e["machine"].threads == 2
     # no views: the update epochs cost what warm-up epochs do; no KNet: no joint phase, the head in the start

@@ -117,8 +117,8 @@ def test_unseen_split_reports_both_parts(scratch_project):
     ({"take": {"knet_lambda": 2.0}}, r"\[0, 1\]", "schema"),
     ({"take": {"overrides": {"digits": {**TINY_TAKE, "heads": 3}}}}, "divisible", "schema"),
     ({"features": {"patch": 3}}, "does not divide", "node"),
-    ({"take": {"umap_neighbors": 300, "overrides": {"digits": {**TINY_TAKE, "knet_init": "umap_gmm"}}}},
-     r"take.umap_neighbors = 300 must be smaller than the 300 training rows for take.knet_init=umap_gmm", "node"),
+    ({"take": {"umap_neighbors": 300, "overrides": {"digits": {**TINY_TAKE, "assignment": "umap_gmm"}}}},
+     r"take.umap_neighbors = 300 must be smaller than the 300 training rows for take.assignment=umap_gmm", "node"),
 ])
 def test_bad_parameters_fail_fast_and_mark_the_run_failed(scratch_project, params, match, checked_by):
     """What the parameters alone show is refused before the MLflow run opens (schema.py); what needs the data

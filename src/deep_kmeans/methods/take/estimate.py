@@ -29,9 +29,8 @@ from deep_kmeans.methods.distributed import Group
 from deep_kmeans.methods.kit import resolve_device
 from deep_kmeans.methods.take.config import TAKEConfig
 from deep_kmeans.methods.take.joint import _ClusterStep
-from deep_kmeans.methods.take.model import _autocast, build_tae
+from deep_kmeans.methods.take.model import _autocast, build_knet, build_tae
 from deep_kmeans.methods.take.pretrain import _PretrainStep, optimizer, resident
-from deep_kmeans.models.knet import KNet
 from deep_kmeans.models.tae import ContrastiveHead
 from deep_kmeans.runtime import cpu_load, tf32_matmuls
 
@@ -139,29 +138,32 @@ def step_seconds(x: np.ndarray, geometry: Geometry, cfg: TAKEConfig, device: str
     with torch.no_grad():
         rows = xt[:max(2, min(cfg.predict_batch_size, len(xt)))].to(dev)
         tae.eval()
-        encodes = math.ceil(len(xt) / len(rows)) * (1 + cfg.cluster_epochs * (cfg.knet_centers == "refit"))
+        # z of all rows at the start, and after every joint epoch (the eval scale, the centres, the diagnostics)
+        encodes = math.ceil(len(xt) / len(rows)) * (1 + cfg.cluster_epochs)
         out["encode_row"] = timed(lambda: tae.encode(rows), encodes) / len(rows)
         z = tae.encode(xt[:b].to(dev)).float()
     tae.train()
     out["cluster"] = 0.0
     if cfg.assignment == "knet" and cfg.cluster_epochs:
         k = max(2, min(n_clusters, b))
-        knet = KNet(z[torch.randperm(len(z), generator=generator)[:k]].cpu(), n_iter=cfg.knet_iters,
-                    alpha=cfg.knet_alpha, lam=cfg.knet_lambda).to(dev)
-        trained = list(tae.parameters()) + list(knet.parameters())
+        knet = build_knet(z[torch.randperm(len(z), generator=generator)[:k]].cpu(), cfg).to(dev)
+        knet.M.requires_grad_(cfg.knet_centers == "learn")
+        trained = list(tae.parameters()) + (list(knet.parameters()) if cfg.knet_centers == "learn" else [])
         cluster_opt = torch.optim.Adam(trained, lr=cfg.cluster_lr or cfg.lr)
         cluster_module = _ClusterStep(tae, knet, cfg)
+        targets = torch.randint(0, k, (len(xt),), generator=generator).to(dev)
+        confident = torch.ones(len(xt), dtype=torch.bool, device=dev)
 
-        def cluster_step() -> None:  # as joint.cluster: the batch's assignment and losses read every step
-            xb = xt[batch()].to(dev, non_blocking=True)
-            loss, l_r, l_k, s = cluster_module(xb)
+        def cluster_step() -> None:  # as joint.cluster: assignments and losses stay on the device
+            rows = batch().to(dev)
+            loss, terms, s = cluster_module(xt[rows.to(xt.device)].to(dev, non_blocking=True), targets[rows],
+                                            confident[rows])
             cluster_opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip > 0:
                 nn.utils.clip_grad_norm_(trained, cfg.grad_clip)
             cluster_opt.step()
-            s.detach().argmax(dim=1).cpu()
-            [float(v.detach()) for v in (loss, l_r, l_k)]  # noqa: B018
+            s.detach().argmax(dim=1)
 
         out["cluster"] = timed(cluster_step, batches * cfg.cluster_epochs)
     out["spread"] = max(spreads)
@@ -184,7 +186,8 @@ def estimate_seconds(x: np.ndarray, geometry: Geometry, cfg: TAKEConfig, device:
                      views: np.ndarray | None = None, augment=None, n_clusters: int = 10) -> dict:
     """How long TAKE's training of ``cfg`` on ``x`` takes here: pretraining (warm-up and update epochs), the start
     of the clustering phase (encoding, K-means on z, the UMAP + GMM head where the config uses it) and the joint
-    epochs (with the refit of the centres after each, for ``knet_centers: refit``).
+    epochs (each ending with z of all rows and the diagnostics' K-means, and the refit of the centres for
+    ``knet_centers: refit``).
 
     Returns seconds ``{"pretrain", "start", "cluster", "total"}``, what they cover (``rows``, ``epochs``: warm-up,
     update, clustering), the per-batch step times it measured
@@ -207,9 +210,11 @@ def estimate_seconds(x: np.ndarray, geometry: Geometry, cfg: TAKEConfig, device:
         start += HEAD_FIXED_SECONDS + HEAD_SECONDS_PER_ROW * n
     cluster = 0.0
     if cfg.assignment == "knet" and cfg.cluster_epochs:
-        per_epoch = batches * steps["cluster"]
+        # every epoch ends with z of all rows and the diagnostics' K-means on it (one start), and for
+        # knet_centers refit the Lloyd refit of the centres
+        per_epoch = batches * steps["cluster"] + encode + kmeans_seconds(n, cfg.latent_dim, k, 1, KMEANS_ITERATIONS)
         if cfg.knet_centers == "refit":
-            per_epoch += encode + kmeans_seconds(n, cfg.latent_dim, k, 1, REFIT_ITERATIONS)
+            per_epoch += kmeans_seconds(n, cfg.latent_dim, k, 1, REFIT_ITERATIONS)
         cluster = cfg.cluster_epochs * per_epoch
     return {"pretrain": pretrain, "start": start, "cluster": cluster, "total": pretrain + start + cluster,
             "rows": n, "epochs": [cfg.warmup_epochs, cfg.update_epochs, cfg.cluster_epochs], "steps": steps,

@@ -3,6 +3,7 @@ train jointly on L_r + λ3 L_k (eq. 15)."""
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
@@ -23,6 +24,12 @@ from deep_kmeans.methods.take.diagnostics import joint_diagnostics, knet_assign
 from deep_kmeans.methods.take.model import (_autocast, _digest, _nearest, build_knet, check_inputs, encode, fit_head,
                                             load_tae)
 from deep_kmeans.methods.take.pretrain import _batches
+
+logger = logging.getLogger(__name__)
+
+# z of all rows inside the training (KNet's σ, the centres' update) is encoded in chunks of this many rows, not of
+# predict_batch_size: a kernel's sums follow the chunk, and an option that only scores must not change the training
+TRAIN_ENCODE_ROWS = 2048
 
 
 class _ClusterStep(nn.Module):
@@ -74,7 +81,11 @@ def kmeans_initialise(x: np.ndarray, pretrained: dict, geometry: Geometry, cfg: 
         centers, labels, inertia = kmeans_init(z, n_clusters, seed=seed, n_init=cfg.kmeans_n_init)
         start_centers, start_labels = centers, labels
         if cfg.knet_init == "umap_gmm" and cfg.assignment == "knet":
-            start_centers, start_labels, _ = head_start(z, cfg, centers, seed, progress)
+            if cfg.umap_neighbors < len(z):
+                start_centers, start_labels, _ = head_start(z, cfg, centers, seed, progress)
+            else:
+                logger.warning("take: %d rows are too few for KNet's UMAP + GMM start (take.umap_neighbors = %d): "
+                               "starting from K-means on z", len(z), cfg.umap_neighbors)
         # only where self-training keeps the confident rows alone (knet_confidence > 0; the default keeps every row)
         start_confidence = (neighbour_agreement(z, start_labels)
                             if cfg.assignment == "knet" and cfg.knet_target_weight > 0 and cfg.knet_confidence > 0
@@ -159,7 +170,7 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
                  torch.as_tensor(np.asarray(confidence) >= cfg.knet_confidence, device=dev))
     previous = targets.clone()
     with torch.no_grad():
-        knet.set_sigma(_encode_rows(tae, xt, cfg.predict_batch_size))
+        knet.set_sigma(_encode_rows(tae, xt))
     state = group.on_main(ckpt.load)
     if state is not None:
         tae.load_state_dict(state["tae"])
@@ -223,7 +234,7 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
 
 
 @torch.no_grad()
-def _encode_rows(tae: TransformerAutoencoder, xt: torch.Tensor, batch_size: int) -> torch.Tensor:
+def _encode_rows(tae: TransformerAutoencoder, xt: torch.Tensor, batch_size: int = TRAIN_ENCODE_ROWS) -> torch.Tensor:
     """z of every row of the device tensor ``xt``, the TAE in eval mode (its mode is restored)."""
     was = tae.training
     tae.eval()
@@ -237,7 +248,7 @@ def _end_of_epoch(tae: TransformerAutoencoder, knet: KNet, xt: torch.Tensor, cfg
                   y: np.ndarray | None, seed: int, start: torch.Tensor) -> dict:
     """After an epoch, on z of all rows: KNet's eval scale, the centres' update (``knet_centers`` refit or mean),
     then the diagnostics."""
-    z = _encode_rows(tae, xt, cfg.predict_batch_size)
+    z = _encode_rows(tae, xt)
     knet.set_sigma(z)
     if cfg.knet_centers == "refit":  # Lloyd from the current M, on the device (cluster k stays cluster k)
         knet.M.copy_(lloyd(z, knet.M.T)[0].T)

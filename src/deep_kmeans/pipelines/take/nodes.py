@@ -20,7 +20,6 @@ from deep_kmeans.methods import take
 from deep_kmeans.methods.config import AUTO_PRESET, chosen_preset, params_for, resolve_n_clusters
 from deep_kmeans.methods.kit import ParamReader, kmeans_init
 from deep_kmeans.methods.umap_gmm import model_state
-from deep_kmeans.runtime import resolve_device
 from deep_kmeans.features.build import features_like
 from deep_kmeans.pipelines.data.nodes import load_raw_data
 from deep_kmeans.pipelines.evaluation.nodes import as_mlflow_metrics, assignments_table
@@ -71,13 +70,12 @@ def resolve_take_config(params: dict, features: dict, n_clusters, data_seed: int
 
 
 def check_umap_neighbors(cfg: take.TAKEConfig, n_rows: int) -> None:
-    """Before any training: UMAP (the umap_gmm head or KNet's umap_gmm start) needs more rows than neighbours."""
-    uses = (["take.assignment=umap_gmm"] if cfg.assignment == "umap_gmm" else []) + (
-        ["take.knet_init=umap_gmm"] if cfg.knet_init == "umap_gmm" and cfg.assignment == "knet" else [])
-    if uses and cfg.umap_neighbors >= n_rows:
+    """Before any training: the UMAP + GMM head needs more rows than neighbours. (KNet's UMAP + GMM start falls back
+    to K-means' start on so few rows, with a warning: :func:`take.kmeans_initialise`.)"""
+    if cfg.assignment == "umap_gmm" and cfg.umap_neighbors >= n_rows:
         raise ParameterError(f"take.umap_neighbors = {cfg.umap_neighbors} must be smaller than the {n_rows} training "
-                             f"rows for {' and '.join(uses)}: lower it (--params=take.umap_neighbors=...) or use "
-                             "take.knet_init=kmeans and take.assignment=knet")
+                             "rows for take.assignment=umap_gmm: lower it (--params=take.umap_neighbors=...) or use "
+                             "take.assignment=knet")
 
 
 # A run whose estimated training time passes this gets a warning before it starts (pretrain_take).
