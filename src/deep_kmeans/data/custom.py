@@ -15,7 +15,8 @@ Every problem is reported before any long work, naming the file, what is wrong a
 unreadable files, no rows, no numeric columns, NaN or infinite cells (``nan: error`` says how many and in
 which columns; ``nan: drop`` drops those rows and says how many), a label column that does not exist, an
 image folder without images, rows that are all identical (nothing to cluster). The record's kind is
-``vector`` (tables and arrays) or ``rgb`` (images).
+``vector`` (tables and arrays) or ``rgb`` (images); ``image_layout`` says whether the rows of a table or array
+are images (declared with ``image_shape=HxW[xC]``, or detected: :mod:`deep_kmeans.data.image_layout`).
 
 Reading is bounded: before a byte is read, a path that is not a regular file or folder (a device such as a
 link to ``/dev/zero``, a FIFO, a socket) is refused, and so is a file (or an image folder, or the arrays
@@ -32,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from deep_kmeans.data.image_layout import image_layout
 from deep_kmeans.data.validation import check_distinct_rows
 from deep_kmeans.errors import UserError
 
@@ -133,7 +135,7 @@ def describe_sources() -> str:
 
 def read_custom(source: CustomSource | str | Path, *, label_column: str | None = None, id_column: str | None = None,
                 nan: str = "error", image_size: int = 32, max_rows: int | None = None,
-                max_bytes: int | str | None = "auto", optional_columns: bool = False) -> dict:
+                max_bytes: int | str | None = "auto", optional_columns: bool = False, image_shape="auto") -> dict:
     """The ``raw_data`` record of the user's data (see the module docstring).
 
     The record has the usual keys plus ``ids`` (list of str, or None), ``columns`` (feature names of a table,
@@ -141,6 +143,9 @@ def read_custom(source: CustomSource | str | Path, *, label_column: str | None =
     signature is made of, or None); ``y`` is None and ``classes`` empty when there are no labels.
     ``optional_columns``: a label or id column that the table lacks is not an error (new rows to assign by a
     model trained with one: they may come without labels).
+    ``image_shape``: whether the rows of a table or array are images (``auto``: detected where unambiguous;
+    ``none``; ``HxW[xC]``): the record's ``image_layout`` (:func:`deep_kmeans.data.image_layout.image_layout`),
+    None for a table and for an image folder (which the backbone reads).
     """
     path = source.path if isinstance(source, CustomSource) else Path(source).expanduser()
     if path is None:
@@ -158,7 +163,7 @@ def read_custom(source: CustomSource | str | Path, *, label_column: str | None =
                         "Put each class's images in a sub-folder instead (class sub-folders give the labels).")
         record = read_image_folder(path, image_size=image_size)
         check_distinct_rows(record["x"], None, str(path))
-        return record
+        return {**record, "image_layout": None}
     suffix = path.suffix.lower()
     if suffix in TABLE_SUFFIXES:
         record = read_table(path, label_column=label_column, id_column=id_column, nan=nan,
@@ -174,6 +179,7 @@ def read_custom(source: CustomSource | str | Path, *, label_column: str | None =
         raise _fail(path, f"{len(record['x'])} rows, more than custom.max_rows={max_rows}",
                     "Raise custom.max_rows or sample the file first.")
     check_distinct_rows(record["x"], None, str(path))  # constant data: said here, before any feature or training
+    record["image_layout"] = image_layout(record["x"], image_shape, str(path))
     return record
 
 
