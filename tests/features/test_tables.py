@@ -123,3 +123,28 @@ def test_a_square_side_not_divisible_by_4_keeps_its_native_side():
     x = rng.integers(0, 255, (20, 900)).astype(np.float32)
     f = build_features(_raw(x, layout={"shape": [30, 30, 1], "how": "declared", "why": "t"}), {}, seed=0)
     assert f["geometry"] == {"dim": 900, "channels": 1, "side": 30, "patch": 6}  # 5×5 patches, no padding
+
+
+def test_a_text_table_goes_through_the_sentence_encoder_with_synonym_views(tmp_path, tiny_bert, ppdb_file,
+                                                                            nltk_root):
+    import pandas as pd
+
+    from deep_kmeans.data.custom import read_custom
+
+    tokenizer, model = tiny_bert
+    encoder = tmp_path / "encoder"
+    tokenizer.save_pretrained(encoder)
+    model.save_pretrained(encoder)
+    path = tmp_path / "notes.csv"
+    texts = [f"{a} {b} {c}" for a in ("the good car", "a big dog", "the red car", "good news")
+             for b in ("is", "runs") for c in ("fast", "nice")][:12]
+    pd.DataFrame({"note": texts, "label": [0, 1] * 6}).to_csv(path, index=False)
+    raw = read_custom(path, label_column="label")
+    params = {"text_encoder": str(encoder), "batch_size": 4,
+              "text_augment": {"source": "ppdb", "ppdb_path": str(ppdb_file), "aug_p": 0.5}}
+    f = build_features(raw, params, seed=0, device="cpu", progress=False)
+    assert f["x"].shape == (12, 32) and f["views"].shape == (12, 4, 32)
+    # (the tiny tokenizer maps these words to [UNK], so the views' embeddings equal the rows'; the synonyms
+    # themselves are test_text.py's)
+    assert np.isfinite(f["views"]).all()
+    assert f["geometry"]["dim"] == 32 and f["extractor"] == str(encoder)

@@ -73,9 +73,9 @@ def fingerprint(raw: dict, params: dict, seed: int) -> str:
 
 def _views_on(params: dict, raw: dict) -> bool:
     """Whether ``raw`` gets augmented views: the built-in sets that have them, and all your own data (image
-    views for images and image arrays, tabular views for tables), unless ``features.views.enabled`` is false."""
-    augmentable = get_dataset_info(raw["name"]).augmentable or (raw["name"] == "custom" and raw["kind"] in ("rgb",
-                                                                                                           "vector"))
+    views for images and image arrays, tabular views for tables, synonym views for texts), unless ``features.views.enabled`` is false."""
+    augmentable = get_dataset_info(raw["name"]).augmentable or (
+        raw["name"] == "custom" and raw["kind"] in ("rgb", "vector", "text"))
     return bool((params.get("views") or {}).get("enabled", True)) and augmentable
 
 
