@@ -11,8 +11,10 @@ FEATURES = {"backbone": "resnet50", "backbone_weights": None, "text_encoder": "b
             "text_pooling": "mean", "text_max_length": 64, "batch_size": 128,
             "views": {"enabled": True, "crop_scale": [0.6, 1.0], "max_rotation": 15.0},
             "text_augment": {"source": "wordnet", "ppdb_path": None, "wordnet_dir": None, "aug_p": 0.3},
-            "patch": None, "grid": None, "standardize": "zscore"}
-CUSTOM = {"path": None, "label_column": None, "id_column": None, "nan": "error", "image_size": 32}
+            "patch": None, "grid": None, "standardize": "auto",
+            "tabular_views": {"corruption": 0.3, "masking": 0.0, "noise": 0.0}}
+CUSTOM = {"path": None, "label_column": None, "id_column": None, "nan": "error", "image_size": 32,
+          "image_shape": "auto"}
 DATA = {"raw_root": "data/01_raw", "raw_dirs": {"mnist": "/m"}, "download": False,
         "options": {"digits": {"n_samples": 300}, "mnist": {"n_samples": None}}}
 
@@ -44,14 +46,19 @@ def test_features_keep_what_acts_on_the_input_kind():
     assert set(applicable_params("features", FEATURES, "agnews")) == {
         "text_encoder", "text_pooling", "text_max_length", "text_augment", "batch_size", "views", "patch", "grid"}
     assert set(applicable_params("features", FEATURES, "reuters10k")) == {"patch", "grid"}  # tf-idf, no views
-    assert set(applicable_params("features", FEATURES, "custom")) == {"standardize", "patch", "grid"}  # a table
+    # your own table or array: its transform and its views (image views where its rows are images, known once read)
+    assert set(applicable_params("features", FEATURES, "custom")) == {"standardize", "views", "tabular_views",
+                                                                      "patch", "grid"}
+    assert "tabular_views" not in applicable_params("features", FEATURES, "digits")
 
 
 def test_custom_options_only_for_your_own_data_and_its_kind(tmp_path):
     assert applicable_params("custom", CUSTOM, "digits") == {}
     table = RunInput.of("custom", Catalog(custom_source=CustomSource(str(tmp_path / "t.csv"))))
     assert table.kind == "vector"
-    assert set(applicable_params("custom", CUSTOM, table)) == {"path", "label_column", "id_column", "nan"}
+    assert table.augmentable  # tabular views
+    assert set(applicable_params("custom", CUSTOM, table)) == {"path", "label_column", "id_column", "nan",
+                                                               "image_shape"}
     folder = RunInput.of("custom", Catalog(custom_source=CustomSource(str(tmp_path))))
     assert folder.kind == "rgb" and folder.augmentable
     assert set(applicable_params("custom", CUSTOM, folder)) == {"path", "image_size"}

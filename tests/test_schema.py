@@ -94,6 +94,11 @@ def test_a_key_added_to_conf_base_does_not_escape(load):
      "take.presets.cpu.overrides.mnist.embed_dim = 0 is invalid: expected an integer ≥ 1"),
     ({"kmeans": {"n_init": 0}}, "kmeans.n_init = 0 is invalid"),
     ({"features": {"views": {"crop_scale": [0.9, 0.1]}}}, "features.views.crop_scale = [0.9, 0.1] is invalid"),
+    ({"features": {"standardize": "robust"}}, "features.standardize = 'robust' is invalid: expected one of auto, zscore"),
+    ({"features": {"tabular_views": {"corruption": 1.5}}},
+     "features.tabular_views.corruption = 1.5 is invalid: expected a number in [0, 1]"),
+    ({"features": {"tabular_views": {"noise": -1.0}}}, "features.tabular_views.noise = -1.0 is invalid: expected a number ≥ 0"),
+    ({"custom": {"image_shape": "28by28"}}, "custom.image_shape = '28by28' is invalid: expected auto (detect images)"),
     ({"tune": {"trials": 0}}, "tune.trials = 0 is invalid: expected an integer ≥ 1"),
     ({"sweep": {"methods": ["dek"]}}, "sweep.methods: unknown method(s) 'dek'"),
     ({"sweep": {"seeds": [0, 0]}}, "sweep.seeds repeats an entry"),
@@ -118,6 +123,8 @@ def test_a_bad_value_names_the_parameter_the_value_and_what_is_allowed(load, run
     ({"features": {"views": {"max_rotaton": 3.0}}}, "features.views.max_rotaton: unknown parameter (did you mean 'max_rotation'?)"),
     ({"tune": {"space": {"lrr": {"low": 0.1, "high": 1.0}}}}, "tune.space.lrr: not a parameter of dec (did you mean 'lr'?)"),
     ({"custom": {"pth": "x.csv"}}, "custom.pth: unknown parameter (did you mean 'path'?)"),
+    ({"features": {"tabular_views": {"corruptoin": 0.1}}},
+     "features.tabular_views.corruptoin: unknown parameter (did you mean 'corruption'?)"),
 ])
 def test_unknown_keys_at_every_level_name_the_closest_known_one(load, runtime, expected):
     found = problems(load, runtime)

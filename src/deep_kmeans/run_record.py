@@ -12,8 +12,9 @@ differ, and no run shows a setting it never used:
 - ``data``: the current data set's ``options`` and ``raw_dirs`` entry; ``raw_root`` and ``download`` only for a
   data set read from files (not the embedded digits, not your own data, whose path is ``custom.path``);
 - ``features``: only what acts on the input kind (:func:`deep_kmeans.features.build.parameters_for`): pixels
-  get ``views`` and ``patch``; backbone and sentence-encoder settings only where those run; ``standardize`` only
-  for tables;
+  get ``views`` and ``patch``; backbone and sentence-encoder settings only where those run; ``standardize``,
+  ``views`` and ``tabular_views`` only for your own tables and arrays (whose rows may be images: that is known only
+  once the data is read, so both kinds of views are recorded);
 - ``custom``: only for ``dataset=custom``, and there ``image_size`` only for an image folder, the table options
   only for a table.
 """
@@ -29,7 +30,7 @@ from deep_kmeans.features.build import parameters_for
 from deep_kmeans.methods.config import params_for
 
 # custom.* options that act on a table or array, and on an image folder
-TABLE_OPTIONS = ("label_column", "id_column", "nan")
+TABLE_OPTIONS = ("label_column", "id_column", "nan", "image_shape")
 FOLDER_OPTIONS = ("image_size",)
 
 
@@ -56,7 +57,9 @@ class RunInput:
 
     @property
     def augmentable(self) -> bool:
-        return self.dataset == "custom" and self.kind == "rgb" or (
+        """Your own data always gets views (image views, or tabular views for a table); the built-in sets where
+        the registry says so."""
+        return self.dataset == "custom" and self.kind in ("rgb", "vector") or (
             self.dataset in DATASETS and DATASETS[self.dataset].augmentable)
 
 

@@ -201,6 +201,19 @@ def _custom(p: ParamReader) -> None:
     p.choice("nan", "error", NAN_POLICIES, nullable=False)
     p.int("image_size", 32, min=8, nullable=False)
     p.int("max_bytes", "auto", min=1, nullable=False, also=("auto",))
+    _image_shape(p)
+
+
+def _image_shape(p: ParamReader) -> None:
+    """``custom.image_shape``: auto, none or HxW[xC] (data/image_layout.py says what each does)."""
+    from deep_kmeans.data.image_layout import parse_image_shape
+
+    value = p.get("image_shape", "auto")
+    try:
+        parse_image_shape(value)
+    except ParameterError:
+        p._fail("image_shape", value, "auto (detect images), none (a table) or HxW / HxWxC with C 1 or 3 "
+                "(e.g. 28x28, 32x32x3)", "auto")
 
 
 def _features(p: ParamReader) -> None:
@@ -212,7 +225,13 @@ def _features(p: ParamReader) -> None:
     p.int("batch_size", 128, min=1, nullable=False)
     p.int("patch", None, min=1)
     p.int("grid", None, min=1)
-    p.choice("standardize", "zscore", ("zscore", "minmax", "none"), nullable=False)
+    from deep_kmeans.features.tables import STANDARDIZE, TABULAR_VIEW_DEFAULTS
+
+    p.choice("standardize", "auto", STANDARDIZE, nullable=False)
+    tabular = ParamReader(p.mapping("tabular_views"), "features.tabular_views", collect=True, conf_file=p.conf_file)
+    for key, default in TABULAR_VIEW_DEFAULTS.items():
+        tabular.float(key, default, min=0.0, max=None if key == "noise" else 1.0, nullable=False)
+    tabular.reject_unknown(ignore=())
     views = ParamReader(p.mapping("views"), "features.views", collect=True, conf_file=p.conf_file)
     views.bool("enabled", True, nullable=False)
     scale = views.get("crop_scale", [0.6, 1.0])
@@ -228,7 +247,7 @@ def _features(p: ParamReader) -> None:
     augment.text("wordnet_dir", None)
     augment.float("aug_p", 0.3, min=0.0, max=1.0, nullable=False)
     augment.reject_unknown(ignore=())
-    p.errors += views.errors + augment.errors
+    p.errors += views.errors + augment.errors + tabular.errors
 
 
 def _sweep(p: ParamReader) -> None:

@@ -165,3 +165,28 @@ def test_a_table_records_its_column_types_and_id_and_label_columns(tmp_path, tab
         read_custom(tmp_path / "new.csv", label_column="species", id_column="name")
     raw = read_custom(tmp_path / "new.csv", label_column="species", id_column="name", optional_columns=True)
     assert raw["y"] is None and raw["ids"][0] == "row0" and raw["table_schema"]["label_column"] is None
+
+
+def test_a_column_of_free_text_makes_a_text_record(tmp_path):
+    from deep_kmeans.data.custom import is_text_column
+
+    path = tmp_path / "news.csv"
+    titles = [f"the {w} car is red number {i}" for i, w in enumerate(["good", "big", "fast", "red"] * 5)]
+    pd.DataFrame({"id": range(20), "title": titles, "topic": ["a", "b"] * 10}).to_csv(path, index=False)
+    raw = validate_raw(read_custom(path, label_column="topic", id_column="id"), path)
+    assert raw["kind"] == "text" and raw["x"] is None and raw["texts"] == titles
+    assert raw["columns"] == ["title"] and raw["classes"] == ["a", "b"] and raw["ids"][:2] == ["0", "1"]
+    assert raw["table_schema"]["columns"] == {"title": "string"}
+    assert is_text_column(pd.Series(titles)) and not is_text_column(pd.Series(["Biscoe", "Dream", "Biscoe"] * 5))
+
+
+def test_categories_and_text_beside_numbers_are_errors_that_say_what_to_do(tmp_path):
+    path = tmp_path / "mixed.csv"
+    pd.DataFrame({"island": ["Biscoe", "Dream"] * 5, "mass": np.arange(10.0)}).to_csv(path, index=False)
+    with pytest.raises(CustomDataError, match="non-numeric columns island"):
+        read_custom(path)
+    path = tmp_path / "both.csv"
+    pd.DataFrame({"note": [f"a long note number {i}" for i in range(10)], "mass": np.arange(10.0)}).to_csv(path,
+                                                                                                        index=False)
+    with pytest.raises(CustomDataError, match=r"text columns \(note\) beside numeric feature columns \(mass\)"):
+        read_custom(path)

@@ -168,3 +168,30 @@ def test_an_image_folder_through_the_backbone(scratch_project, tmp_path):
     feats = scratch_project.latest("data/04_feature/custom/features.pt")
     assert feats.exists()
     mlflow.set_tracking_uri(None)
+
+
+def test_an_image_array_pretrains_with_image_views_logged_as_they_apply(scratch_project, caplog):
+    """The digits as an .npz of 0-16 pixels: detected as 8×8 images (said in the log), kept at their scale, and
+    TAKE's update epochs learn from their crops and rotations (L_cl and L_ccl logged); MLflow records the
+    custom options and the views."""
+    import logging
+
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    path = scratch_project.path / "digits.npz"
+    np.savez(path, X=digits.data[:300], y=digits.target[:300])
+    params = custom_params(path, n_clusters=None)
+    # pretraining + K-means on z (Table 12's assignment): what the views act on, without the joint phase
+    params["take"] = {"overrides": {"custom": {**TINY_TAKE, "warmup_epochs": 2, "update_epochs": 1,
+                                              "cluster_epochs": 0, "assignment": "kmeans"}}}
+    with caplog.at_level(logging.INFO, logger="deep_kmeans"):
+        scratch_project.run("take", params)
+    assert "8×8 images (detected" in caplog.text and "standardize pixels" in caplog.text
+    run = scratch_project.runs().iloc[-1]
+    assert run["status"] == "FINISHED" and run["metrics.acc"] > 0.3  # 10 digits, 4 epochs in all
+    client = mlflow.MlflowClient()
+    history = [m.value for m in client.get_metric_history(run["run_id"], "pretrain.l_cl")]
+    assert len(history) == 1 and history[0] > 0  # the one update epoch learnt from the views
+    assert run["params.custom.image_shape"] == "auto" and run["params.features.standardize"] == "auto"
+    assert "params.features.tabular_views.corruption" in run.index and "params.custom.image_size" not in run.index

@@ -4,7 +4,9 @@
 
 * ``.csv`` / ``.parquet``: the numeric columns are the features; ``label_column`` names optional
   ground-truth labels (any values: mapped to 0..K-1 in sorted order) and ``id_column`` an id carried to
-  the outputs; other non-numeric columns are an error that names them (drop them or name them).
+  the outputs. Columns of free text (several words a cell, mostly distinct: :func:`is_text_column`) make a
+  ``text`` record instead, embedded by the sentence encoder with synonym views as AG News is; other
+  non-numeric columns (categories) are an error that names them (drop them or name them).
 * ``.npy``: X, a 2-D numeric array (samples × features).
 * ``.npz``: X under ``X`` (or ``x``), optional labels under ``y``, optional ids under ``ids``.
 * a folder: every image below it (png, jpg, jpeg, bmp, gif, tif, webp), resized to
@@ -15,7 +17,8 @@ Every problem is reported before any long work, naming the file, what is wrong a
 unreadable files, no rows, no numeric columns, NaN or infinite cells (``nan: error`` says how many and in
 which columns; ``nan: drop`` drops those rows and says how many), a label column that does not exist, an
 image folder without images, rows that are all identical (nothing to cluster). The record's kind is
-``vector`` (tables and arrays) or ``rgb`` (images).
+``vector`` (tables and arrays) or ``rgb`` (images); ``image_layout`` says whether the rows of a table or array
+are images (declared with ``image_shape=HxW[xC]``, or detected: :mod:`deep_kmeans.data.image_layout`).
 
 Reading is bounded: before a byte is read, a path that is not a regular file or folder (a device such as a
 link to ``/dev/zero``, a FIFO, a socket) is refused, and so is a file (or an image folder, or the arrays
@@ -25,6 +28,7 @@ the data is held a few times over while its features are built).
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 from dataclasses import dataclass
@@ -32,8 +36,11 @@ from pathlib import Path
 
 import numpy as np
 
+from deep_kmeans.data.image_layout import image_layout
 from deep_kmeans.data.validation import check_distinct_rows
 from deep_kmeans.errors import UserError
+
+logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
@@ -133,7 +140,7 @@ def describe_sources() -> str:
 
 def read_custom(source: CustomSource | str | Path, *, label_column: str | None = None, id_column: str | None = None,
                 nan: str = "error", image_size: int = 32, max_rows: int | None = None,
-                max_bytes: int | str | None = "auto", optional_columns: bool = False) -> dict:
+                max_bytes: int | str | None = "auto", optional_columns: bool = False, image_shape="auto") -> dict:
     """The ``raw_data`` record of the user's data (see the module docstring).
 
     The record has the usual keys plus ``ids`` (list of str, or None), ``columns`` (feature names of a table,
@@ -141,6 +148,9 @@ def read_custom(source: CustomSource | str | Path, *, label_column: str | None =
     signature is made of, or None); ``y`` is None and ``classes`` empty when there are no labels.
     ``optional_columns``: a label or id column that the table lacks is not an error (new rows to assign by a
     model trained with one: they may come without labels).
+    ``image_shape``: whether the rows of a table or array are images (``auto``: detected where unambiguous;
+    ``none``; ``HxW[xC]``): the record's ``image_layout`` (:func:`deep_kmeans.data.image_layout.image_layout`),
+    None for a table and for an image folder (which the backbone reads).
     """
     path = source.path if isinstance(source, CustomSource) else Path(source).expanduser()
     if path is None:
@@ -158,7 +168,7 @@ def read_custom(source: CustomSource | str | Path, *, label_column: str | None =
                         "Put each class's images in a sub-folder instead (class sub-folders give the labels).")
         record = read_image_folder(path, image_size=image_size)
         check_distinct_rows(record["x"], None, str(path))
-        return record
+        return {**record, "image_layout": None}
     suffix = path.suffix.lower()
     if suffix in TABLE_SUFFIXES:
         record = read_table(path, label_column=label_column, id_column=id_column, nan=nan,
@@ -170,10 +180,18 @@ def read_custom(source: CustomSource | str | Path, *, label_column: str | None =
         record = read_array(path, nan=nan)
     else:
         raise _fail(path, f"unsupported file type {suffix or '(none)'}", f"Give {describe_sources()}.")
-    if max_rows is not None and len(record["x"]) > max_rows:
-        raise _fail(path, f"{len(record['x'])} rows, more than custom.max_rows={max_rows}",
+    n_rows = len(record["texts"] if record["kind"] == "text" else record["x"])
+    if max_rows is not None and n_rows > max_rows:
+        raise _fail(path, f"{n_rows} rows, more than custom.max_rows={max_rows}",
                     "Raise custom.max_rows or sample the file first.")
+    if record["kind"] == "text":
+        if len(set(record["texts"])) < 2:
+            raise _fail(path, f"all {n_rows} texts are the same", "There is nothing to cluster: give differing texts.")
+        logger.info("custom: %s holds text (columns %s): %d texts through features.text_encoder, with synonym "
+                    "views", path, ", ".join(record["columns"]), n_rows)
+        return {**record, "image_layout": None}
     check_distinct_rows(record["x"], None, str(path))  # constant data: said here, before any feature or training
+    record["image_layout"] = image_layout(record["x"], image_shape, str(path))
     return record
 
 
@@ -233,12 +251,23 @@ def read_table(path: Path, *, label_column: str | None, id_column: str | None, n
                         f"The columns are: {', '.join(map(str, df.columns[:30]))}.")
     features = df.drop(columns=[c for c in (label_column, id_column) if c is not None])
     numeric = features.select_dtypes(include="number")
-    other = [str(c) for c in features.columns if c not in numeric.columns]
-    if numeric.shape[1] == 0:
-        raise _fail(path, "no numeric columns to cluster", "The features must be numeric columns.")
+    other = [c for c in features.columns if c not in numeric.columns]
+    texts = [c for c in other if is_text_column(features[c])]
+    other = [str(c) for c in other if c not in texts]
+    if numeric.shape[1] == 0 and not texts:
+        raise _fail(path, "no numeric columns to cluster",
+                    "The features must be numeric columns, or free text (several words a cell)")
     if other:
         raise _fail(path, f"non-numeric columns {', '.join(other[:10])}",
-                    "Drop them from the file, or name the label / id column (custom.label_column, custom.id_column).")
+                    "Drop them from the file, or name the label / id column (custom.label_column, custom.id_column); "
+                    "free text (several words a cell) goes through the sentence encoder")
+    if texts and numeric.shape[1]:
+        raise _fail(path, f"text columns ({', '.join(map(str, texts[:5]))}) beside numeric feature columns "
+                    f"({', '.join(map(str, numeric.columns[:5]))})",
+                    "Cluster one or the other: drop the numeric columns to cluster the texts (through the sentence "
+                    "encoder), or the text columns to cluster the numbers")
+    if texts:
+        return _text_table(df, texts, label_column, id_column, path)
     x = numeric.to_numpy(dtype=np.float64)
     columns = [str(c) for c in numeric.columns]
     keep = _finite_rows(x, columns, nan, path)
@@ -253,6 +282,41 @@ def read_table(path: Path, *, label_column: str | None, id_column: str | None, n
                                                                        column_type(df[label_column].dtype)]}
     return _record(x.astype(np.float32), y, classes, path, "vector", ids=ids, columns=columns,
                    table_schema=table_schema)
+
+
+# a column of free text, not a categorical one: most cells hold several words and most are distinct
+TEXT_MIN_WORDS = 3.0
+
+
+def is_text_column(values) -> bool:
+    """Whether a non-numeric column holds free text (sentences, titles: at least ``TEXT_MIN_WORDS`` words a cell on
+    average, and more than half of the cells distinct), which the sentence encoder embeds, rather than categories
+    (``Biscoe``, ``male``), which are an error to name or drop."""
+    cells = [v for v in values.tolist() if isinstance(v, str)]
+    if not cells or len(cells) < len(values) / 2:
+        return False
+    words = np.mean([len(v.split()) for v in cells])
+    return bool(words >= TEXT_MIN_WORDS and len(set(cells)) > len(cells) / 2)
+
+
+def _text_table(df, texts: list, label_column: str | None, id_column: str | None, path: Path) -> dict:
+    """A table whose features are free text: a ``text`` record (the cells of several text columns joined with
+    ". "), embedded by ``features.text_encoder`` with synonym-replacement views, as AG News is."""
+    cells = df[texts].fillna("").astype(str)
+    rows = [". ".join(v for v in row if v.strip()) for row in cells.itertuples(index=False)]
+    keep = np.array([bool(r.strip()) for r in rows])
+    if not keep.any():
+        raise _fail(path, f"the text columns {', '.join(map(str, texts))} are empty", "Give one text per row.")
+    df = df[keep]
+    y, classes = (None, []) if label_column is None else _labels(df[label_column].to_numpy(), path)
+    ids = None if id_column is None else [str(v) for v in df[id_column].tolist()]
+    columns = [str(c) for c in texts]
+    table_schema = {"columns": {c: "string" for c in columns},
+                    "id_column": None if id_column is None else [id_column, column_type(df[id_column].dtype)],
+                    "label_column": None if label_column is None else [label_column,
+                                                                       column_type(df[label_column].dtype)]}
+    record = _record(None, y, classes, path, "text", ids=ids, columns=columns, table_schema=table_schema)
+    return {**record, "texts": [r for r, k in zip(rows, keep) if k]}
 
 
 def read_array(path: Path, *, nan: str) -> dict:

@@ -176,6 +176,22 @@ def geometry_for(name: str, dim: int, patch: int | None = None, grid: int | None
     return geom
 
 
+def image_geometry(side: int, patch: int | None = None, grid: int | None = None) -> Geometry | None:
+    """The geometry of gray ``side × side`` images of your own, laid out as the built-in gray sets are (the native
+    side, no padding): ``grid`` patches per side (default: the divisor of ``side`` nearest 4, so 28 → 4 of 7,
+    8 → 4 of 2, 30 → 5 of 6), or patches of ``patch``. None where ``side`` has no divisor between 2 and
+    ``side / 2`` (a prime side): the vector geometry then."""
+    if grid is None and patch is None:
+        candidates = [g for g in divisors(side) if 2 <= g <= side // 2]
+        if not candidates:
+            return None
+        grid = min(candidates, key=lambda g: (abs(g - 4), -g))
+    elif patch is None and side % grid:
+        raise ParameterError(f"features.grid = {grid} does not divide the image side {side}: choose a grid among "
+                             f"{divisors(side)}")
+    return _patched(dict(dim=side * side, channels=1, side=side), patch or side // grid, patch)
+
+
 def _patched(shape: dict, patch: int, given: int | None) -> Geometry:
     """The geometry with ``patch``; a patch size that does not fit, given as ``features.patch``, is the user's."""
     try:

@@ -12,7 +12,7 @@ import logging
 
 import numpy as np
 
-from deep_kmeans.data.registry import geometry_for, get_dataset_info
+from deep_kmeans.data.registry import geometry_for, get_dataset_info, image_geometry
 
 logger = logging.getLogger(__name__)
 
@@ -23,22 +23,24 @@ _RELEVANT = {
     "rgb": ["backbone", "backbone_weights", "views"],
     "text": ["text_encoder", "text_pooling", "text_max_length", "views", "text_augment"],
     "tfidf": [],
-    "vector": ["standardize"],
+    # your own tables and arrays: image views where the rows are images, tabular views otherwise
+    "vector": ["standardize", "views", "tabular_views"],
 }
-FEATURES_VERSION = 1  # bump when the extraction code changes what it produces
+FEATURES_VERSION = 2  # bump when the extraction code changes what it produces
 
 
 def parameters_for(kind: str, augmentable: bool) -> set[str]:
     """The ``features`` parameters that act on data of ``kind``: those that shape its features, ``patch`` (every
     kind), ``grid`` (feature vectors: every kind but pixel images, whose patches come from their side) and
-    ``batch_size`` (the extractors: backbones, sentence encoders). ``views`` only where the data set is augmented."""
+    ``batch_size`` (the extractors: backbones, sentence encoders). ``views`` (and a table's ``tabular_views``)
+    only where the data set is augmented."""
     keys = set(_RELEVANT[kind]) | {"patch"}
     if kind != "gray":
         keys.add("grid")
     if kind in ("rgb", "text"):
         keys.add("batch_size")
     if not augmentable:
-        keys.discard("views")
+        keys -= {"views", "tabular_views"}
     return keys
 
 
@@ -55,36 +57,37 @@ def fingerprint(raw: dict, params: dict, seed: int) -> str:
     if raw["y"] is not None:
         h.update(np.ascontiguousarray(raw["y"]).tobytes())
     relevant = {k: params.get(k) for k in _RELEVANT[raw["kind"]]}
+    if "tabular_views" in relevant:  # as drawn: the defaults spelt out or left out are the same views
+        from deep_kmeans.features.tables import tabular_view_params
+
+        relevant["tabular_views"] = tabular_view_params(params)
     relevant["grid"] = params.get("grid")
     h.update(json.dumps(relevant, sort_keys=True, default=str).encode())
     # your own data: the record carries its ids, column names and types too, and a cached record must have
     # this table's (the same numbers under another id column are other features records)
-    described = {k: raw.get(k) for k in ("ids", "columns", "table_schema") if raw.get(k) is not None}
+    described = {k: raw.get(k) for k in ("ids", "columns", "table_schema", "image_layout") if raw.get(k) is not None}
     if described:
         h.update(json.dumps(described, sort_keys=True, default=str).encode())
     return h.hexdigest()[:20]
 
 
 def _views_on(params: dict, raw: dict) -> bool:
-    augmentable = get_dataset_info(raw["name"]).augmentable or (raw["name"] == "custom" and raw["kind"] == "rgb")
+    """Whether ``raw`` gets augmented views: the built-in sets that have them, and all your own data (image
+    views for images and image arrays, tabular views for tables, synonym views for texts), unless ``features.views.enabled`` is false."""
+    augmentable = get_dataset_info(raw["name"]).augmentable or (
+        raw["name"] == "custom" and raw["kind"] in ("rgb", "vector", "text"))
     return bool((params.get("views") or {}).get("enabled", True)) and augmentable
 
 
-def fit_standardizer(x: np.ndarray, how: str | bool | None) -> dict:
-    """The column transform of a table, fitted on the training rows, so new rows get the same one:
-    ``zscore`` (also ``true``/``auto``/null): mean 0, standard deviation 1 (constant columns to 0);
-    ``minmax``: to [0, 1]; ``none``/``false``: as given. Returns ``{"how", "shift", "scale"}`` (lists)."""
-    how = {True: "zscore", False: "none", None: "zscore", "auto": "zscore"}.get(how, how)
-    x = np.asarray(x, dtype=np.float64)
-    if how == "zscore":
-        shift, scale = x.mean(axis=0), x.std(axis=0)
-    elif how == "minmax":
-        shift, scale = x.min(axis=0), np.ptp(x, axis=0)
-    elif how == "none":
-        shift, scale = np.zeros(x.shape[1]), np.ones(x.shape[1])
-    else:
-        raise ValueError(f"features.standardize must be zscore, minmax or none, got {how!r}")
-    return {"how": how, "shift": shift.tolist(), "scale": np.where(scale > 0, scale, 1.0).tolist()}
+def fit_standardizer(x: np.ndarray, how: str | bool | None, image: bool = False) -> dict:
+    """The column transform of a table or array, fitted on the training rows, so new rows get the same one
+    (:mod:`deep_kmeans.features.tables`): ``auto`` (also null) picks it from the data (``image``: the rows are
+    images), ``zscore`` (also ``true``), ``minmax``, ``center``, ``pixels``, ``none`` (also ``false``).
+    Returns ``{"how", "shift", "scale", "why"}`` (lists; ``why``: the reason, for the log)."""
+    from deep_kmeans.features.tables import choose_standardize, transform_of
+
+    chosen, why = choose_standardize(x, how, image)
+    return {**transform_of(x, chosen), "why": why}
 
 
 def apply_standardizer(x: np.ndarray, transform: dict) -> np.ndarray:
@@ -109,6 +112,35 @@ def gray_features(raw: dict, params: dict, seed: int) -> tuple[np.ndarray, np.nd
                             max_rotation=float(v.get("max_rotation", 15.0)))
         views = views.reshape(n, views.shape[1], -1).astype(np.float32)
     return x, views, "pixels"
+
+
+def vector_features(raw: dict, params: dict, seed: int):
+    """A table or array of your own: the column transform that fits it (``features.standardize``, logged), and
+    its views: image views where its rows are images (``raw["image_layout"]``), tabular views otherwise
+    (``features.tabular_views``), none with ``features.views.enabled: false``. Returns (x, views, extractor,
+    transform)."""
+    from deep_kmeans.features.tables import image_array_views, tabular_view_params, tabular_views
+
+    layout = raw.get("image_layout")
+    transform = fit_standardizer(raw["x"], params.get("standardize", "auto"), image=layout is not None)
+    logger.info("features: standardize %s: %s (--params=features.standardize=zscore|minmax|center|pixels|none "
+                "overrides it)", transform["how"], transform["why"])
+    x = apply_standardizer(raw["x"], transform)
+    views = None
+    if layout is None:
+        extractor = f"table ({transform['how']})"
+        if _views_on(params, raw):
+            views = tabular_views(x, seed, **tabular_view_params(params))
+    else:
+        h, w, c = layout["shape"]
+        # "pixels" (values in [0, 1], no padding) is what take.fresh_views can crop and rotate batch by batch
+        gray_pixels = (transform["how"] == "pixels" and c == 1 and h == w
+                       and image_geometry(h, params.get("patch"), params.get("grid")) is not None)
+        extractor = "pixels" if gray_pixels else f"image array {h}x{w}x{c} ({transform['how']})"
+        if _views_on(params, raw):
+            views = image_array_views(raw["x"], layout["shape"], transform, seed, params.get("views") or {},
+                                      apply_standardizer)
+    return x, views, extractor, {k: v for k, v in transform.items() if k != "why"}
 
 
 def rgb_features(raw: dict, params: dict, seed: int, device: str, progress: bool):
@@ -179,8 +211,7 @@ def build_features(raw: dict, params: dict, seed: int, device: str = "auto", pro
     elif kind == "tfidf":
         x, views, extractor = np.asarray(raw["x"], dtype=np.float32), None, "tfidf"
     elif kind == "vector":
-        transform = fit_standardizer(raw["x"], params.get("standardize", "zscore"))
-        x, views, extractor = apply_standardizer(raw["x"], transform), None, f"table ({transform['how']})"
+        x, views, extractor, transform = vector_features(raw, params, seed)
     else:
         raise ValueError(f"unknown data kind {kind!r} for {raw['name']}")
     if not np.isfinite(x).all() or (views is not None and not np.isfinite(views).all()):
@@ -188,7 +219,11 @@ def build_features(raw: dict, params: dict, seed: int, device: str = "auto", pro
     grid = params.get("grid")
     if grid is None and raw["name"] == "custom" and kind == "rgb":
         grid = 6  # backbone vectors, as STL-10 / CIFAR-10
-    geometry = geometry_for(raw["name"], x.shape[1], params.get("patch"), grid)
+    layout = raw.get("image_layout")
+    geometry = None
+    if layout is not None and layout["shape"][0] == layout["shape"][1] and layout["shape"][2] == 1:
+        geometry = image_geometry(layout["shape"][0], params.get("patch"), grid)  # as the built-in gray sets
+    geometry = geometry or geometry_for(raw["name"], x.shape[1], params.get("patch"), grid)
     features = {
         "name": raw["name"],
         "x": x,

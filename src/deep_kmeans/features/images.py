@@ -51,7 +51,8 @@ def image_views(
     All boxes and angles are drawn up front from one ``torch.Generator`` seeded with ``seed``, so
     the views depend only on the input array and the seed (not on global RNG state).
 
-    images: gray float32 (N, H, W) in [0, 1] or rgb uint8 (N, H, W, 3).
+    images: gray float32 (N, H, W) in [0, 1], rgb uint8 (N, H, W, 3), or float32 (N, H, W, C) in [0, 1] (image
+    arrays of your own with C channels).
     Returns (N, n_crops + n_rotations, *images.shape[1:]), dtype of ``images``: crops first.
     """
     images = np.asarray(images)
@@ -100,9 +101,10 @@ def random_views(
 def _check_image_array(images: np.ndarray) -> None:
     gray = images.ndim == 3 and images.dtype == np.float32
     rgb = images.ndim == 4 and images.shape[-1] == 3 and images.dtype == np.uint8
-    if not (gray or rgb):
+    channels = images.ndim == 4 and images.dtype == np.float32
+    if not (gray or rgb or channels):
         raise ValueError(
-            "images must be gray float32 (N, H, W) in [0, 1] or rgb uint8 (N, H, W, 3), "
+            "images must be gray float32 (N, H, W) in [0, 1], rgb uint8 (N, H, W, 3) or float32 (N, H, W, C), "
             f"got {images.dtype} {images.shape}"
         )
 
@@ -139,8 +141,10 @@ def _to_chw(images: np.ndarray) -> torch.Tensor:
 
 def _from_chw(views: torch.Tensor, dtype) -> np.ndarray:
     """(B, V, C, H, W) float tensor -> numpy in the input layout and dtype."""
-    if dtype == np.float32:
+    if dtype == np.float32 and views.shape[2] == 1:
         return views.clamp_(0.0, 1.0).squeeze(2).numpy()  # (B, V, H, W)
+    if dtype == np.float32:
+        return views.clamp_(0.0, 1.0).permute(0, 1, 3, 4, 2).numpy()  # (B, V, H, W, C)
     return views.round_().clamp_(0, 255).to(torch.uint8).permute(0, 1, 3, 4, 2).numpy()  # (B, V, H, W, 3)
 
 
