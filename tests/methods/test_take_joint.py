@@ -115,3 +115,30 @@ def test_too_few_rows_for_umap_start_from_kmeans_with_a_warning(blobs, pretraine
         init = T.kmeans_initialise(x, pretrained, g, cfg, 4, seed=0, device="cpu")
     assert "too few for KNet's UMAP + GMM start" in caplog.text
     np.testing.assert_array_equal(init["start_labels"], init["labels"])
+
+
+def test_host_syncs_of_the_joint_phase_do_not_grow_with_the_steps(blobs, pretrained):
+    """The joint loop reads the device once an epoch (the loss sums) plus its end-of-epoch work (σ, M's update,
+    the diagnostics): 2 steps an epoch or 6, the same count. A read inside the step would cost a GPU stall per
+    batch; the self-training anchor, KNet's α (the largest eigenvalue, by repeated squaring) and the clipping
+    must all stay on the device."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from syncs import count_host_syncs
+
+    x, y, g = blobs
+    z, centers, labels = true_start(blobs, pretrained)
+    counts = {}
+    for batch in (60, 20):  # 120 rows: 2 and 6 steps an epoch
+        cfg = T.TAKEConfig.from_params({**TINY, **DEFAULT_JOINT, "batch_size": batch, "cluster_epochs": 2,
+                                        "knet_alpha": "auto", "grad_clip": 1.0})
+        with count_host_syncs() as syncs:
+            T.cluster(x, pretrained, centers, g, cfg, seed=0, device="cpu", progress=False, init_labels=labels)
+        counts[batch] = syncs
+    few, many = counts[60], counts[20]
+    assert many.total == few.total, f"{many.total - few.total} more syncs with 4 more steps an epoch: {many.where}"
+    # the loop's own read of the loss sums: one .tolist() an epoch
+    loop = {site: n for site, n in many.where.items() if "methods/take/joint.py" in site and "tolist" in site}
+    assert sum(loop.values()) == 2 and few.total > 2, many.where

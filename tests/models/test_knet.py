@@ -129,6 +129,20 @@ def test_unit_scale_trains_on_the_batch_spread_and_predicts_on_the_stored_one():
     torch.testing.assert_close(knet(z[:20]), KNet(centers / knet.sigma, scale="none").eval()(z[:20] / knet.sigma))
 
 
+def test_the_training_sigma_is_taken_over_the_rows_batch_rows_gives():
+    """Under DDP the loop hands KNet the global batch (``batch_rows``): σ is that batch's, even for a shard of one
+    row, and gradients still reach the shard's own rows."""
+    centers, _, z = blobs(n=100)
+    knet = KNet(centers, scale="unit")
+    whole = z[:40]
+    knet.batch_rows = lambda rows: torch.cat([rows, whole[len(rows):]])  # this "rank" holds the first rows
+    for shard in (z[:1], z[:20]):
+        zb = shard.clone().requires_grad_(True)
+        torch.testing.assert_close(knet.normalised(zb)[0], zb / KNet.spread(whole))
+        knet.loss(zb, knet(zb)).backward()
+        assert zb.grad.abs().sum() > 0
+
+
 def test_paper_momentum_as_printed():
     # η(0) = 0, η(1) = 1, η(2) = (1 + √5)/2, η(3) = (1 + √(1 + 4η(2)))/2; γ(t) = (η(t) − 1)/η(t+1)
     eta2 = (1 + math.sqrt(5)) / 2

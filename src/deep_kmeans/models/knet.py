@@ -108,6 +108,9 @@ class KNet(nn.Module):
         self.register_buffer("eye", torch.eye(k), persistent=False)
         # σ of z in eval (scale "unit"): set from the data by set_sigma; 1 leaves z as it is
         self.register_buffer("sigma", torch.ones(()))
+        # the rows σ is taken over in training: those given, or (under DDP, set by the training loop) the whole
+        # global batch gathered differentiably, so that each rank scales as one process would
+        self.batch_rows = None
         if not self.tied:  # the literal reading: M initialises W1, W2 and Q's centres, which then train on their own
             with torch.no_grad():
                 m = self.M.detach()
@@ -142,8 +145,10 @@ class KNet(nn.Module):
     def _sigma(self, z: torch.Tensor) -> torch.Tensor | None:
         if self.scale == "none":
             return None
-        if self.training and z.shape[0] > 1:
-            return self.spread(z)
+        if self.training:  # every rank gathers, even one whose shard of the last batch is a single row
+            rows = z if self.batch_rows is None else self.batch_rows(z)
+            if rows.shape[0] > 1:
+                return self.spread(rows)
         return self.sigma
 
     def normalised(self, z: torch.Tensor, M: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -142,6 +142,8 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
     gen = seed_everything(seed)
     tae = load_tae(pretrained, geometry, cfg).to(dev)
     knet = build_knet(centers, cfg).to(dev)
+    if group.distributed:  # KNet's batch σ over the global batch, not this rank's shard of it
+        knet.batch_rows = lambda rows: group.gather(rows)[0]
     learn = cfg.knet_centers == "learn"
     knet.M.requires_grad_(learn)
     lr = cfg.cluster_lr or cfg.lr
