@@ -54,7 +54,7 @@ def cache_path(cache: Path, dataset: str, seed: int, tag: str = "") -> Path:
 
 
 def load_dataset(dataset: str, env: str | None, device: str, custom: str | None = None,
-                 n_samples: int | None = None, seed: int = 0) -> dict:
+                 n_samples: int | None = None, seed: int = 0, views: bool = True) -> dict:
     """The features record of ``dataset`` as ``kedro run --params=seed=<seed>`` builds it: the rows drawn with
     data_seed 0, the views with the training seed."""
     if dataset.startswith("custom"):
@@ -69,7 +69,7 @@ def load_dataset(dataset: str, env: str | None, device: str, custom: str | None 
         return build_features(raw, feat, seed=seed, device=device, progress=False)
     from quality import load_features
 
-    return load_features(dataset, "full", n_samples, 0, device, env, view_seed=seed)
+    return load_features(dataset, "full", n_samples, 0, device, env, view_seed=seed, views=views)
 
 
 def cmd_pretrain(args) -> None:
@@ -89,7 +89,8 @@ def cmd_pretrain(args) -> None:
             if out.exists() and not args.force:
                 print(f"[{dataset}] seed {seed}: cached at {out}")
                 continue
-            features = load_dataset(dataset, args.env, args.device, args.custom, args.n_samples, seed)
+            features = load_dataset(dataset, args.env, args.device, args.custom, args.n_samples, seed,
+                                    views=not args.no_views)
             cfg = T.TAKEConfig.from_params(params)
             geometry = Geometry.from_dict(features["geometry"])
             cfg, note = T.sized_for_data(cfg, len(features["x"]), geometry)
@@ -222,6 +223,8 @@ def main(argv=None) -> int:
         s.add_argument("--progress", action="store_true")
         s.add_argument("--n-samples", type=int, default=None, help="a class-balanced subsample (data_seed 0)")
     sub.choices["pretrain"].add_argument("--preset", default="auto")
+    sub.choices["pretrain"].add_argument("--no-views", action="store_true",
+                                         help="features.views.enabled=false (AG News offline: no WordNet)")
     sub.choices["pretrain"].add_argument("--set", action="append", help="key=value,... over the TAKE parameters")
     sub.choices["pretrain"].add_argument("--force", action="store_true")
     sub.choices["joint"].add_argument("--variant", action="append", help="name:key=value,... (repeatable)")

@@ -12,7 +12,7 @@ TINY = dict(embed_dim=16, depth=1, heads=2, decoder_depth=1, decoder_heads=2, ml
             latent_dim=4, warmup_epochs=15, update_epochs=0, cluster_epochs=4, batch_size=32, lr=3e-3, checkpoint_every=0,
             kmeans_n_init=5)
 # what conf/base runs by default (parameters_take.yml): the joint phase's own settings
-DEFAULT_JOINT = dict(knet_scale="unit", knet_centers="mean", knet_target_weight=0.1, lambda3=0.01)
+DEFAULT_JOINT = dict(knet_scale="unit", knet_centers="mean", knet_target_weight=1.0, lambda3=0.01)
 
 
 @pytest.fixture(scope="module")

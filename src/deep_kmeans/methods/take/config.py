@@ -75,7 +75,7 @@ class TAKEConfig:
     # share of their 10 nearest rows in z that share their start label ≥ knet_confidence) keeps its start cluster as
     # a target, learned by a prototype classifier on KNet's centres (softmax of −‖z − m_k‖²/knet_target_temperature
     # in KNet's units) with weight knet_target_weight beside L_r. 0: off (the paper).
-    knet_target_weight: float = 0.1
+    knet_target_weight: float = 1.0
     knet_target_temperature: float = 0.1
     knet_confidence: float = 0.0
     cluster_warmup: float = 0.0  # epochs over which the clustering phase's learning rate rises linearly from 0
