@@ -134,8 +134,8 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     for mode in modes:
         single, ddp = fit(*tiny_data(), 32, mode), results[mode]
         np.testing.assert_array_equal(ddp["labels"], single["labels"])
-        np.testing.assert_allclose(ddp["z"], single["z"], atol=5e-5)
-        np.testing.assert_allclose(ddp["model"]["centers"], single["model"]["centers"], atol=5e-5)
+        np.testing.assert_allclose(ddp["z"], single["z"], atol=2e-4)
+        np.testing.assert_allclose(ddp["model"]["centers"], single["model"]["centers"], atol=2e-4)
         assert list(ddp["history"]) == list(single["history"])
         for key, values in single["history"].items():
             np.testing.assert_allclose(np.array(ddp["history"][key], dtype=float), np.array(values, dtype=float),
