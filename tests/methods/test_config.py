@@ -91,8 +91,8 @@ def test_auto_is_the_cpu_preset_without_cuda_unless_the_data_set_sets_its_schedu
 
 def test_the_default_mnist_run_on_a_cpu_is_the_measured_cpu_schedule(monkeypatch):
     """`kedro run --env=offline --pipeline=take --params=dataset=mnist` on a laptop: the 30-minute schedule of
-    docs/results.md (width 64, 20/20/10 epochs, KNet from UMAP + GMM on z as the head; Fashion-MNIST keeps the
-    UMAP + GMM head until its joint phase is measured); on a GPU the paper's λ, depth and heads."""
+    docs/results.md (width 64, 20/20/10 epochs, KNet from UMAP + GMM on z as the head; Fashion-MNIST the same);
+    on a GPU the paper's λ, depth and heads."""
     import torch
 
     from deep_kmeans.methods.take import TAKEConfig
@@ -103,7 +103,7 @@ def test_the_default_mnist_run_on_a_cpu_is_the_measured_cpu_schedule(monkeypatch
     assert (cfg.embed_dim, cfg.depth, cfg.warmup_epochs, cfg.update_epochs, cfg.cluster_epochs) == (64, 2, 20, 20, 10)
     assert (cfg.assignment, cfg.knet_init) == ("knet", "umap_gmm")
     fashion = TAKEConfig.from_params(params_for(conf, "fashion_mnist"))
-    assert (fashion.embed_dim, fashion.warmup_epochs, fashion.assignment) == (64, 20, "umap_gmm")
+    assert (fashion.embed_dim, fashion.warmup_epochs, fashion.assignment) == (64, 20, "knet")
     digits = TAKEConfig.from_params(params_for(conf, "digits"))
     assert (digits.embed_dim, digits.warmup_epochs, digits.update_epochs) == (64, 30, 45)  # its own block
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
