@@ -134,10 +134,9 @@ def run(name: str, variant: str, seed: int, data_dir: Path, mnist: Path, n_clust
     extra = {}
     if method == "take":
         cfg = TAKEConfig.from_params(merged)
-        if cfg.sample_budget is not None:
-            cfg, note = sized_for_data(cfg, len(features["x"]), geometry)
-            if note:
-                logger.info(note)
+        cfg, note = sized_for_data(cfg, len(features["x"]), geometry)
+        if note:
+            logger.info(note)
         out = fit_take(features["x"], features["views"], geometry, cfg, k, seed=seed, device="cpu", progress=False,
                        y=features["y"])
         labels = out["labels"]

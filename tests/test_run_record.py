@@ -12,7 +12,7 @@ FEATURES = {"backbone": "resnet50", "backbone_weights": None, "text_encoder": "b
             "views": {"enabled": True, "crop_scale": [0.6, 1.0], "max_rotation": 15.0},
             "text_augment": {"source": "wordnet", "ppdb_path": None, "wordnet_dir": None, "aug_p": 0.3},
             "patch": None, "grid": None, "standardize": "auto",
-            "tabular_views": {"corruption": 0.3, "masking": 0.0, "noise": 0.0}}
+            "tabular_views": {"corruption": 0.0, "masking": 0.0, "noise": 0.1}}
 CUSTOM = {"path": None, "label_column": None, "id_column": None, "nan": "error", "image_size": 32,
           "image_shape": "auto"}
 DATA = {"raw_root": "data/01_raw", "raw_dirs": {"mnist": "/m"}, "download": False,

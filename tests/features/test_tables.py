@@ -44,10 +44,10 @@ def test_the_transforms():
 def test_tabular_views_draw_from_each_columns_marginal_and_depend_only_on_the_seed():
     rng = np.random.default_rng(0)
     x = np.stack([rng.integers(0, 3, 500), 100 + rng.integers(0, 2, 500)], axis=1).astype(np.float32)
-    v = tabular_views(x, seed=3, corruption=0.5)
+    v = tabular_views(x, seed=3, corruption=0.5, noise=0.0)
     assert v.shape == (500, 4, 2) and v.dtype == np.float32
-    np.testing.assert_array_equal(v, tabular_views(x, seed=3, corruption=0.5))
-    assert not np.array_equal(v, tabular_views(x, seed=4, corruption=0.5))
+    np.testing.assert_array_equal(v, tabular_views(x, seed=3, corruption=0.5, noise=0.0))
+    assert not np.array_equal(v, tabular_views(x, seed=4, corruption=0.5, noise=0.0))
     # a corrupted cell holds a value of its own column: the marginal, never another column's values
     assert set(np.unique(v[:, :, 0])) <= {0.0, 1.0, 2.0} and set(np.unique(v[:, :, 1])) <= {100.0, 101.0}
     changed = (v != x[:, None, :]).mean()
@@ -57,14 +57,14 @@ def test_tabular_views_draw_from_each_columns_marginal_and_depend_only_on_the_se
 def test_masking_sets_cells_to_the_column_mean_and_noise_scales_with_each_column():
     rng = np.random.default_rng(0)
     x = np.stack([rng.normal(0, 1, 4000), rng.normal(50, 100, 4000)], axis=1).astype(np.float32)
-    masked = tabular_views(x, seed=0, corruption=0.0, masking=0.25)
+    masked = tabular_views(x, seed=0, corruption=0.0, masking=0.25, noise=0.0)
     hit = masked != x[:, None, :]
     assert 0.22 < hit.mean() < 0.28
     np.testing.assert_allclose(masked[:, :, 1][hit[:, :, 1]], x[:, 1].mean(), rtol=1e-5)
     noisy = tabular_views(x, seed=0, corruption=0.0, noise=0.1)
     spread = (noisy - x[:, None, :]).std(axis=(0, 1))
     np.testing.assert_allclose(spread, 0.1 * x.std(axis=0), rtol=0.05)
-    np.testing.assert_array_equal(tabular_views(x, seed=0, corruption=0.0), np.repeat(x[:, None], 4, axis=1))
+    np.testing.assert_array_equal(tabular_views(x, seed=0, corruption=0.0, noise=0.0), np.repeat(x[:, None], 4, axis=1))
 
 
 def test_a_table_gets_tabular_views_cached_under_its_view_parameters(tmp_path):
@@ -76,7 +76,7 @@ def test_a_table_gets_tabular_views_cached_under_its_view_parameters(tmp_path):
     f = build_features(raw, {}, seed=0, cache=store)
     assert f["views"].shape == (178, 4, 13) and f["extractor"] == "table (zscore)"
     assert np.isfinite(f["views"]).all()
-    again = build_features(raw, {"tabular_views": {"corruption": 0.3}}, seed=0, cache=store)
+    again = build_features(raw, {"tabular_views": {"corruption": 0.0, "noise": 0.1}}, seed=0, cache=store)
     assert again["fingerprint"] == f["fingerprint"]  # the defaults spelt out: the same features
     other = {"tabular_views": {"corruption": 0.6}}
     assert fingerprint(raw, other, 0) != f["fingerprint"]
@@ -103,6 +103,33 @@ def test_an_image_array_gets_the_digits_own_features_views_and_geometry(caplog):
     # new rows get the same transform (take_predict, the MLflow model)
     np.testing.assert_allclose(features_like({"kind": "vector", "x": digits.data[:5]}, mine["preprocess"]),
                                builtin["x"][:5])
+
+
+def test_mnist_exported_to_an_npz_is_the_same_model_input_as_dataset_mnist(tmp_path, caplog):
+    """MNIST as a user would export it (70,000 × 784 floats in [0, 1], X and y in an .npz) through dataset=custom:
+    detected as 28×28 images, the same model input, views and geometry as dataset=mnist from its IDX files. So with
+    the same schedule both train the same (docs/results.md: the digits .csv reaches dataset=digits' ACC)."""
+    from data.test_loaders import write_idx  # tests/data: a package on pytest's path, as tests/syncs.py
+
+    from deep_kmeans.data.custom import read_custom
+    from deep_kmeans.data.loaders import load_mnist_raw
+
+    digits = load_digits()  # 8×8 strokes drawn at 24×24 in a 28×28 frame: images with MNIST's layout
+    images = np.zeros((60, 28, 28), np.uint8)
+    images[:, 2:26, 2:26] = np.kron(digits.images[:60] / 16.0 * 255, np.ones((3, 3))).round()
+    for split, part in (("train", slice(0, 40)), ("t10k", slice(40, 60))):
+        write_idx(tmp_path / "mnist" / f"{split}-images-idx3-ubyte.gz", images[part])
+        write_idx(tmp_path / "mnist" / f"{split}-labels-idx1-ubyte.gz", digits.target[:60][part])
+    builtin_raw = load_mnist_raw(tmp_path / "mnist")
+    np.savez(tmp_path / "mnist.npz", X=builtin_raw["x"].reshape(60, -1), y=builtin_raw["y"])
+    with caplog.at_level(logging.INFO):
+        raw = read_custom(tmp_path / "mnist.npz")
+    assert raw["image_layout"]["shape"] == [28, 28, 1] and "28×28 images" in caplog.text
+    params = {"views": {"enabled": True, "crop_scale": [0.6, 1.0], "max_rotation": 15.0}}
+    mine, builtin = build_features(raw, params, seed=3), build_features(builtin_raw, params, seed=3)
+    np.testing.assert_array_equal(mine["x"], builtin["x"])
+    np.testing.assert_allclose(mine["views"], builtin["views"], atol=1e-6)
+    assert mine["geometry"] == builtin["geometry"] == {"dim": 784, "channels": 1, "side": 28, "patch": 7}
 
 
 def test_colour_arrays_get_crops_and_rotations_of_every_channel():

@@ -1,5 +1,7 @@
 """TAKE's training phases on a tiny real set: determinism, resume, parameter checks."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -380,3 +382,45 @@ def test_the_epochs_are_sized_to_the_data_by_the_sample_budget(caplog):
         config = resolve_take_config(params, features, 5, 0)
     assert (config["config"]["warmup_epochs"], config["config"]["cluster_epochs"]) == (4, 1)
     assert "sample_budget=300,000" in caplog.text
+
+
+def test_tiny_data_get_enough_clustering_steps():
+    """take.min_cluster_steps (your own data: 150, the steps digits' 10 epochs make): 150 rows in batches of 128 are
+    2 steps an epoch, so 10 clustering epochs become 75; digits' 1,797 rows (15 steps an epoch) keep their 10."""
+    from deep_kmeans.data.registry import Geometry
+
+    small = Geometry(dim=4, channels=1, side=4, patch=1)
+    cfg = T.TAKEConfig.from_params({"warmup_epochs": 30, "update_epochs": 45, "cluster_epochs": 10, "batch_size": 128,
+                                    "sample_budget": 300_000, "min_cluster_steps": 150})
+    sized, note = T.sized_for_data(cfg, 150, small)
+    assert (sized.warmup_epochs, sized.update_epochs, sized.cluster_epochs) == (30, 45, 75)
+    assert "150 rows make 2 batches of 128" in note and "75 clustering epochs, not 10" in note
+    assert T.sized_for_data(cfg, 1_797, small) == (cfg, None)
+    assert T.sized_for_data(cfg, 100, small)[0].cluster_epochs == 150  # one batch an epoch
+    # both rules at once: a budget cut to 1 clustering epoch of 3 steps, then raised to 50 epochs
+    both, note = T.sized_for_data(dataclasses.replace(cfg, sample_budget=1_000), 300, small)
+    assert (both.warmup_epochs, both.update_epochs, both.cluster_epochs) == (1, 2, 50) and "; " in note
+    unset = dataclasses.replace(cfg, min_cluster_steps=None)
+    assert T.sized_for_data(unset, 150, small) == (unset, None)
+    no_cluster = dataclasses.replace(cfg, cluster_epochs=0)
+    assert T.sized_for_data(no_cluster, 150, small)[0].cluster_epochs == 0  # a phase left out stays out
+
+
+def test_the_clustering_stage_trains_the_epochs_sized_to_the_data():
+    """The clustering stage rebuilds its config from params:take (cluster_config): its clustering epochs are sized
+    as the pretraining's were, by the budget (50,000 rows: 1, not 10) and by min_cluster_steps (150 rows: 75)."""
+    from deep_kmeans.data.registry import Geometry
+    from deep_kmeans.pipelines.take.nodes import cluster_config, resolve_take_config
+
+    small = Geometry(dim=20, channels=1, side=8, patch=2)
+    params = {"overrides": {"custom": {"warmup_epochs": 30, "update_epochs": 45, "cluster_epochs": 10,
+                                       "batch_size": 128, "sample_budget": 300_000, "min_cluster_steps": 150}}}
+    for rows, epochs in ((50_000, (2, 3, 1)), (150, (30, 45, 75))):
+        x = np.random.default_rng(0).normal(size=(rows, 20)).astype(np.float32)
+        features = {"name": "custom", "x": x, "y": None, "geometry": small.to_dict()}
+        config = resolve_take_config(params, features, 5, 0)
+        pretrained = {"config": config["config"], "dataset": "custom", "train_rows": config["train_rows"],
+                      "geometry": small.to_dict()}
+        clustering = cluster_config(pretrained, params)
+        assert tuple(clustering[k] for k in ("warmup_epochs", "update_epochs", "cluster_epochs")) == epochs
+        assert clustering == config["config"]

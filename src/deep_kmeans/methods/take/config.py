@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from dataclasses import dataclass
 
 from deep_kmeans.data.registry import Geometry
@@ -39,6 +40,9 @@ class TAKEConfig:
     # a 16-patch input (wider inputs, more patches, count more per row). A larger data set gets
     # proportionally fewer epochs (never fewer than 1 per phase, never more than given). None: as given.
     sample_budget: int | None = None
+    # ... and at the other end: at least this many clustering steps (batches), for data so small that its clustering
+    # epochs are a few steps each (150 rows: 2 steps an epoch). None: the epochs as given.
+    min_cluster_steps: int | None = None
     batch_size: int = 256
     lr: float = 1e-3
     cluster_lr: float | None = None  # learning rate of the clustering phase; None = lr (the paper)
@@ -151,7 +155,7 @@ CLUSTER_TRAINING_KEYS = ("cluster_epochs", "cluster_lr", "grad_clip", "lambda3",
 NOT_TRAINING_KEYS = ("assignment", "umap_neighbors", "kmeans_n_init", "knet_init", "baseline_kmeans", "compile",
                      "predict_batch_size", "checkpoint_every", "resume",
                      # applied to the epochs before training (sized_for_data): the epochs are in the key
-                     "sample_budget")
+                     "sample_budget", "min_cluster_steps")
 
 
 def read_take_params(p: ParamReader) -> dict:
@@ -164,6 +168,7 @@ def read_take_params(p: ParamReader) -> dict:
             "batch_size": 2, "knet_iters": 1, "umap_neighbors": 2, "predict_batch_size": 1, "checkpoint_every": 0}
     v = {k: p.int(k, d[k], min=lo, nullable=False) for k, lo in ints.items()}
     v["sample_budget"] = p.int("sample_budget", d["sample_budget"], min=1)  # null: the epochs as given
+    v["min_cluster_steps"] = p.int("min_cluster_steps", d["min_cluster_steps"], min=1)  # null: as given
     v["mlp_ratio"] = p.float("mlp_ratio", d["mlp_ratio"], min=0.0, exclusive_min=True, nullable=False)
     v["dropout"] = p.float("dropout", d["dropout"], min=0.0, max=1.0, exclusive_max=True, nullable=False)
     v["lr"] = p.float("lr", d["lr"], min=0.0, exclusive_min=True, nullable=False)
@@ -196,20 +201,29 @@ def read_take_params(p: ParamReader) -> dict:
 
 
 def sized_for_data(cfg: TAKEConfig, n_rows: int, geometry: Geometry) -> tuple[TAKEConfig, str | None]:
-    """``cfg`` with its epochs scaled down to ``cfg.sample_budget`` (rows × epochs at 16 patches per row), and a
-    line saying so; ``cfg`` itself when it fits or has no budget. Deterministic: the same data, the same epochs."""
+    """``cfg`` with its epochs sized to the data, and a line saying so (None when nothing changed): scaled down to
+    ``cfg.sample_budget`` (rows × epochs at 16 patches per row), and the clustering epochs raised to
+    ``cfg.min_cluster_steps`` batches. Deterministic: the same data, the same epochs."""
+    notes = []
     epochs = (cfg.warmup_epochs, cfg.update_epochs, cfg.cluster_epochs)
     patches = (geometry.side // geometry.patch) ** 2
     cost = n_rows * max(1.0, patches / 16) * sum(epochs)
-    if cfg.sample_budget is None or cost <= cfg.sample_budget:
-        return cfg, None
-    factor = cfg.sample_budget / cost
-    warmup, update, cluster = (max(1, round(e * factor)) if e else 0 for e in epochs)
-    sized = dataclasses.replace(cfg, warmup_epochs=warmup, update_epochs=update, cluster_epochs=cluster)
-    note = (f"take: {n_rows:,} rows of {patches} patches are more than sample_budget={cfg.sample_budget:,} allows "
-            f"at {'/'.join(map(str, epochs))} epochs: training {warmup}/{update}/{cluster} warm-up/update/clustering "
-            "epochs (--params=take.sample_budget=null trains the epochs as given)")
-    return sized, note
+    if cfg.sample_budget is not None and cost > cfg.sample_budget:
+        factor = cfg.sample_budget / cost
+        warmup, update, cluster = (max(1, round(e * factor)) if e else 0 for e in epochs)
+        cfg = dataclasses.replace(cfg, warmup_epochs=warmup, update_epochs=update, cluster_epochs=cluster)
+        notes.append(f"take: {n_rows:,} rows of {patches} patches are more than sample_budget={cfg.sample_budget:,} "
+                     f"allows at {'/'.join(map(str, epochs))} epochs: training {warmup}/{update}/{cluster} "
+                     "warm-up/update/clustering epochs (--params=take.sample_budget=null trains the epochs as given)")
+    steps = max(1, math.ceil(n_rows / cfg.batch_size))  # a clustering epoch's batches (joint.cluster)
+    if cfg.min_cluster_steps is not None and 0 < cfg.cluster_epochs * steps < cfg.min_cluster_steps:
+        cluster = math.ceil(cfg.min_cluster_steps / steps)
+        notes.append(f"take: {n_rows:,} rows make {steps} batch{'es' if steps > 1 else ''} of {cfg.batch_size} an "
+                     f"epoch: training {cluster} clustering epochs, not {cfg.cluster_epochs}, for "
+                     f"min_cluster_steps={cfg.min_cluster_steps} steps (--params=take.min_cluster_steps=null trains "
+                     "the epochs as given)")
+        cfg = dataclasses.replace(cfg, cluster_epochs=cluster)
+    return cfg, "; ".join(notes) or None
 
 
 def read_take_split(p: ParamReader) -> float | None:

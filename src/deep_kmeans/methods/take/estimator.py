@@ -93,7 +93,8 @@ class TAKE(ClusterMixin, BaseEstimator):
                  device: str = "auto", progress: bool = False, preset: str = "cpu", *,
                  embed_dim=None, latent_dim=None, depth=None, heads=None, decoder_depth=None, decoder_heads=None,
                  mlp_ratio=None, dropout=None, head_hidden=None, head_out=None, warmup_epochs=None,
-                 update_epochs=None, cluster_epochs=None, sample_budget=None, batch_size=None, lr=None, cluster_lr=None,
+                 update_epochs=None, cluster_epochs=None, sample_budget=None, min_cluster_steps=None,
+                 batch_size=None, lr=None, cluster_lr=None,
                  grad_clip=None, lambda1=None, lambda2=None, lambda3=None, tau=None, reconstruction=None,
                  use_ccl=None, use_cl=None, knet_iters=None, knet_alpha=None, knet_lambda=None, knet_centers=None,
                  knet_lr=None, knet_tied=None, knet_scale=None, knet_momentum=None, knet_output=None,
@@ -112,7 +113,7 @@ class TAKE(ClusterMixin, BaseEstimator):
         self.dropout = dropout
         self.head_hidden, self.head_out = head_hidden, head_out
         self.warmup_epochs, self.update_epochs, self.cluster_epochs = warmup_epochs, update_epochs, cluster_epochs
-        self.sample_budget = sample_budget
+        self.sample_budget, self.min_cluster_steps = sample_budget, min_cluster_steps
         self.batch_size, self.lr, self.cluster_lr, self.grad_clip = batch_size, lr, cluster_lr, grad_clip
         self.lambda1, self.lambda2, self.lambda3, self.tau = lambda1, lambda2, lambda3, tau
         self.reconstruction, self.use_ccl, self.use_cl = reconstruction, use_ccl, use_cl

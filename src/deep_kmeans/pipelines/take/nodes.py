@@ -51,10 +51,10 @@ def resolve_take_config(params: dict, features: dict, n_clusters, data_seed: int
     merged = params_for(params, features["name"])
     cfg = take.TAKEConfig.from_params(merged)
     train_rows = train_indices(len(features["x"]), features["y"], merged.get("split"), data_seed)
-    if cfg.sample_budget is not None:  # your own data: the epochs sized to it
-        cfg, note = take.sized_for_data(cfg, len(train_rows), Geometry.from_dict(features["geometry"]))
-        if note:
-            logger.info(note)
+    # your own data: the epochs sized to it (take.sample_budget, take.min_cluster_steps)
+    cfg, note = take.sized_for_data(cfg, len(train_rows), Geometry.from_dict(features["geometry"]))
+    if note:
+        logger.info(note)
     check_umap_neighbors(cfg, len(train_rows))
     # the faster schedule a long run's warning offers (pretrain_take), where the run is not on it already
     presets = params.get("presets") or {}
@@ -172,7 +172,10 @@ def cluster_config(pretrained: dict, params: dict) -> dict:
     pretraining (``kedro run --pipeline=take``).
     """
     stored = dict(pretrained["config"])
-    current = take.TAKEConfig.from_params(params_for(params, pretrained["dataset"])).to_dict()
+    # sized to the training rows as resolve_take_config sized the pretraining (sample_budget, min_cluster_steps)
+    current, _ = take.sized_for_data(take.TAKEConfig.from_params(params_for(params, pretrained["dataset"])),
+                                     len(pretrained["train_rows"]), Geometry.from_dict(pretrained["geometry"]))
+    current = current.to_dict()
     ignored = sorted(k for k in current if k not in CLUSTER_KEYS and current[k] != stored.get(k))
     if ignored:
         logger.warning("take: %s differ from the pretrained model's and are not applied (they shape the "
