@@ -18,12 +18,18 @@ times are the run's own nodes: pretraining = the ``take_pretrain`` node less the
 is estimate / actual: within 2× is 0.5 to 2. The load average before and after each run says how busy the
 machine was.
 
-Writes ``benchmarks/results/estimates-<date>.md`` and ``.json`` (``--out-dir`` elsewhere) and prints the table.
+Under load: ``--load N`` keeps N busy processes (each a Python loop that holds one core) running from
+``--load-lead`` seconds (default 60: the load average has risen, as on a machine that was busy before the run
+started) before each case until it ends, so the estimate and the training it estimates meet the same load.
+
+Writes ``benchmarks/results/estimates[-load<N>]-<date>.md`` and ``.json`` (``--out-dir`` elsewhere) and prints the
+table.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -175,10 +181,26 @@ def markdown(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def busy_processes(n: int, lead: float):
+    """``n`` processes that each hold a core, started ``lead`` seconds before the block and killed after it."""
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        if burners:
+            time.sleep(lead)
+        yield
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", nargs="+", default=list(CASES), choices=CASES)
     ap.add_argument("--quick", action="store_true", help="toy sizes: checks that the script works, measures nothing")
+    ap.add_argument("--load", type=int, default=0, help="busy processes beside each case (default 0: idle)")
+    ap.add_argument("--load-lead", type=float, default=60.0, help="seconds the load runs before each case")
     ap.add_argument("--out-dir", type=Path, default=C.REPO / "benchmarks" / "results")
     ap.add_argument("--child", choices=CASES, help=argparse.SUPPRESS)
     ap.add_argument("--json", type=Path, help=argparse.SUPPRESS)
@@ -192,8 +214,10 @@ def main() -> int:
             out = Path(tmp) / "case.json"
             command = [sys.executable, __file__, "--child", case, "--json", str(out)]
             command += ["--quick"] if args.quick else []
-            print(f"{case}: {' '.join(command[1:])}", flush=True)
-            done = subprocess.run(command, cwd=C.REPO)
+            print(f"{case}: {' '.join(command[1:])}" + (f" beside {args.load} busy processes" if args.load else ""),
+                  flush=True)
+            with busy_processes(args.load, args.load_lead):
+                done = subprocess.run(command, cwd=C.REPO)
             if done.returncode or not out.exists():
                 results.append({"case": case, "error": f"exit code {done.returncode}"})
                 continue
@@ -201,7 +225,7 @@ def main() -> int:
         results.append(result)
     table_md = markdown(results)
     print("\n" + table_md)
-    stem = f"estimates{'-quick' if args.quick else ''}-{C.today()}"
+    stem = f"estimates{'-quick' if args.quick else ''}{f'-load{args.load}' if args.load else ''}-{C.today()}"
     (args.out_dir).mkdir(parents=True, exist_ok=True)
     (args.out_dir / f"{stem}.md").write_text(table_md + "\n")
     C.write_json(args.out_dir / f"{stem}.json", {"provenance": C.provenance("auto"), "results": results})
