@@ -80,6 +80,19 @@ def test_steps_are_timed_after_untimed_ones_and_the_slow_first_step_does_not_cou
                                                             round(estimate_module.PROBE_SHARE * 200))
 
 
+def test_a_stall_in_one_group_of_steps_does_not_count_but_a_load_on_every_group_does():
+    """typical_step: the median of the means of 5 consecutive groups of steps (estimate.py's docstring)."""
+    steady = [0.03] * 100
+    assert estimate_module.typical_step(steady) == pytest.approx(0.03)
+    # one stall of 2.7 s (a digits warm-up step seen under load): the plain mean would be almost 2× too slow
+    stalled = steady[:50] + [2.7] + steady[51:]
+    assert np.mean(stalled) > 1.8 * 0.03 and estimate_module.typical_step(stalled) == pytest.approx(0.03)
+    # a machine busy throughout: every group slow, and so the estimate
+    busy = [0.03, 0.03, 0.03, 0.15] * 25
+    assert estimate_module.typical_step(busy) == pytest.approx(0.06)
+    assert estimate_module.typical_step([0.01, 0.05]) == pytest.approx(0.03)  # a few steps: their mean
+
+
 def test_the_real_steps_are_measured_per_phase(one_thread):
     """The update step (the batch and its 4 views, two more losses) costs more than a warm-up step: measured, not
     assumed; no views, and it is the warm-up step; no KNet, no clustering step. (One thread: two OpenMP threads on

@@ -4,8 +4,10 @@ Each phase's own step runs on a batch of the data on the run's device, the modul
 (``_PretrainStep`` for the warm-up and update epochs, ``_ClusterStep`` with the optimiser step and the gradient
 clipping for the clustering epochs): first untimed steps (allocation, kernel choice, caches: the first step of a
 fresh module can cost ten steady ones), then timed steps until a short time has passed. The mean of the timed
-steps is that phase's cost per batch: the mean, not the median, because on a loaded machine the stalls between
-steps are part of what the epochs will meet. So the ratios between the phases (an update step carries the batch
+steps is that phase's cost per batch, taken as a median of means (:func:`typical_step`): the timed steps in
+consecutive groups, each group's mean, the median of those. Stalls that recur in most groups (a machine that is
+busy throughout) are part of what the epochs will meet and count; one stall of seconds that falls in one group
+(another process's burst) does not make the whole training look that slow. So the ratios between the phases (an update step carries the batch
 and its 4 views, a clustering step KNet's unrolled projection) are measured for this model, these data and this
 device, not taken from another machine.
 
@@ -43,6 +45,8 @@ MIN_STEPS = 3
 MAX_STEPS = 500
 STEADY_SECONDS = 0.5
 LOADED_STEADY_SECONDS = 3.0
+# The timed steps in this many consecutive groups (typical_step); fewer steps than groups: their plain mean.
+GROUPS = 5
 # ... and never more timed steps than this share of the steps the training itself will take (beyond MIN_STEPS): a
 # training of seconds is not measured for longer than it lasts.
 PROBE_SHARE = 0.05
@@ -79,7 +83,17 @@ def _timed(step, device: torch.device, seconds: float | None = None, runs: int |
         t = time.perf_counter()
         run()
         times.append(time.perf_counter() - t)
-    return float(np.mean(times)), max(times) / max(min(times), 1e-9)
+    return typical_step(times), max(times) / max(min(times), 1e-9)
+
+
+def typical_step(times) -> float:
+    """Seconds of a typical step from consecutive step ``times``: the median of the means of ``GROUPS`` consecutive
+    groups (the plain mean of fewer steps). A stall inside one group moves one mean, not the median; a load that
+    slows every group slows them all."""
+    times = np.asarray(times, dtype=np.float64)
+    if len(times) < GROUPS:
+        return float(times.mean())
+    return float(np.median([group.mean() for group in np.array_split(times, GROUPS)]))
 
 
 def step_seconds(x: np.ndarray, geometry: Geometry, cfg: TAKEConfig, device: str = "auto",
