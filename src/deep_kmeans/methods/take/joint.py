@@ -82,7 +82,7 @@ def kmeans_initialise(x: np.ndarray, pretrained: dict, geometry: Geometry, cfg: 
         start_centers, start_labels = centers, labels
         if cfg.knet_init == "umap_gmm" and cfg.assignment == "knet":
             if cfg.umap_neighbors < len(z):
-                start_centers, start_labels, _ = head_start(z, cfg, centers, seed, progress)
+                start_centers, start_labels = head_start(z, cfg, centers, seed, progress)
             else:
                 logger.warning("take: %d rows are too few for KNet's UMAP + GMM start (take.umap_neighbors = %d): "
                                "starting from K-means on z", len(z), cfg.umap_neighbors)
@@ -97,16 +97,17 @@ def kmeans_initialise(x: np.ndarray, pretrained: dict, geometry: Geometry, cfg: 
 
 
 def head_start(z: np.ndarray, cfg: TAKEConfig, kmeans_centers: np.ndarray, seed: int = 0,
-               progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+               progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``knet_init: umap_gmm``: KNet's start from N2D's head on z (:func:`fit_head`): the GMM's labels, and as M
     the mean of z over each of its clusters (a cluster the GMM leaves empty keeps its K-means centre).
-    Returns (centres (K, d) float32, labels (N,) int64, the GMM's posterior of each label (N,) or None)."""
+    Returns (centres (K, d) float32, labels (N,) int64). (How sure each start label is comes from z itself,
+    :func:`neighbour_agreement`: the GMM's posterior in UMAP's space is ≈ 1 for nearly every row.)"""
     n_clusters = len(kmeans_centers)
     head = fit_head(z, cfg, n_clusters, seed, progress)
     labels = np.asarray(head["labels"], dtype=np.int64)
     centers = cluster_means(torch.as_tensor(z, dtype=torch.float32), torch.from_numpy(labels), n_clusters,
                             fallback=torch.as_tensor(kmeans_centers, dtype=torch.float32))
-    return centers.numpy(), labels, head.get("confidence")
+    return centers.numpy(), labels
 
 
 def neighbour_agreement(z: np.ndarray, labels: np.ndarray, n_neighbors: int = 10) -> np.ndarray:
