@@ -154,7 +154,8 @@ def test_a_short_run_only_logs_its_estimate(fixed_steps, monkeypatch, caplog):
 
 def test_the_config_offers_the_cpu_preset_unless_it_is_chosen():
     # rows that differ: K-means' K is resolved on them, and identical rows are refused (data/validation.py)
-    features = {"name": "digits", "x": rows(20), "y": np.arange(20) % 2, "classes": [0, 1]}
+    features = {"name": "digits", "x": rows(20), "y": np.arange(20) % 2, "classes": [0, 1],
+                "geometry": GEOMETRY.to_dict()}
     params = {"warmup_epochs": 150, "presets": {"cpu": {"warmup_epochs": 40}}, "preset": None}
     assert nodes.resolve_take_config(params, features, 2, 0)["faster"]["warmup_epochs"] == 40
     assert nodes.resolve_take_config({**params, "preset": "cpu"}, features, 2, 0)["faster"] is None

@@ -86,7 +86,8 @@ def tabular_view_params(params: dict) -> dict:
     return {k: float(given.get(k, v)) for k, v in TABULAR_VIEW_DEFAULTS.items()}
 
 
-def tabular_views(x: np.ndarray, seed: int, corruption: float = 0.0, masking: float = 0.0, noise: float = 0.1,
+def tabular_views(x: np.ndarray, seed: int, corruption: float = TABULAR_VIEW_DEFAULTS["corruption"],
+                  masking: float = TABULAR_VIEW_DEFAULTS["masking"], noise: float = TABULAR_VIEW_DEFAULTS["noise"],
                   n_views: int = 4) -> np.ndarray:
     """(N, n_views, D) float32 views of the rows of ``x`` (the model input, already transformed): each cell
     replaced from its column's marginal with probability ``corruption``, set to its column's mean with

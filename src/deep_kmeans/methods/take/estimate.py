@@ -3,13 +3,13 @@
 Each phase's own step runs on a batch of the data on the run's device, the modules the training uses
 (``_PretrainStep`` for the warm-up and update epochs, ``_ClusterStep`` with the optimiser step and the gradient
 clipping for the clustering epochs): first untimed steps (allocation, kernel choice, caches: the first step of a
-fresh module can cost ten steady ones), then timed steps until a short time has passed. The mean of the timed
-steps is that phase's cost per batch, taken as a median of means (:func:`typical_step`): the timed steps in
-consecutive groups, each group's mean, the median of those. Stalls that recur in most groups (a machine that is
-busy throughout) are part of what the epochs will meet and count; one stall of seconds that falls in one group
-(another process's burst) does not make the whole training look that slow. So the ratios between the phases (an update step carries the batch
-and its 4 views, a clustering step KNet's unrolled projection) are measured for this model, these data and this
-device, not taken from another machine.
+fresh module can cost ten steady ones), then timed steps until a short time has passed. That phase's cost per
+batch is a median of means of the timed steps (:func:`typical_step`): the steps in consecutive groups, each
+group's mean, the median of those. Stalls that recur in most groups (a machine that is busy throughout) are part
+of what the epochs will meet and count; one stall of seconds that falls in one group (another process's burst)
+does not make the whole training look that slow. So the ratios between the phases (an update step carries the
+batch and its 4 views, a clustering step KNet's unrolled projection) are measured for this model, these data and
+this device, not taken from another machine.
 
 Around the epochs: encoding all rows (timed on one inference batch), K-means on z (timed on a sample, scaled to
 the rows), and where the run fits it, UMAP + GMM on z, which is too slow to time here (its first call compiles

@@ -129,8 +129,8 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
 
     ``init_labels``: where the phase starts (K-means' labels, or the head's with ``knet_init: umap_gmm``; the
     nearest of ``centers`` when None), the targets of self-training (``knet_target_weight``) where ``confidence``
-    (:func:`neighbour_agreement` of each start label; None: every row) reaches ``knet_confidence``. ``y``: labels, read only to
-    score the per-epoch diagnostics (:mod:`.diagnostics`); nothing the training does depends on them.
+    (:func:`neighbour_agreement` of each start label; None: every row) reaches ``knet_confidence``. ``y``: labels,
+    read only to score the per-epoch diagnostics (:mod:`.diagnostics`); nothing the training does depends on them.
 
     Records per epoch ``cluster/<loss>`` and ``cluster/changed`` (the share of rows whose assignment changed since
     the epoch before, the first epoch against ``init_labels``), and ``joint/<diagnostic>``. The step is device-resident: the rows live

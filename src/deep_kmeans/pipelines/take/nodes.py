@@ -51,10 +51,10 @@ def resolve_take_config(params: dict, features: dict, n_clusters, data_seed: int
     merged = params_for(params, features["name"])
     cfg = take.TAKEConfig.from_params(merged)
     train_rows = train_indices(len(features["x"]), features["y"], merged.get("split"), data_seed)
-    if cfg.sample_budget is not None or cfg.min_cluster_steps is not None:  # your own data: epochs sized to it
-        cfg, note = take.sized_for_data(cfg, len(train_rows), Geometry.from_dict(features["geometry"]))
-        if note:
-            logger.info(note)
+    # your own data: the epochs sized to it (take.sample_budget, take.min_cluster_steps; cluster_config the same)
+    cfg, note = take.sized_for_data(cfg, len(train_rows), Geometry.from_dict(features["geometry"]))
+    if note:
+        logger.info(note)
     check_umap_neighbors(cfg, len(train_rows))
     # the faster schedule a long run's warning offers (pretrain_take), where the run is not on it already
     presets = params.get("presets") or {}
