@@ -22,8 +22,17 @@ Under load: ``--load N`` keeps N busy processes (each a Python loop that holds o
 ``--load-lead`` seconds (default 60: the load average has risen, as on a machine that was busy before the run
 started) before each case until it ends, so the estimate and the training it estimates meet the same load.
 
-Writes ``benchmarks/results/estimates[-load<N>]-<date>.md`` and ``.json`` (``--out-dir`` elsewhere) and prints the
-table.
+Threads: ``--threads N`` runs each case with ``OMP_NUM_THREADS=N`` (the run's torch threads). Beside busy
+processes, two threads can be tens of times slower than one, so the run's estimate also times one thread
+(``one_thread``), and ``--threads 1`` measures that alternative to the end.
+
+Runs too long to finish: ``--stop-after S`` stops each case after S seconds (SIGINT: MLflow marks the run KILLED)
+and compares per epoch instead: each phase's estimated seconds per epoch (its batches × the step it timed) against
+the median of the epochs the run finished, from a timer around the project's own epoch loops (the case's JSON is
+rewritten after every epoch).
+
+Writes ``benchmarks/results/estimates[-load<N>][-threads<N>]-<date>.md`` and ``.json`` (``--out-dir`` elsewhere) and
+prints the table.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -106,25 +116,61 @@ class NodeTimes:
         self.seconds[node.name] = time.perf_counter() - self.started.pop(node.name)
 
 
+class TimedBar:
+    """Wraps a phase's epoch bar: the wall seconds of every epoch go to ``record(phase, epoch, seconds)``."""
+
+    def __init__(self, bar, phase: str, record):
+        self.bar, self.phase, self.record = bar, phase, record
+
+    def __iter__(self):
+        for epoch in self.bar:
+            start = time.perf_counter()
+            yield epoch
+            self.record(self.phase, epoch, time.perf_counter() - start)
+
+    def __getattr__(self, name):
+        return getattr(self.bar, name)
+
+
 def child(case: str, quick: bool, out: Path) -> None:
-    """One case in this process: the run, its estimate (as ``warn_if_long`` returned it) and its node times."""
+    """One case in this process: the run, its estimate (as ``warn_if_long`` returned it), its epochs' and its
+    nodes' times. The JSON is written after the estimate and after every epoch (a stopped run leaves its part)."""
+    import importlib
+
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
     from deep_kmeans.pipelines.take import nodes
 
     estimates: list[dict] = []
+    epochs: dict[str, list[float]] = {"pretrain": [], "cluster": []}
     warn_if_long = nodes.warn_if_long
+    env, params = case_run(case, quick)
+
+    def partial() -> None:
+        C.write_json(out, {"case": case, "env": env, "params": params, "estimate": estimates[0] if estimates else None,
+                           "epochs": epochs, "partial": True, "threads": os.environ.get("OMP_NUM_THREADS")})
 
     def recorded(*args, **kwargs):  # the run's own estimate, and how long the estimating itself took
         start = time.perf_counter()
         estimate = warn_if_long(*args, **kwargs)
+        one = estimate.get("one_thread")
         estimates.append({**estimate, "machine": vars(estimate["machine"]),
-                          "estimating_seconds": time.perf_counter() - start})
+                          "estimating_seconds": time.perf_counter() - start,
+                          **({"one_thread": {k: v for k, v in one.items()}} if one else {})})
+        partial()
         return estimate
 
+    def epoch_done(phase: str, epoch: int, seconds: float) -> None:
+        epochs[phase].append(seconds)
+        partial()
+
+    for module, phase in (("pretrain", "pretrain"), ("joint", "cluster")):
+        loop = importlib.import_module(f"deep_kmeans.methods.take.{module}")
+        loop.epoch_bar = (lambda bar, phase: lambda *a, **kw: TimedBar(bar(*a, **kw), phase, epoch_done))(
+            loop.epoch_bar, phase)
+
     nodes.warn_if_long = recorded
-    env, params = case_run(case, quick)
     timer = NodeTimes()
     load_before = os.getloadavg()[0]
     bootstrap_project(C.REPO)
@@ -140,6 +186,7 @@ def child(case: str, quick: bool, out: Path) -> None:
     C.write_json(out, {"case": case, "env": env, "params": params, "estimate": estimate, "node_seconds": t,
                        "actual": {"pretrain": actual_pretrain, "rest": actual_rest,
                                   "total": actual_pretrain + actual_rest},
+                       "epochs": epochs, "threads": os.environ.get("OMP_NUM_THREADS"),
                        "run_seconds": wall, "load_before": load_before, "load_after": os.getloadavg()[0]})
 
 
@@ -165,6 +212,8 @@ def markdown(results: list[dict]) -> str:
             "|---|---:|---|---|---|---|---|---|")
     lines = [head]
     for r in results:
+        if r.get("partial"):
+            continue
         if "error" in r:
             lines.append(f"| {r['case']} | | | | failed: {r['error']} | | | |")
             continue
@@ -177,8 +226,66 @@ def markdown(results: list[dict]) -> str:
         threads = f"{m['threads']} thread{'s' if m['threads'] != 1 else ''}"
         lines.append(f"| {r['case']} | {e['rows']:,} | {cfg} | {e['device']}, {threads}, {m['cores']} cores, "
                      f"load {load} | {pair(e['pretrain'], a['pretrain'])} | {pair(rest, a['rest'])} "
-                     f"| {pair(e['total'], a['total'])} | {r['load_before']:.1f} → {r['load_after']:.1f} |")
+                     f"| {pair(e['total'], a['total'])}{one_thread(e)} "
+                     f"| {r['load_before']:.1f} → {r['load_after']:.1f} |")
+    stopped = [r for r in results if r.get("partial") and r.get("estimate")]
+    if stopped:
+        lines += ["", "Stopped runs, per epoch: the estimate's seconds per epoch of each phase / the median of the "
+                  "epochs the run finished (how many) (ratio).", "",
+                  "| case | measured on | warm-up epoch | update epoch | clustering epoch | training est. | "
+                  "with one thread est. |", "|---|---|---|---|---|---|---|"]
+        lines += [stopped_line(r) for r in stopped]
     return "\n".join(lines)
+
+
+def one_thread(estimate: dict) -> str:
+    """``; one thread est. 20 s`` where the estimate also timed one thread (a loaded machine), else nothing."""
+    one = estimate.get("one_thread")
+    return f"; one thread est. {seconds(one['total'])}" if one else ""
+
+
+def per_epoch(estimate: dict) -> dict[str, float]:
+    """The estimate's seconds per epoch of each phase: its batches × the step it timed (no per-epoch extras: the
+    clustering epoch's z, K-means and refit are spread from its total)."""
+    steps, (w, u, c) = estimate["steps"], estimate["epochs"]
+    batches = estimate["rows"] / steps["batch"]
+    return {"warm-up": batches * steps["warmup"], "update": batches * steps["update"],
+            "clustering": estimate["cluster"] / c if c else 0.0}
+
+
+def stopped_line(r: dict) -> str:
+    e, m = r["estimate"], r["estimate"]["machine"]
+    w = e["epochs"][0]
+    pre, cluster = r["epochs"]["pretrain"], r["epochs"]["cluster"]
+    done = {"warm-up": pre[:w], "update": pre[w:], "clustering": cluster}
+    expected = per_epoch(e)
+    cells = []
+    for phase in ("warm-up", "update", "clustering"):
+        if done[phase]:
+            actual = float(sorted(done[phase])[len(done[phase]) // 2])
+            cells.append(f"{seconds(expected[phase])} / {seconds(actual)} ({len(done[phase])}) "
+                         f"({ratio(expected[phase], actual)})")
+        else:
+            cells.append(f"{seconds(expected[phase])} / —")
+    one = e.get("one_thread")
+    threads = f"{m['threads']} thread{'s' if m['threads'] != 1 else ''}"
+    others = "" if m.get("others") is None else f", others busy on {m['others']:.1f} cores"
+    return (f"| {r['case']} | {e['device']}, {threads}, {m['cores']} cores{others} | {' | '.join(cells)} "
+            f"| {seconds(e['total'])} | {seconds(one['total']) if one else '—'} |")
+
+
+def run_case(command: list[str], env: dict, stop_after: float | None) -> int:
+    """Runs one case's child; after ``stop_after`` seconds, stops it as Ctrl-C would. Returns its exit code."""
+    child = subprocess.Popen(command, cwd=C.REPO, env=env)
+    try:
+        return child.wait(timeout=stop_after)
+    except subprocess.TimeoutExpired:
+        child.send_signal(signal.SIGINT)
+        try:
+            return child.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            return child.wait()
 
 
 @contextlib.contextmanager
@@ -201,6 +308,9 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="toy sizes: checks that the script works, measures nothing")
     ap.add_argument("--load", type=int, default=0, help="busy processes beside each case (default 0: idle)")
     ap.add_argument("--load-lead", type=float, default=60.0, help="seconds the load runs before each case")
+    ap.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for each case (default: unset)")
+    ap.add_argument("--stop-after", type=float, default=None,
+                    help="stop each case after this many seconds and compare per epoch (default: run to the end)")
     ap.add_argument("--out-dir", type=Path, default=C.REPO / "benchmarks" / "results")
     ap.add_argument("--child", choices=CASES, help=argparse.SUPPRESS)
     ap.add_argument("--json", type=Path, help=argparse.SUPPRESS)
@@ -216,20 +326,22 @@ def main() -> int:
             command += ["--quick"] if args.quick else []
             print(f"{case}: {' '.join(command[1:])}" + (f" beside {args.load} busy processes" if args.load else ""),
                   flush=True)
+            env = dict(os.environ, **({"OMP_NUM_THREADS": str(args.threads)} if args.threads else {}))
             with busy_processes(args.load, args.load_lead):
-                done = subprocess.run(command, cwd=C.REPO)
-            if done.returncode or not out.exists():
-                results.append({"case": case, "error": f"exit code {done.returncode}"})
+                returncode = run_case(command, env, args.stop_after)
+            result = json.loads(out.read_text()) if out.exists() else None
+            if result is None or (returncode and not result.get("partial")):
+                results.append({"case": case, "error": f"exit code {returncode}"})
                 continue
-            result = json.loads(out.read_text())
         results.append(result)
     table_md = markdown(results)
     print("\n" + table_md)
-    stem = f"estimates{'-quick' if args.quick else ''}{f'-load{args.load}' if args.load else ''}-{C.today()}"
+    stem = (f"estimates{'-quick' if args.quick else ''}{f'-load{args.load}' if args.load else ''}"
+            f"{f'-threads{args.threads}' if args.threads else ''}-{C.today()}")
     (args.out_dir).mkdir(parents=True, exist_ok=True)
     (args.out_dir / f"{stem}.md").write_text(table_md + "\n")
     C.write_json(args.out_dir / f"{stem}.json", {"provenance": C.provenance("auto"), "results": results})
-    print(f"\nwritten: {(args.out_dir / stem).relative_to(C.REPO)}.md and .json")
+    print(f"\nwritten: {args.out_dir / stem}.md and .json")
     return 0 if all("error" not in r for r in results) else 1
 
 

@@ -27,6 +27,13 @@ def shared_datasets() -> Path:
     return SHARED_DATASETS
 
 
+@pytest.fixture(autouse=True)
+def unsampled_load(monkeypatch):
+    """Runs read the load average, without the quarter second of sleep that measures other processes' cores
+    (runtime.cpu_load): hundreds of runs here; what the sampling measures is tested in test_runtime.py."""
+    monkeypatch.setattr("deep_kmeans.runtime.OTHERS_SAMPLE_SECONDS", 0.0)
+
+
 @pytest.fixture(scope="module")
 def one_thread():
     """One torch intra-op thread for a test module: on two shared cores, two OpenMP threads competing with

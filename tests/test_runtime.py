@@ -5,6 +5,7 @@ import os
 import pytest
 import torch
 
+from deep_kmeans import runtime
 from deep_kmeans.runtime import LOADED_FACTOR, CpuLoad, cpu_load
 
 
@@ -41,3 +42,42 @@ def test_torch_threads_are_kept_whatever_the_block_sets():
     with torch_threads_kept():
         torch.set_num_threads(before + 1)  # what numba's OpenMP layer does when it first starts
     assert torch.get_num_threads() == before
+
+
+def test_other_processes_cores_are_measured_not_read_from_the_lagging_load_average():
+    # one busy process beside a 2-thread run, a minute's load average not yet risen: loaded all the same
+    beside_one = CpuLoad(threads=2, cores=2, load=1.3, others=1.0)
+    assert beside_one.loaded and "other processes busy on 1.0 cores" in beside_one.describe()
+    # a 1-thread run beside it fits on the free core; a shell's flicker is no load
+    assert not CpuLoad(threads=1, cores=2, load=1.3, others=1.0).loaded
+    assert not CpuLoad(threads=2, cores=2, load=6.0, others=0.3).loaded
+    assert CpuLoad(threads=2, cores=2, load=6.0, others=0.3).slowdown == pytest.approx(1.15)
+
+
+def test_the_warning_gives_the_measured_stall_of_threads_that_share_cores():
+    # fair sharing says 1.5x; the measured stall (a small step 30x slower on 2 threads than on 1) wins
+    busy = CpuLoad(threads=2, cores=2, load=1.3, others=1.0, stall=30.0)
+    assert busy.slowdown == pytest.approx(30.0)
+    text = busy.warning()
+    assert "other processes kept 1.0 of its 2 cores busy just now" in text and "about 30.0x as long" in text
+    assert "took 30x as long with 2 torch threads as with 1" in text and "OMP_NUM_THREADS=1" in text
+
+
+def test_a_sample_of_the_cpus_counts_the_other_processes_not_this_one(monkeypatch):
+    ticks = iter([1000, 1000 + 100])  # 100 busy ticks in the sample (1 s at 100 ticks a second)
+    monkeypatch.setattr(runtime, "_busy_jiffies", lambda cpus: next(ticks))
+    monkeypatch.setattr(runtime.os, "sysconf", lambda name: 100)
+    clock = iter([0.0, 1.0])
+    monkeypatch.setattr(runtime.time, "perf_counter", lambda: next(clock))
+    cpu = iter([5.0, 5.2])  # this process's own threads ran 0.2 s of it
+    monkeypatch.setattr(runtime.time, "process_time", lambda: next(cpu))
+    monkeypatch.setattr(runtime.time, "sleep", lambda s: None)
+    assert runtime.others_busy(1.0, {0, 1}) == pytest.approx(0.8)
+    assert runtime.others_busy(0.0, {0, 1}) is None  # sampling off
+
+
+def test_on_this_machine_the_sample_and_the_stall_are_real_numbers():
+    others = runtime.others_busy(0.05, runtime.os.sched_getaffinity(0))
+    assert others is None or 0 <= others <= len(runtime.os.sched_getaffinity(0))
+    threads = torch.get_num_threads()
+    assert runtime.thread_stall(2, seconds=0.01) > 0 and torch.get_num_threads() == threads

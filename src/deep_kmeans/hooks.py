@@ -233,6 +233,7 @@ class RunHook(MlflowHook):
             "pid": str(os.getpid()),
             "torch_threads": str(machine.threads),
             "load_average": "unknown" if machine.load is None else f"{machine.load:.2f} on {machine.cores} cores",
+            "other_processes_cores": "unknown" if machine.others is None else f"{machine.others:.2f}",
         })
         if PARENT_RUN in pipeline.inputs():
             catalog.save(PARENT_RUN, self._parent_run_record(self._project_path))

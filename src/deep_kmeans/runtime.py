@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -84,60 +86,139 @@ def is_main_process() -> bool:
     return torchrun_world()[0] == 0
 
 
-# A machine counts as loaded when its 1-minute load average is this many times its cores: other processes then
-# want more than every core, and a run's epochs come at a fraction of their idle speed.
+# A machine counts as loaded when other processes want a core one of this run's threads needs: measured, the cores
+# they kept busy over OTHERS_SAMPLE_SECONDS while this process slept (Linux's /proc/stat); where that cannot be read,
+# when the 1-minute load average is LOADED_FACTOR times the cores. The load average lags by a minute: a run started
+# beside one busy process read 1.3 on 2 cores while its steps already stalled 36-fold.
 LOADED_FACTOR = 1.5
+OTHERS_SAMPLE_SECONDS = 0.25
+# Other processes' cores beyond the cores this run's threads leave free before a run counts as loaded: a shell's
+# flicker is not a load.
+OTHERS_MARGIN = 0.5
+# On a loaded machine, a small torch step (a 128 x 64 batch through a linear layer, layer norm and softmax: the
+# ops of a TAE block) is timed for this long with the run's threads and with one.
+STALL_PROBE_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
 class CpuLoad:
     """What the CPU offers a run now: torch's intra-op ``threads``, the ``cores`` of the machine (those this
-    process may use) and the 1-minute ``load`` average (runnable processes, ours included once it computes)."""
+    process may use), the 1-minute ``load`` average (runnable processes, ours included once it computes), the
+    cores ``others`` (other processes) kept busy just now, and ``stall``: how many times longer a small torch step
+    took with ``threads`` than with one thread just now (measured only on a loaded machine with threads > 1)."""
 
     threads: int
     cores: int
     load: float | None  # None where the platform has no load average (Windows)
+    others: float | None = None  # None where not measured (not Linux, or sampling off)
+    stall: float | None = None
 
     @property
     def loaded(self) -> bool:
+        if self.others is not None:
+            return self.threads + self.others > self.cores + OTHERS_MARGIN
         return self.load is not None and self.load >= LOADED_FACTOR * self.cores
 
     @property
     def slowdown(self) -> float:
-        """How many times longer CPU work takes than on an idle machine, by fair sharing: our threads and the
-        load's share the cores. 1 where they fit."""
-        if self.load is None:
+        """How many times longer CPU work takes than on an idle machine: by fair sharing (our threads and the
+        others' share the cores; 1 where they fit), or the measured ``stall`` where it is larger: OpenMP threads
+        that share a core with another process wait for it at every parallel region, far beyond their share."""
+        busy = self.others if self.others is not None else self.load
+        if busy is None:
             return 1.0
         threads = min(self.threads, self.cores)
-        return max(1.0, (self.load + threads) / self.cores)
+        return max(1.0, (busy + threads) / self.cores, self.stall or 1.0)
 
     def describe(self) -> str:
-        """``2 torch threads on 2 cores, load average 0.4``."""
+        """``2 torch threads on 2 cores, load average 0.4`` (and ``, other processes busy on 1.0 cores`` where
+        measured and not nil)."""
         load = "" if self.load is None else f", load average {self.load:.1f}"
-        return f"{self.threads} torch thread{'s' if self.threads != 1 else ''} on {self.cores} cores{load}"
+        others = f", other processes busy on {self.others:.1f} cores" if self.others and self.others >= 0.05 else ""
+        return f"{self.threads} torch thread{'s' if self.threads != 1 else ''} on {self.cores} cores{load}{others}"
 
     def warning(self) -> str | None:
         """The line a run says once when the machine is loaded, else None."""
         if not self.loaded:
             return None
         threads = f"{self.threads} torch thread{'s' if self.threads != 1 else ''}"
-        return (f"this machine is busy: load average {self.load:.1f} on {self.cores} cores. With {threads}, expect "
-                f"CPU work to take about {self.slowdown:.1f}x as long as on an idle machine. Where other trainings "
-                "share the cores, fewer threads often stall less: OMP_NUM_THREADS=1 kedro run ... (results can then "
-                "differ in the last digits from a run with more threads).")
+        if self.others is not None:
+            busy = f"other processes kept {self.others:.1f} of its {self.cores} cores busy just now"
+        else:
+            busy = f"load average {self.load:.1f} on {self.cores} cores"
+        text = (f"this machine is busy: {busy}. With {threads}, expect CPU work to take about {self.slowdown:.1f}x as "
+                "long as on an idle machine")
+        if self.stall is not None and self.stall >= 2:
+            text += (f" (measured: a small torch step took {self.stall:.0f}x as long with {threads} as with 1: "
+                     "a thread that shares a core with another process holds up the others at every parallel step)")
+        if self.threads > 1:
+            text += (". Fewer threads stall less: OMP_NUM_THREADS=1 kedro run ... (results can then differ in the last "
+                     "digits from a run with more threads)")
+        return text + "."
 
 
-def cpu_load() -> CpuLoad:
-    """The :class:`CpuLoad` of this process now."""
+def _busy_jiffies(cpus: set[int]) -> int:
+    """Clock ticks the CPUs ``cpus`` spent busy since boot (Linux's /proc/stat: all but idle and iowait)."""
+    busy = 0
+    with open("/proc/stat") as f:
+        for line in f:
+            name, *ticks = line.split()
+            if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
+                values = [int(t) for t in ticks[:8]]
+                busy += sum(values) - values[3] - values[4]
+    return busy
+
+
+def others_busy(seconds: float, cpus: set[int]) -> float | None:
+    """Cores that other processes kept busy on ``cpus`` over ``seconds`` while this process slept; None where
+    /proc/stat cannot be read (not Linux) or ``seconds`` is 0."""
+    if seconds <= 0:
+        return None
     try:
-        cores = len(os.sched_getaffinity(0))
+        started, ticks = time.perf_counter(), _busy_jiffies(cpus)
+        ours = time.process_time()
+        time.sleep(seconds)
+        busy = (_busy_jiffies(cpus) - ticks) / os.sysconf("SC_CLK_TCK")
+        ours = time.process_time() - ours  # this process's other threads (a data loader) are not the others
+        return round(max(0.0, min(len(cpus), (busy - ours) / (time.perf_counter() - started))), 2)
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def thread_stall(threads: int, seconds: float = STALL_PROBE_SECONDS) -> float:
+    """How many times longer a small torch step takes with ``threads`` intra-op threads than with one, timed now for
+    ``seconds`` each (about 1 on an idle machine; tens where another process holds a core one thread needs)."""
+    x, w = torch.randn(128, 64), torch.randn(64, 64)
+
+    def per_step(n_threads: int) -> float:
+        torch.set_num_threads(n_threads)
+        steps, started = 0, time.perf_counter()
+        while steps < 3 or time.perf_counter() - started < seconds:
+            torch.nn.functional.layer_norm(x @ w, (64,)).softmax(-1).sum()
+            steps += 1
+        return (time.perf_counter() - started) / steps
+
+    with torch_threads_kept():
+        return round(per_step(threads) / per_step(1), 1)
+
+
+def cpu_load(sample_seconds: float | None = None) -> CpuLoad:
+    """The :class:`CpuLoad` of this process now. ``sample_seconds`` (OTHERS_SAMPLE_SECONDS by default; 0: off)
+    of sleep measure the other processes' cores, and where they load the machine, the thread stall."""
+    try:
+        cpus = os.sched_getaffinity(0)
     except (AttributeError, OSError):  # not Linux
-        cores = os.cpu_count() or 1
+        cpus = set(range(os.cpu_count() or 1))
     try:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):
         load = None
-    return CpuLoad(threads=torch.get_num_threads(), cores=cores, load=load)
+    threads = torch.get_num_threads()
+    others = others_busy(OTHERS_SAMPLE_SECONDS if sample_seconds is None else sample_seconds, cpus)
+    machine = CpuLoad(threads=threads, cores=len(cpus), load=load, others=others)
+    if machine.loaded and threads > 1 and others is not None:
+        machine = dataclasses.replace(machine, stall=thread_stall(threads))
+    return machine
 
 
 @contextmanager

@@ -6,6 +6,7 @@ import logging
 
 import numpy as np
 import pytest
+import torch
 
 from deep_kmeans.data.registry import Geometry
 from deep_kmeans.methods import take
@@ -26,7 +27,8 @@ def rows(n: int) -> np.ndarray:
 def fixed_steps(monkeypatch):
     """Step times as if measured: warm-up 10 ms, update 50 ms, clustering 20 ms per batch, 0.1 ms per encoded row;
     K-means 0.5 s per call; an idle 2-core machine."""
-    def step_seconds(x, geometry, cfg, device="auto", views=None, augment=None, n_clusters=10):
+    def step_seconds(x, geometry, cfg, device="auto", views=None, augment=None, n_clusters=10, loaded=None,
+                     threads=None):
         return {"batch": min(32, len(x)), "warmup": 0.010, "update": 0.050 if views is not None else 0.010,
                 "cluster": 0.020, "encode_row": 1e-4, "spread": 1.2}
 
@@ -163,3 +165,42 @@ def test_the_config_offers_the_cpu_preset_unless_it_is_chosen():
 
 def test_durations_read_as_people_write_them():
     assert [nodes.duration(s) for s in (40, 720, 3 * 3600 + 300)] == ["40 s", "12 min", "3 h 05 min"]
+
+
+def test_beside_busy_processes_the_estimate_also_times_one_thread_and_offers_it(fixed_steps, monkeypatch, caplog):
+    """One busy process on a 2-core machine: two OpenMP threads stall on the shared core (MNIST's steps: 36x
+    slower), one thread runs on the free one. The estimate times both; the warning gives OMP_NUM_THREADS=1's."""
+    calls = []
+
+    def step_seconds(x, geometry, cfg, device="auto", views=None, augment=None, n_clusters=10, loaded=None,
+                     threads=None):
+        step = 0.020 if threads == 1 else 0.600
+        calls.append((loaded, threads))
+        return {"batch": 32, "warmup": step, "update": step, "cluster": step, "encode_row": 1e-4, "spread": 2.0}
+
+    monkeypatch.setattr(estimate_module, "step_seconds", step_seconds)
+    monkeypatch.setattr(estimate_module, "cpu_load", lambda: CpuLoad(threads=2, cores=2, load=1.3, others=1.0))
+    monkeypatch.setattr(nodes, "LONG_RUN_SECONDS", 0.0)
+    cfg = take.TAKEConfig(**SMALL, warmup_epochs=10, update_epochs=0, cluster_epochs=0)
+    with caplog.at_level(logging.WARNING, logger=nodes.logger.name):
+        e = nodes.warn_if_long(rows(64), GEOMETRY, cfg, {"faster": None, "n_clusters": 10}, "cpu", "mnist")
+    assert e["pretrain"] == pytest.approx(2 * 10 * 0.600)
+    assert e["one_thread"]["pretrain"] == pytest.approx(2 * 10 * 0.020)
+    assert calls == [(True, None), (False, 1)]  # the stalled steps timed for longer, then one thread's
+    [text] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "other processes busy on 1.0 cores" in text
+    assert "a warm-up step took 600 ms, with one thread 20 ms" in text
+    assert f"With OMP_NUM_THREADS=1 the same training takes about {nodes.duration(e['one_thread']['total'])}" in text
+    # an idle machine, or a run on one thread already: timed once
+    monkeypatch.setattr(estimate_module, "cpu_load", lambda: CpuLoad(threads=1, cores=2, load=1.3, others=1.0))
+    assert "one_thread" not in take.estimate_seconds(rows(64), GEOMETRY, cfg, "cpu")
+
+
+def test_the_one_thread_timing_runs_on_one_thread_and_gives_the_threads_back(monkeypatch):
+    seen = []
+    monkeypatch.setattr(estimate_module, "_timed",
+                        lambda step, dev, *a: seen.append(torch.get_num_threads()) or (1e-3, 1.0))
+    threads = torch.get_num_threads()
+    cfg = take.TAKEConfig(**SMALL, warmup_epochs=1, update_epochs=0, cluster_epochs=1)
+    estimate_module.step_seconds(rows(64), GEOMETRY, cfg, "cpu", loaded=False, threads=1)
+    assert seen and set(seen) == {1} and torch.get_num_threads() == threads

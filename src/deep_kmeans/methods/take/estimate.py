@@ -24,6 +24,7 @@ import time
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 from torch import nn
 
 from deep_kmeans.data.registry import Geometry
@@ -34,7 +35,7 @@ from deep_kmeans.methods.take.joint import _ClusterStep
 from deep_kmeans.methods.take.model import _autocast, build_knet, build_tae
 from deep_kmeans.methods.take.pretrain import _PretrainStep, optimizer, resident
 from deep_kmeans.models.tae import ContrastiveHead
-from deep_kmeans.runtime import cpu_load, tf32_matmuls
+from deep_kmeans.runtime import cpu_load, tf32_matmuls, torch_threads_kept
 
 # Each phase: WARMUP_STEPS untimed steps, then timed ones until STEADY_SECONDS have passed (MIN_STEPS at least,
 # MAX_STEPS at most). On a busy machine (runtime.CpuLoad.loaded) OpenMP threads that share cores with other
@@ -97,15 +98,23 @@ def typical_step(times) -> float:
 
 
 def step_seconds(x: np.ndarray, geometry: Geometry, cfg: TAKEConfig, device: str = "auto",
-                 views: np.ndarray | None = None, augment=None, n_clusters: int = 10) -> dict:
+                 views: np.ndarray | None = None, augment=None, n_clusters: int = 10, loaded: bool | None = None,
+                 threads: int | None = None) -> dict:
     """Seconds per batch of ``min(cfg.batch_size, len(x))`` rows of each phase's step, timed here:
     ``{"warmup", "update", "cluster", "encode_row", "batch", "spread"}``. ``update`` is the warm-up step where there
     are no views (no ``views``, no ``augment``); ``cluster`` 0 without KNet (``assignment`` other than ``knet``);
     ``encode_row`` the inference cost of one row; ``spread`` the largest slowest / fastest step of a phase: far above
-    1, other processes stalled the steps and the estimate is rough."""
+    1, other processes stalled the steps and the estimate is rough. ``loaded``: the machine is busy
+    (:class:`~deep_kmeans.runtime.CpuLoad`; measured here when None): the steps are timed for longer. ``threads``:
+    torch's intra-op threads for the timing (the run's own by default), restored afterwards."""
+    if threads is not None:
+        with torch_threads_kept():
+            torch.set_num_threads(threads)
+            with threadpool_limits(threads):  # scikit-learn's K-means is not timed here, but the same holds
+                return step_seconds(x, geometry, cfg, device, views, augment, n_clusters, loaded)
     dev = resolve_device(device)
     window = STEADY_SECONDS
-    if cpu_load().loaded and STEADY_SECONDS:  # (STEADY_SECONDS 0, the fewest steps, stays so: the tests' setting)
+    if STEADY_SECONDS and (cpu_load().loaded if loaded is None else loaded):  # (0, the fewest steps: the tests')
         window = LOADED_STEADY_SECONDS
     cfg = dataclasses.replace(cfg, compile=False)
     generator = torch.Generator().manual_seed(0)
@@ -206,14 +215,31 @@ def estimate_seconds(x: np.ndarray, geometry: Geometry, cfg: TAKEConfig, device:
     Returns seconds ``{"pretrain", "start", "cluster", "total"}``, what they cover (``rows``, ``epochs``: warm-up,
     update, clustering), the per-batch step times it measured
     (``steps``: :func:`step_seconds`), ``probe`` (the seconds this measurement took), and what it was measured
-    under: ``device`` and ``machine`` (:class:`~deep_kmeans.runtime.CpuLoad`: threads, cores, load average).
-    Leaves no trace: the training seeds its own modules.
+    under: ``device`` and ``machine`` (:class:`~deep_kmeans.runtime.CpuLoad`: threads, cores, load average, the
+    cores other processes kept busy). On a CPU that other processes load, with more than one torch thread, also
+    ``one_thread``: the same seconds timed with one thread (what ``OMP_NUM_THREADS=1`` would give: OpenMP threads
+    that share cores with other processes stall at every parallel region, measured 36-fold on MNIST's steps
+    beside one busy process, where one thread ran at 1.4 times its idle step). Leaves no trace: the training
+    seeds its own modules.
     """
     started = time.perf_counter()
     dev = resolve_device(device)
     load = cpu_load()
-    n = len(x)
-    steps = step_seconds(x, geometry, cfg, device, views=views, augment=augment, n_clusters=n_clusters)
+    steps = step_seconds(x, geometry, cfg, device, views=views, augment=augment, n_clusters=n_clusters,
+                         loaded=load.loaded)
+    out = _phase_seconds(steps, len(x), cfg, n_clusters)
+    if dev.type == "cpu" and load.loaded and load.threads > 1:
+        one = step_seconds(x, geometry, cfg, device, views=views, augment=augment, n_clusters=n_clusters,
+                           loaded=False, threads=1)
+        with threadpool_limits(1):
+            out["one_thread"] = {**_phase_seconds(one, len(x), cfg, n_clusters), "steps": one}
+    return {**out, "rows": len(x), "epochs": [cfg.warmup_epochs, cfg.update_epochs, cfg.cluster_epochs],
+            "steps": steps, "probe": time.perf_counter() - started, "device": str(dev), "machine": load}
+
+
+def _phase_seconds(steps: dict, n: int, cfg: TAKEConfig, n_clusters: int) -> dict:
+    """``{"pretrain", "start", "cluster", "total"}`` seconds of a training on ``n`` rows from its step times
+    (:func:`step_seconds`); K-means on z is timed here, with the threads in force."""
     batches = n / steps["batch"]  # the last, smaller batch costs its share of a full one
     pretrain = batches * (cfg.warmup_epochs * steps["warmup"] + cfg.update_epochs * steps["update"])
     encode = steps["encode_row"] * n
@@ -230,6 +256,4 @@ def estimate_seconds(x: np.ndarray, geometry: Geometry, cfg: TAKEConfig, device:
         if cfg.knet_centers == "refit":
             per_epoch += kmeans_seconds(n, cfg.latent_dim, k, 1, REFIT_ITERATIONS)
         cluster = cfg.cluster_epochs * per_epoch
-    return {"pretrain": pretrain, "start": start, "cluster": cluster, "total": pretrain + start + cluster,
-            "rows": n, "epochs": [cfg.warmup_epochs, cfg.update_epochs, cfg.cluster_epochs], "steps": steps,
-            "probe": time.perf_counter() - started, "device": str(dev), "machine": load}
+    return {"pretrain": pretrain, "start": start, "cluster": cluster, "total": pretrain + start + cluster}

@@ -134,6 +134,14 @@ def warn_if_long(x: np.ndarray, geometry: Geometry, cfg: take.TAKEConfig, config
             message += (f" The {FASTER_PRESET} preset (a width-{faster.embed_dim} TAE, {faster.warmup_epochs}/"
                         f"{faster.update_epochs}/{faster.cluster_epochs} epochs) takes about "
                         f"{duration(quick['total'])}: --params=take.preset={FASTER_PRESET}.")
+    one = estimate.get("one_thread")
+    if one is not None and one["total"] <= FASTER_AT_MOST * estimate["total"]:
+        machine = estimate["machine"]
+        message += (f" Other processes keep cores busy and this run's {machine.threads} threads stall on them: a "
+                    f"warm-up step took {estimate['steps']['warmup'] * 1e3:.0f} ms, with one thread "
+                    f"{one['steps']['warmup'] * 1e3:.0f} ms. With OMP_NUM_THREADS=1 the same training takes about "
+                    f"{duration(one['total'])} (results can then differ in the last digits from a "
+                    f"{machine.threads}-thread run).")
     if str(estimate["device"]).startswith("cpu"):
         message += " A GPU (device=auto picks it) is the paper's setting."
     message += " Ctrl-C stops the run (MLflow marks it KILLED) and the same command resumes from the last checkpoint."
