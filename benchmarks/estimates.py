@@ -26,7 +26,7 @@ Threads: ``--threads N`` runs each case with ``OMP_NUM_THREADS=N`` (the run's to
 processes, two threads can be tens of times slower than one, so the run's estimate also times one thread
 (``one_thread``), and ``--threads 1`` measures that alternative to the end.
 
-Runs too long to finish: ``--stop-after S`` stops each case after S seconds (SIGINT: MLflow marks the run KILLED)
+Runs too long to finish: ``--stop-after S`` stops each case after S seconds (SIGTERM: MLflow marks the run KILLED)
 and compares per epoch instead: each phase's estimated seconds per epoch (its batches × the step it timed) against
 the median of the epochs the run finished, from a timer around the project's own epoch loops (the case's JSON is
 rewritten after every epoch).
@@ -275,12 +275,13 @@ def stopped_line(r: dict) -> str:
 
 
 def run_case(command: list[str], env: dict, stop_after: float | None) -> int:
-    """Runs one case's child; after ``stop_after`` seconds, stops it as Ctrl-C would. Returns its exit code."""
+    """Runs one case's child; after ``stop_after`` seconds, stops it with SIGTERM (the run ends KILLED in MLflow;
+    not SIGINT: a shell's background job ignores it). Returns its exit code."""
     child = subprocess.Popen(command, cwd=C.REPO, env=env)
     try:
         return child.wait(timeout=stop_after)
     except subprocess.TimeoutExpired:
-        child.send_signal(signal.SIGINT)
+        child.send_signal(signal.SIGTERM)
         try:
             return child.wait(timeout=120)
         except subprocess.TimeoutExpired:

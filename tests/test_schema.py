@@ -89,7 +89,7 @@ def test_a_key_added_to_conf_base_does_not_escape(load):
     ({"take": {"presets": {"cpu": {"overrides": {"mnsit": {"depth": 2}}}}}},
      "take.presets.cpu.overrides.mnsit: unknown data set (did you mean 'mnist'?)"),
     ({"take": {"presets": {"cpu": {"overrides": {"mnist": {"knet_init": "gmm"}}}}}},
-     "take.presets.cpu.overrides.mnist.knet_init = 'gmm' is invalid: expected one of kmeans, umap_gmm"),
+     "take.presets.cpu.overrides.mnist.knet_init = 'gmm' is invalid: expected one of kmeans, umap_gmm, auto"),
     ({"dataset": "mnist", "take": {"preset": "cpu", "presets": {"cpu": {"overrides": {"mnist": {"embed_dim": 0}}}}}},
      "take.presets.cpu.overrides.mnist.embed_dim = 0 is invalid: expected an integer ≥ 1"),
     ({"kmeans": {"n_init": 0}}, "kmeans.n_init = 0 is invalid"),

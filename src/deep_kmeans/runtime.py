@@ -121,14 +121,14 @@ class CpuLoad:
 
     @property
     def slowdown(self) -> float:
-        """How many times longer CPU work takes than on an idle machine: by fair sharing (our threads and the
-        others' share the cores; 1 where they fit), or the measured ``stall`` where it is larger: OpenMP threads
-        that share a core with another process wait for it at every parallel region, far beyond their share."""
+        """How many times longer CPU work takes than on an idle machine by fair sharing: our threads and the
+        others' share the cores; 1 where they fit. A lower bound where threads stall (``stall``): OpenMP threads that
+        share a core with another process wait for it at every parallel region, erratically, far beyond a share."""
         busy = self.others if self.others is not None else self.load
         if busy is None:
             return 1.0
         threads = min(self.threads, self.cores)
-        return max(1.0, (busy + threads) / self.cores, self.stall or 1.0)
+        return max(1.0, (busy + threads) / self.cores)
 
     def describe(self) -> str:
         """``2 torch threads on 2 cores, load average 0.4`` (and ``, other processes busy on 1.0 cores`` where
@@ -146,14 +146,17 @@ class CpuLoad:
             busy = f"other processes kept {self.others:.1f} of its {self.cores} cores busy just now"
         else:
             busy = f"load average {self.load:.1f} on {self.cores} cores"
-        text = (f"this machine is busy: {busy}. With {threads}, expect CPU work to take about {self.slowdown:.1f}x as "
-                "long as on an idle machine")
         if self.stall is not None and self.stall >= 2:
-            text += (f" (measured: a small torch step took {self.stall:.0f}x as long with {threads} as with 1: "
-                     "a thread that shares a core with another process holds up the others at every parallel step)")
+            text = (f"this machine is busy: {busy}. With {threads}, expect CPU work to take at least "
+                    f"{self.slowdown:.1f}x as long as on an idle machine, and erratically far longer: a small torch "
+                    f"step just took {self.stall:.0f}x as long with {threads} as with 1 (a thread that shares a core "
+                    "with another process holds up the others at every parallel step)")
+        else:
+            text = (f"this machine is busy: {busy}. With {threads}, expect CPU work to take about "
+                    f"{self.slowdown:.1f}x as long as on an idle machine")
         if self.threads > 1:
-            text += (". Fewer threads stall less: OMP_NUM_THREADS=1 kedro run ... (results can then differ in the last "
-                     "digits from a run with more threads)")
+            text += (". Fewer threads stall less: OMP_NUM_THREADS=1 kedro run ... (a training on another thread count "
+                     "takes sums in another order and another path, as another seed would)")
         return text + "."
 
 
@@ -188,7 +191,8 @@ def others_busy(seconds: float, cpus: set[int]) -> float | None:
 def thread_stall(threads: int, seconds: float = STALL_PROBE_SECONDS) -> float:
     """How many times longer a small torch step takes with ``threads`` intra-op threads than with one, timed now for
     ``seconds`` each (about 1 on an idle machine; tens where another process holds a core one thread needs)."""
-    x, w = torch.randn(128, 64), torch.randn(64, 64)
+    gen = torch.Generator().manual_seed(0)  # not torch's global generator: a run's seeded draws stay its own
+    x, w = torch.randn(128, 64, generator=gen), torch.randn(64, 64, generator=gen)
 
     def per_step(n_threads: int) -> float:
         torch.set_num_threads(n_threads)

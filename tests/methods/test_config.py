@@ -32,8 +32,9 @@ def test_the_take_cpu_preset_is_the_estimator_default_and_your_own_data_trains_t
     assert cpu == TAKE.PRESETS["cpu"] and own == {}
     # your own data: the digits block (measured better than the cpu preset on an image array and two tables,
     # docs/results.md), its epochs sized to the data; so the digits as a .csv trains what dataset=digits trains
+    # (its start chosen per run: knet_init auto, benchmarks/start_rule.py)
     assert conf["overrides"]["custom"] == {**conf["overrides"]["digits"], "sample_budget": 300_000,
-                                           "min_cluster_steps": 150}
+                                           "min_cluster_steps": 150, "knet_init": "auto"}
     assert chosen_preset(conf, "custom", cuda=False) is None and chosen_preset(conf, "custom", cuda=True) is None
     # every key of the preset is a TAKE hyperparameter
     TAKEConfig.from_params(params_for({**conf, "preset": "cpu"}, "mnist"))

@@ -423,3 +423,39 @@ def test_the_clustering_stage_trains_the_epochs_sized_to_the_data():
         clustering = cluster_config(pretrained, params)
         assert tuple(clustering[k] for k in ("warmup_epochs", "update_epochs", "cluster_epochs")) == epochs
         assert clustering == config["config"]
+
+
+@pytest.mark.parametrize("found_again", [True, False], ids=["the head finds its partition again", "it does not"])
+def test_knet_init_auto_starts_from_the_head_only_where_another_seed_finds_the_same_partition(monkeypatch, caplog,
+                                                                                             found_again):
+    """knet_init: auto: UMAP + GMM on z where a second fit (the next seed) agrees with the first (ARI ≥
+    START_AGREEMENT), else K-means on z; the statistic is returned (and logged as a metric), no label is read."""
+    import logging
+
+    from deep_kmeans.methods.take import joint
+
+    rng = np.random.default_rng(0)
+    z = np.concatenate([rng.normal(c, 0.1, (20, 2)) for c in (0.0, 3.0, 6.0)]).astype(np.float32)
+    cut = np.arange(60) % 3  # a partition K-means on z would never make: tells the two starts apart
+
+    def fit_head(z, cfg, n_clusters, seed, progress):
+        return {"labels": cut if found_again or seed == 0 else np.arange(60) // 20}
+
+    monkeypatch.setattr(joint, "fit_head", fit_head)
+    monkeypatch.setattr(joint, "encode", lambda *a, **k: z)
+    monkeypatch.setattr(joint, "load_tae", lambda *a, **k: None)
+    cfg = T.TAKEConfig(knet_init="auto", umap_neighbors=10, kmeans_n_init=1)
+    with caplog.at_level(logging.INFO, logger=joint.logger.name):
+        init = T.kmeans_initialise(np.zeros((60, 4), np.float32), {}, None, cfg, 3, seed=0, device="cpu")
+    if found_again:
+        assert init["start_agreement"] == pytest.approx(1.0)
+        np.testing.assert_array_equal(init["start_labels"], cut)
+        assert "KNet starts from UMAP + GMM on z" in caplog.text
+    else:
+        assert init["start_agreement"] < joint.START_AGREEMENT
+        assert init["start_labels"] is init["labels"] and init["start_centers"] is init["centers"]
+        assert "KNet starts from K-means on z" in caplog.text
+    # the other starts compute no agreement
+    plain = T.kmeans_initialise(np.zeros((60, 4), np.float32), {}, None, dataclasses.replace(cfg, knet_init="umap_gmm"),
+                                3, seed=0, device="cpu")
+    assert plain["start_agreement"] is None

@@ -180,16 +180,18 @@ def test_beside_busy_processes_the_estimate_also_times_one_thread_and_offers_it(
 
     monkeypatch.setattr(estimate_module, "step_seconds", step_seconds)
     monkeypatch.setattr(estimate_module, "cpu_load", lambda: CpuLoad(threads=2, cores=2, load=1.3, others=1.0))
-    monkeypatch.setattr(nodes, "LONG_RUN_SECONDS", 0.0)
+    monkeypatch.setattr(nodes, "STALLED_WARN_SECONDS", 0.0)  # (not LONG_RUN_SECONDS: a stalled run warns sooner)
     cfg = take.TAKEConfig(**SMALL, warmup_epochs=10, update_epochs=0, cluster_epochs=0)
-    with caplog.at_level(logging.WARNING, logger=nodes.logger.name):
+    with caplog.at_level(logging.INFO, logger=nodes.logger.name):
         e = nodes.warn_if_long(rows(64), GEOMETRY, cfg, {"faster": None, "n_clusters": 10}, "cpu", "mnist")
+    [info] = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert info.endswith(f"; with OMP_NUM_THREADS=1 about {nodes.duration(e['one_thread']['total'])}")
     assert e["pretrain"] == pytest.approx(2 * 10 * 0.600)
     assert e["one_thread"]["pretrain"] == pytest.approx(2 * 10 * 0.020)
     assert calls == [(True, None), (False, 1)]  # the stalled steps timed for longer, then one thread's
     [text] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert "other processes busy on 1.0 cores" in text
-    assert "a warm-up step took 600 ms, with one thread 20 ms" in text
+    assert "a warm-up step took 600 ms here, with one thread 20 ms" in text and "stall, erratically" in text
     assert f"With OMP_NUM_THREADS=1 the same training takes about {nodes.duration(e['one_thread']['total'])}" in text
     # an idle machine, or a run on one thread already: timed once
     monkeypatch.setattr(estimate_module, "cpu_load", lambda: CpuLoad(threads=1, cores=2, load=1.3, others=1.0))

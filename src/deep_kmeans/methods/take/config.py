@@ -73,7 +73,8 @@ class TAKEConfig:
     knet_momentum: str = "fista"  # fista (standard) | paper (eq. 10 as printed: its first step cancels itself)
     knet_output: str = "projected"  # projected: s̃(T) on the simplex | extrapolated: s(T) of eq. 9, as eq. 13 writes
     # Where KNet starts. kmeans: K-means on the pretrained z (the paper). umap_gmm: N2D's head on z (UMAP to K
-    # dimensions + a Gaussian mixture), M = the mean of z over each of its clusters.
+    # dimensions + a Gaussian mixture), M = the mean of z over each of its clusters. auto: the head where it finds
+    # the same partition again with another seed (joint.START_AGREEMENT), else K-means: label-free, per run.
     knet_init: str = "umap_gmm"
     # Self-training on the start (beyond the paper): every row (or with knet_confidence > 0 the confident ones: the
     # share of their 10 nearest rows in z that share their start label ≥ knet_confidence) keeps its start cluster as
@@ -191,7 +192,7 @@ def read_take_params(p: ParamReader) -> dict:
     v["kmeans_n_init"] = p.int("kmeans_n_init", d["kmeans_n_init"], min=1, also=("auto",), nullable=False)
     v["reconstruction"] = p.choice("reconstruction", d["reconstruction"], ("cosine", "mse"), nullable=False)
     v["knet_centers"] = p.choice("knet_centers", d["knet_centers"], CENTER_UPDATES, nullable=False)
-    v["knet_init"] = p.choice("knet_init", d["knet_init"], ("kmeans", "umap_gmm"), nullable=False)
+    v["knet_init"] = p.choice("knet_init", d["knet_init"], ("kmeans", "umap_gmm", "auto"), nullable=False)
     v["assignment"] = p.choice("assignment", d["assignment"], ("knet", "kmeans", "umap_gmm"), nullable=False)
     for k in ("knet_tied", "use_ccl", "use_cl", "fresh_views", "baseline_kmeans", "amp", "compile", "resume"):
         v[k] = p.bool(k, d[k], nullable=False)

@@ -245,9 +245,11 @@ def _phase_seconds(steps: dict, n: int, cfg: TAKEConfig, n_clusters: int) -> dic
     encode = steps["encode_row"] * n
     k = max(2, min(n_clusters, n))
     start = encode + kmeans_seconds(n, cfg.latent_dim, k, cfg.kmeans_n_init, KMEANS_ITERATIONS)
-    uses_head = cfg.assignment == "umap_gmm" or (cfg.assignment == "knet" and cfg.knet_init == "umap_gmm")
-    if uses_head:
-        start += HEAD_FIXED_SECONDS + HEAD_SECONDS_PER_ROW * n
+    heads = 1 if cfg.assignment == "umap_gmm" else 0
+    if cfg.assignment == "knet":  # knet_init auto fits the head twice (two seeds)
+        heads = {"umap_gmm": 1, "auto": 2}.get(cfg.knet_init, 0)
+    if heads:
+        start += HEAD_FIXED_SECONDS + heads * HEAD_SECONDS_PER_ROW * n
     cluster = 0.0
     if cfg.assignment == "knet" and cfg.cluster_epochs:
         # every epoch ends with z of all rows and the diagnostics' K-means on it (one start), and for

@@ -87,6 +87,12 @@ FASTER_AT_MOST = 0.67
 # Steps of one phase that took this many times longer than others while timed: other processes stalled them (two
 # OpenMP threads on shared cores: measured from 35 ms to 2.7 s), and the estimate can be several times off.
 UNSTEADY_SPREAD = 4.0
+# Where other processes hold cores that this run's threads need, its steps stall erratically, whatever the probe
+# saw: beside one busy process on 2 cores, epochs with 2 threads ran 0.7 to 9 times the estimate (digits, MNIST-70k,
+# a 20,000-row table; docs/benchmarks.md section 3), with one thread within 2x. Such a run warns from this long on,
+# with what one thread takes.
+STALLED_WARN_SECONDS = 60
+STALLED_OBSERVED = "0.7 to 9 times"
 
 
 def duration(seconds: float) -> str:
@@ -114,18 +120,30 @@ def warn_if_long(x: np.ndarray, geometry: Geometry, cfg: take.TAKEConfig, config
                  views: np.ndarray | None = None, augment=None) -> dict:
     """Estimate the training time (:func:`take.estimate_seconds`, measured here and now) and log it with what it
     assumed; past ``LONG_RUN_SECONDS``, warn before any epoch runs, with the faster preset's estimate where that
-    preset is really faster. Returns the estimate."""
+    preset is really faster; where the run's threads stall on other processes' work and one thread is really
+    faster, from ``STALLED_WARN_SECONDS`` on, with one thread's estimate. Returns the estimate."""
     n_clusters = int(config.get("n_clusters") or 10)
     estimate = take.estimate_seconds(x, geometry, cfg, device, views=views, augment=augment, n_clusters=n_clusters)
-    logger.info("take: training estimated at %s (pretraining %s, K-means start %s, clustering %s; measured on %s)",
+    one = estimate.get("one_thread")
+    logger.info("take: training estimated at %s (pretraining %s, K-means start %s, clustering %s; measured on %s)%s",
                 duration(estimate["total"]), duration(estimate["pretrain"]), duration(estimate["start"]),
-                duration(estimate["cluster"]), assumptions(estimate))
-    if estimate["total"] <= LONG_RUN_SECONDS:
+                duration(estimate["cluster"]), assumptions(estimate),
+                "" if one is None else f"; with OMP_NUM_THREADS=1 about {duration(one['total'])}")
+    stalled = one is not None and one["total"] <= FASTER_AT_MOST * estimate["total"]
+    if estimate["total"] <= (STALLED_WARN_SECONDS if stalled else LONG_RUN_SECONDS):
         return estimate
     message = (f"take on {dataset}: this training will take about {duration(estimate['total'])} "
                f"({len(x):,} rows; {cfg.warmup_epochs} warm-up, {cfg.update_epochs} update and "
                f"{cfg.cluster_epochs} clustering epochs; timed on a few steps of each phase on "
                f"{assumptions(estimate)}).")
+    if stalled:
+        machine = estimate["machine"]
+        message += (f" Other processes keep cores busy that this run's {machine.threads} threads need, so its steps "
+                    f"stall, erratically (beside one busy process on 2 cores we measured epochs {STALLED_OBSERVED} "
+                    f"this estimate): a warm-up step took {estimate['steps']['warmup'] * 1e3:.0f} ms here, with one "
+                    f"thread {one['steps']['warmup'] * 1e3:.0f} ms. With OMP_NUM_THREADS=1 the same training takes "
+                    f"about {duration(one['total'])}: another training, as another seed would be (sums taken in "
+                    f"another order take another path; digits ended at 0.853 with one thread, 0.944 with two).")
     faster = take.TAKEConfig.from_params(config["faster"]) if config.get("faster") else None
     if faster is not None and faster != cfg:
         quick = take.estimate_seconds(x, geometry, faster, device, views=views, augment=augment,
@@ -134,14 +152,6 @@ def warn_if_long(x: np.ndarray, geometry: Geometry, cfg: take.TAKEConfig, config
             message += (f" The {FASTER_PRESET} preset (a width-{faster.embed_dim} TAE, {faster.warmup_epochs}/"
                         f"{faster.update_epochs}/{faster.cluster_epochs} epochs) takes about "
                         f"{duration(quick['total'])}: --params=take.preset={FASTER_PRESET}.")
-    one = estimate.get("one_thread")
-    if one is not None and one["total"] <= FASTER_AT_MOST * estimate["total"]:
-        machine = estimate["machine"]
-        message += (f" Other processes keep cores busy and this run's {machine.threads} threads stall on them: a "
-                    f"warm-up step took {estimate['steps']['warmup'] * 1e3:.0f} ms, with one thread "
-                    f"{one['steps']['warmup'] * 1e3:.0f} ms. With OMP_NUM_THREADS=1 the same training takes about "
-                    f"{duration(one['total'])} (results can then differ in the last digits from a "
-                    f"{machine.threads}-thread run).")
     if str(estimate["device"]).startswith("cpu"):
         message += " A GPU (device=auto picks it) is the paper's setting."
     message += " Ctrl-C stops the run (MLflow marks it KILLED) and the same command resumes from the last checkpoint."
@@ -208,7 +218,8 @@ def initialise_take(pretrained: dict, features: dict, config: dict, seed: int, d
     init = take.kmeans_initialise(_train_x(features, pretrained), pretrained,
                                   Geometry.from_dict(pretrained["geometry"]), take.TAKEConfig.from_params(config),
                                   pretrained["n_clusters"], seed=seed, device=device, progress=progress)
-    return {k: init[k] for k in ("centers", "labels", "inertia", "start_centers", "start_labels", "start_confidence")}
+    return {k: init[k] for k in ("centers", "labels", "inertia", "start_centers", "start_labels", "start_confidence",
+                                 "start_agreement")}
 
 
 def cluster_take(pretrained: dict, init: dict, features: dict, config: dict, seed: int, device: str,
@@ -365,6 +376,8 @@ def kmeans_baseline_scores(init: dict, pretrained: dict, features: dict, config:
     own_start = cfg.knet_init != "kmeans" and cfg.assignment == "knet" and init.get("start_labels") is not None
     if own_start:
         scores.update({f"start_{k}": v for k, v in score(init["start_labels"]).items()})
+    if init.get("start_agreement") is not None:  # knet_init auto: the label-free statistic it chose by
+        scores["start_agreement"] = init["start_agreement"]
     if cfg.baseline_kmeans:
         _, labels, _ = kmeans_init(x, len(init["centers"]), seed=seed, n_init=cfg.kmeans_n_init)
         scores.update({f"input_kmeans_{k}": v for k, v in score(labels).items()})
