@@ -154,10 +154,8 @@ def child(case: str, quick: bool, out: Path) -> None:
     def recorded(*args, **kwargs):  # the run's own estimate, and how long the estimating itself took
         start = time.perf_counter()
         estimate = warn_if_long(*args, **kwargs)
-        one = estimate.get("one_thread")
         estimates.append({**estimate, "machine": vars(estimate["machine"]),
-                          "estimating_seconds": time.perf_counter() - start,
-                          **({"one_thread": {k: v for k, v in one.items()}} if one else {})})
+                          "estimating_seconds": time.perf_counter() - start})
         partial()
         return estimate
 

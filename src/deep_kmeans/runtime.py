@@ -146,14 +146,12 @@ class CpuLoad:
             busy = f"other processes kept {self.others:.1f} of its {self.cores} cores busy just now"
         else:
             busy = f"load average {self.load:.1f} on {self.cores} cores"
+        expect = f"about {self.slowdown:.1f}x as long as on an idle machine"
         if self.stall is not None and self.stall >= 2:
-            text = (f"this machine is busy: {busy}. With {threads}, expect CPU work to take at least "
-                    f"{self.slowdown:.1f}x as long as on an idle machine, and erratically far longer: a small torch "
-                    f"step just took {self.stall:.0f}x as long with {threads} as with 1 (a thread that shares a core "
-                    "with another process holds up the others at every parallel step)")
-        else:
-            text = (f"this machine is busy: {busy}. With {threads}, expect CPU work to take about "
-                    f"{self.slowdown:.1f}x as long as on an idle machine")
+            expect = (f"at least {self.slowdown:.1f}x as long as on an idle machine, and erratically far longer: a "
+                      f"small torch step just took {self.stall:.0f}x as long with {threads} as with 1 (a thread that "
+                      "shares a core with another process holds up the others at every parallel step)")
+        text = f"this machine is busy: {busy}. With {threads}, expect CPU work to take {expect}"
         if self.threads > 1:
             text += (". Fewer threads stall less: OMP_NUM_THREADS=1 kedro run ... (a training on another thread count "
                      "takes sums in another order and another path, as another seed would)")

@@ -110,8 +110,7 @@ def step_seconds(x: np.ndarray, geometry: Geometry, cfg: TAKEConfig, device: str
     if threads is not None:
         with torch_threads_kept():
             torch.set_num_threads(threads)
-            with threadpool_limits(threads):  # scikit-learn's K-means is not timed here, but the same holds
-                return step_seconds(x, geometry, cfg, device, views, augment, n_clusters, loaded)
+            return step_seconds(x, geometry, cfg, device, views, augment, n_clusters, loaded)
     dev = resolve_device(device)
     window = STEADY_SECONDS
     if STEADY_SECONDS and (cpu_load().loaded if loaded is None else loaded):  # (0, the fewest steps: the tests')

@@ -90,9 +90,14 @@ def kmeans_initialise(x: np.ndarray, pretrained: dict, geometry: Geometry, cfg: 
         if cfg.knet_init in ("umap_gmm", "auto") and cfg.assignment == "knet":
             if cfg.umap_neighbors < len(z):
                 head_centers, head_labels = head_start(z, cfg, centers, seed, progress)
+                keep_head = True
                 if cfg.knet_init == "auto":
-                    agreement = start_agreement(z, cfg, centers, head_labels, seed, progress)
-                if agreement is None or agreement >= START_AGREEMENT:
+                    agreement = start_agreement(z, cfg, head_labels, n_clusters, seed, progress)
+                    keep_head = agreement >= START_AGREEMENT
+                    logger.info("take: knet_init auto: UMAP + GMM on z found its partition again with another seed "
+                                "at ARI %.3f (%s %.2f): KNet starts from %s", agreement, ">=" if keep_head else "<",
+                                START_AGREEMENT, "UMAP + GMM on z" if keep_head else "K-means on z")
+                if keep_head:
                     start_centers, start_labels = head_centers, head_labels
             else:
                 logger.warning("take: %d rows are too few for KNet's UMAP + GMM start (take.umap_neighbors = %d): "
@@ -121,21 +126,16 @@ def head_start(z: np.ndarray, cfg: TAKEConfig, kmeans_centers: np.ndarray, seed:
     return centers.numpy(), labels
 
 
-def start_agreement(z: np.ndarray, cfg: TAKEConfig, kmeans_centers: np.ndarray, labels: np.ndarray, seed: int,
+def start_agreement(z: np.ndarray, cfg: TAKEConfig, labels: np.ndarray, n_clusters: int, seed: int,
                     progress: bool = False) -> float:
     """``knet_init: auto``: how far N2D's head on z finds its partition (``labels``, fitted with ``seed``) again with
     the next seed: the adjusted Rand index of the two, label-free. Where z has the clusters the head is made for, it
     finds the same ones; where it does not (UMAP's graph joins two classes, text embeddings without a manifold), the
-    GMM cuts the joined mass anew with each seed. Logs the choice."""
+    GMM cuts the joined mass anew with each seed."""
     from sklearn.metrics import adjusted_rand_score
 
-    _, again = head_start(z, cfg, kmeans_centers, seed + 1, progress)
-    agreement = float(adjusted_rand_score(labels, again))
-    chosen = "UMAP + GMM on z" if agreement >= START_AGREEMENT else "K-means on z"
-    logger.info("take: knet_init auto: UMAP + GMM on z found its partition again with another seed at ARI %.3f "
-                "(%s %.2f): KNet starts from %s", agreement, ">=" if agreement >= START_AGREEMENT else "<",
-                START_AGREEMENT, chosen)
-    return agreement
+    again = fit_head(z, cfg, n_clusters, seed + 1, progress)["labels"]
+    return float(adjusted_rand_score(labels, np.asarray(again)))
 
 
 def neighbour_agreement(z: np.ndarray, labels: np.ndarray, n_neighbors: int = 10) -> np.ndarray:
