@@ -146,16 +146,20 @@ def cmd_joint(args) -> None:
         for seed in args.seeds:
             blob = torch.load(cache_path(Path(args.cache), dataset, seed, args.tag), weights_only=False)
             x, y, geometry = blob["x"], blob["y"], Geometry.from_dict(blob["geometry"])
+            views = None
             for spec in args.variant or ["default:"]:
                 name, cfg = variant_config(blob["config"], dataset if not dataset.startswith("custom") else "custom",
                                            args.env, spec)
+                if cfg.knet_view_targets and views is None:  # the views the pretraining had (not in the cache)
+                    views = load_dataset(dataset, args.env, args.device, args.custom, args.n_samples, seed)["views"]
                 t0 = time.perf_counter()
                 init = T.kmeans_initialise(x, blob["pretrained"], geometry, cfg, blob["n_clusters"], seed=seed,
                                            device=args.device)
                 state, history = T.cluster(x, blob["pretrained"], init["start_centers"], geometry, cfg, seed=seed,
                                            device=args.device, progress=args.progress,
                                            init_labels=init["start_labels"],
-                                           confidence=init.get("start_confidence"), y=y)
+                                           confidence=init.get("start_confidence"), y=y,
+                                           views=views if cfg.knet_view_targets else None)
                 model = {**state, "centers": state["knet"]["M"].T.numpy()}
                 labels, _ = T.predict(x, model, geometry, cfg, device=args.device)
                 run = {"dataset": dataset, "seed": seed, "variant": name, "spec": spec,

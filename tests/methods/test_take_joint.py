@@ -142,3 +142,56 @@ def test_host_syncs_of_the_joint_phase_do_not_grow_with_the_steps(blobs, pretrai
     # the loop's own read of the loss sums: one .tolist() an epoch
     loop = {site: n for site, n in many.where.items() if "methods/take/joint.py" in site and "tolist" in site}
     assert sum(loop.values()) == 2 and few.total > 2, many.where
+
+
+def test_self_training_targets_by_hand():
+    """Centres 0 and 2 on a line, τ = 1, z as it is: q = softmax(−‖z − m_k‖²). DEC's sharpened target
+    p ∝ q² / Σ_i q, and the self-labelling targets (argmax q, kept where max q ≥ the threshold), computed by hand."""
+    from deep_kmeans.methods.take.joint import self_targets, sharpened_targets
+    from deep_kmeans.models.knet import KNet
+
+    knet = KNet(torch.tensor([[0.0, 0.0], [2.0, 0.0]]), scale="none").eval()
+    z = torch.tensor([[0.0, 0.0], [1.5, 0.0], [1.0, 0.0]])
+    # squared distances to (m0, m1): (0, 4), (2.25, 0.25), (1, 1)
+    q = np.array([[1 / (1 + np.exp(-4)), 0.0], [1 / (1 + np.exp(2)), 0.0], [0.5, 0.5]])
+    q[:2, 1] = 1 - q[:2, 0]
+    p = q ** 2 / q.sum(axis=0)
+    p /= p.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(sharpened_targets(z, knet, 1.0).numpy(), p, rtol=1e-5)
+    targets, sure = self_targets(z, knet, 1.0, 0.9)
+    assert targets.tolist()[:2] == [0, 1]  # the third is a tie
+    assert sure.tolist() == [True, False, False]  # max q: 0.982, 0.881, 0.5
+
+
+@pytest.mark.parametrize("target", ["sharpened", "self"])
+def test_refreshed_targets_with_views_are_deterministic_and_resume_exactly(blobs, pretrained, target, tmp_path):
+    """Targets recomputed every epoch (and a view of each row trained towards them) are part of the run's state:
+    the same seed gives the same model, and a run stopped after an epoch resumes to the uninterrupted result."""
+    from deep_kmeans.io import DirectoryStore
+
+    x, y, g = blobs
+    views = np.stack([x + np.float32(0.05) * np.random.default_rng(v).standard_normal(x.shape, dtype=np.float32)
+                      for v in range(4)], axis=1)
+    _, centers, labels = true_start(blobs, pretrained)
+    cfg = T.TAKEConfig.from_params({**TINY, **DEFAULT_JOINT, "knet_target": target, "knet_view_targets": True,
+                                    "knet_confidence": 0.5, "cluster_epochs": 3, "checkpoint_every": 1})
+    store = DirectoryStore(tmp_path / "ckpt")
+
+    def run(**kw):
+        return T.cluster(x, pretrained, centers, g, cfg, seed=0, device="cpu", progress=False, init_labels=labels,
+                         views=views, **kw)
+
+    full, history = run()
+    again, _ = run()
+    for k, v in full["tae"].items():
+        torch.testing.assert_close(again["tae"][k], v, rtol=0, atol=0)
+    with pytest.raises(KeyboardInterrupt):
+        run(store=store, data_key="d", stop_after=1)
+    resumed, _ = run(store=store, data_key="d")
+    for k, v in full["tae"].items():
+        torch.testing.assert_close(resumed["tae"][k], v, rtol=0, atol=0)
+    # the views are trained: without them the same options give another model
+    cfg_plain = T.TAKEConfig.from_params({**cfg.to_dict(), "knet_view_targets": False})
+    plain, _ = T.cluster(x, pretrained, centers, g, cfg_plain, seed=0, device="cpu", progress=False,
+                         init_labels=labels, views=views)
+    assert any(not torch.equal(plain["tae"][k], v) for k, v in full["tae"].items())

@@ -180,3 +180,16 @@ def test_a_umap_gmm_head_is_stored_as_plain_arrays_and_serves_the_same_clusters(
     features = scratch_project.load("data/04_feature/digits/features.pt")
     served = mlflow.pyfunc.load_model(f"runs:/{run.run_id}/model")
     np.testing.assert_array_equal(np.asarray(served.predict(pd.DataFrame(features["x"]))), labels)
+
+
+def test_view_targets_train_the_training_rows_views_and_say_when_there_are_none(caplog):
+    """take.knet_view_targets: the clustering stage hands the joint phase the stored views of its training rows;
+    a data set built without views trains on the rows alone, and the log says so."""
+    from deep_kmeans.pipelines.take.nodes import _train_views
+
+    views = np.arange(5 * 4 * 2, dtype=np.float32).reshape(5, 4, 2)
+    np.testing.assert_array_equal(_train_views({"views": views, "name": "d"}, {"train_rows": np.array([0, 2])}),
+                                  views[[0, 2]])
+    with caplog.at_level("WARNING"):
+        assert _train_views({"views": None, "name": "reuters21578"}, {"train_rows": np.array([0])}) is None
+    assert "reuters21578 was built without views" in caplog.text

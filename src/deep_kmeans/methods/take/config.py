@@ -82,6 +82,15 @@ class TAKEConfig:
     # in KNet's units) with weight knet_target_weight beside L_r. 0: off (the paper).
     knet_target_weight: float = 1.0
     knet_target_temperature: float = 0.1
+    # What self-training aims at. start: each row's start cluster, all through the phase. sharpened: DEC's target
+    # distribution (Xie et al. 2016, eq. 3) of the prototype classifier's own soft assignment q, recomputed after
+    # every epoch, p_ik ∝ q_ik² / Σ_i q_ik: confident rows pull harder, and a row may change cluster
+    # self: each row's cluster under that classifier, recomputed after every epoch, trained only where its top
+    # probability reaches knet_confidence (SCAN's self-labelling)
+    knet_target: str = "start"
+    # Self-training on one of each row's stored views too, towards the row's target (views teach which rows belong
+    # together; without them a target can only confirm itself)
+    knet_view_targets: bool = False
     knet_confidence: float = 0.0
     cluster_warmup: float = 0.0  # epochs over which the clustering phase's learning rate rises linearly from 0
     # knet: TAE + KNet jointly (the method); kmeans: pretrain + K-means only (Table 12); umap_gmm: pretrain, then
@@ -148,8 +157,8 @@ PRETRAIN_KEYS = ("embed_dim", "latent_dim", "depth", "heads", "decoder_depth", "
                  "tau", "reconstruction", "use_ccl", "use_cl", "fresh_views", "amp")
 CLUSTER_TRAINING_KEYS = ("cluster_epochs", "cluster_lr", "grad_clip", "lambda3", "knet_iters", "knet_alpha",
                          "knet_lambda", "knet_centers", "knet_lr", "knet_tied", "knet_scale", "knet_momentum",
-                         "knet_output", "knet_target_weight", "knet_target_temperature", "knet_confidence",
-                         "cluster_warmup")
+                         "knet_output", "knet_target_weight", "knet_target_temperature", "knet_target",
+                         "knet_view_targets", "knet_confidence", "cluster_warmup")
 # assignment, umap_neighbors, kmeans_n_init and knet_init act outside the checkpointed loops (the clustering phase
 # runs for assignment knet only; where it starts enters the key as the centres); compile changes the speed, not the
 # module; predict_batch_size chunks inference; the rest are how the run is carried out.
@@ -192,9 +201,11 @@ def read_take_params(p: ParamReader) -> dict:
     v["kmeans_n_init"] = p.int("kmeans_n_init", d["kmeans_n_init"], min=1, also=("auto",), nullable=False)
     v["reconstruction"] = p.choice("reconstruction", d["reconstruction"], ("cosine", "mse"), nullable=False)
     v["knet_centers"] = p.choice("knet_centers", d["knet_centers"], CENTER_UPDATES, nullable=False)
+    v["knet_target"] = p.choice("knet_target", d["knet_target"], ("start", "sharpened", "self"), nullable=False)
     v["knet_init"] = p.choice("knet_init", d["knet_init"], ("kmeans", "umap_gmm", "auto"), nullable=False)
     v["assignment"] = p.choice("assignment", d["assignment"], ("knet", "kmeans", "umap_gmm"), nullable=False)
-    for k in ("knet_tied", "use_ccl", "use_cl", "fresh_views", "baseline_kmeans", "amp", "compile", "resume"):
+    for k in ("knet_tied", "knet_view_targets", "use_ccl", "use_cl", "fresh_views", "baseline_kmeans", "amp",
+              "compile", "resume"):
         v[k] = p.bool(k, d[k], nullable=False)
     missing = set(d) - set(v)
     assert not missing, f"read_take_params does not read {sorted(missing)}"

@@ -178,8 +178,12 @@ def step_seconds(x: np.ndarray, geometry: Geometry, cfg: TAKEConfig, device: str
 
         def cluster_step() -> None:  # as joint.cluster: assignments and losses stay on the device
             rows = batch().to(dev)
-            loss, terms, s = cluster_module(xt[rows.to(xt.device)].to(dev, non_blocking=True), targets[rows],
-                                            confident[rows])
+            host_rows = rows.to(xt.device)
+            xv = None  # knet_view_targets: one view of each row through the encoder too
+            if vt is not None and cfg.knet_view_targets and cfg.knet_target_weight > 0:
+                xv = vt[host_rows, 0].to(dev, non_blocking=True)
+            loss, terms, s = cluster_module(xt[host_rows].to(dev, non_blocking=True), targets[rows],
+                                            confident[rows], xv)
             cluster_opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip > 0:

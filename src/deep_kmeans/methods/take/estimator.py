@@ -59,7 +59,7 @@ def fit_take(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: T
         state, cluster_history = cluster(x, pretrained, init["start_centers"], geometry, cfg, seed=seed,
                                          device=device, progress=progress, store=store, data_key=data_key,
                                          init_labels=init["start_labels"],
-                                         confidence=init.get("start_confidence"), y=y)
+                                         confidence=init.get("start_confidence"), y=y, views=views)
         history = {**history, **cluster_history}
         model = {**state, "centers": state["knet"]["M"].T.numpy()}
         lap("cluster")
@@ -98,7 +98,8 @@ class TAKE(ClusterMixin, BaseEstimator):
                  grad_clip=None, lambda1=None, lambda2=None, lambda3=None, tau=None, reconstruction=None,
                  use_ccl=None, use_cl=None, knet_iters=None, knet_alpha=None, knet_lambda=None, knet_centers=None,
                  knet_lr=None, knet_tied=None, knet_scale=None, knet_momentum=None, knet_output=None,
-                 knet_target_weight=None, knet_target_temperature=None, knet_confidence=None, cluster_warmup=None,
+                 knet_target_weight=None, knet_target_temperature=None, knet_target=None, knet_view_targets=None,
+                 knet_confidence=None, cluster_warmup=None,
                  knet_init=None, assignment=None,
                  umap_neighbors=None, kmeans_n_init=None, fresh_views=None, baseline_kmeans=None, amp=None, compile=None,
                  predict_batch_size=None, checkpoint_every=None, resume=None):
@@ -122,6 +123,7 @@ class TAKE(ClusterMixin, BaseEstimator):
         self.knet_lr, self.knet_tied, self.knet_scale = knet_lr, knet_tied, knet_scale
         self.knet_momentum, self.knet_output = knet_momentum, knet_output
         self.knet_target_weight, self.knet_target_temperature = knet_target_weight, knet_target_temperature
+        self.knet_target, self.knet_view_targets = knet_target, knet_view_targets
         self.knet_confidence, self.cluster_warmup = knet_confidence, cluster_warmup
         self.assignment, self.kmeans_n_init, self.umap_neighbors = assignment, kmeans_n_init, umap_neighbors
         self.fresh_views, self.baseline_kmeans = fresh_views, baseline_kmeans

@@ -39,10 +39,11 @@ class _ClusterStep(nn.Module):
         super().__init__()
         self.tae, self.knet, self.cfg = tae, knet, cfg
 
-    def forward(self, xb: torch.Tensor, targets: torch.Tensor | None = None, confident: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """→ (loss, its terms (l_r, l_k, l_t) stacked, s). ``targets``/``confident``: the start's cluster of each row and
-        whether it is confident enough to keep it as a target (self-training, ``knet_target_weight``)."""
+    def forward(self, xb: torch.Tensor, targets: torch.Tensor | None = None, confident: torch.Tensor | None = None,
+                xv: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """→ (loss, its terms (l_r, l_k, l_t) stacked, s). ``targets``/``confident``: each row's self-training target
+        (``knet_target``) and whether it is confident enough to train on (``knet_target_weight``); ``xv``: one view of
+        each row, trained towards the same target (``knet_view_targets``)."""
         cfg, knet = self.cfg, self.knet
         with _autocast(xb.device, cfg.amp):
             z, rec = self.tae(xb)
@@ -59,6 +60,12 @@ class _ClusterStep(nn.Module):
             zn, mn = knet.normalised(z)
             logits = -squared_distances(zn, mn) / cfg.knet_target_temperature
             per_row = F.cross_entropy(logits, targets, reduction="none")
+            if xv is not None:  # the view's z in the row's units (the batch σ of the originals), the same target
+                with _autocast(xv.device, cfg.amp):
+                    zv = self.tae.encode(xv)
+                _, zvn = knet.normalised(z, zv.float())  # zv / σ
+                logits_v = -squared_distances(zvn, mn) / cfg.knet_target_temperature
+                per_row = 0.5 * (per_row + F.cross_entropy(logits_v, targets, reduction="none"))
             weight = confident.to(per_row.dtype)
             l_t = (per_row * weight).sum() / weight.sum().clamp(min=1.0)
             loss = loss + cfg.knet_target_weight * l_t  # not scaled by λ3: the paper's λ3 goes down to 1e-5
@@ -152,7 +159,8 @@ def neighbour_agreement(z: np.ndarray, labels: np.ndarray, n_neighbors: int = 10
 def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geometry, cfg: TAKEConfig,
             seed: int = 0, device: str = "auto", progress: bool = True, store=None, data_key: str = "",
             stop_after: int | None = None, init_labels: np.ndarray | None = None,
-            confidence: np.ndarray | None = None, y: np.ndarray | None = None) -> tuple[dict, dict]:
+            confidence: np.ndarray | None = None, y: np.ndarray | None = None,
+            views: np.ndarray | None = None) -> tuple[dict, dict]:
     """Joint training of TAE and KNet on L_r + λ3 L_k (eq. 15). Returns ({"tae", "knet"} CPU states, history).
 
     ``init_labels``: where the phase starts (K-means' labels, or the head's with ``knet_init: umap_gmm``; the
@@ -160,10 +168,13 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
     (:func:`neighbour_agreement` of each start label; None: every row) reaches ``knet_confidence``. ``y``: labels,
     read only to score the per-epoch diagnostics (:mod:`.diagnostics`); nothing the training does depends on them.
 
+    ``views`` (N, V, dim): the stored views, trained towards each row's target with ``knet_view_targets`` (ignored
+    otherwise). With ``knet_target`` sharpened or self the targets are recomputed after every epoch (and checkpointed).
+
     Records per epoch ``cluster/<loss>`` and ``cluster/changed`` (the share of rows whose assignment changed since
-    the epoch before, the first epoch against ``init_labels``), and ``joint/<diagnostic>``. The step is device-resident: the rows live
-    on the device, the batch order comes from the seeded CPU generator, and the losses and assignments are read
-    back once per epoch.
+    the epoch before, the first epoch against ``init_labels``), and ``joint/<diagnostic>``. The step is
+    device-resident: the rows live on the device, the batch order comes from the seeded CPU generator, and the
+    losses and assignments are read back once per epoch.
     """
     check_inputs(x, geometry)
     group = process_group(device)
@@ -196,10 +207,14 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
     ckpt = Checkpointer(store, key, cfg.checkpoint_every, cfg.resume)
     start = 0
     xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(dev)
-    targets = torch.as_tensor(np.asarray(init_labels, dtype=np.int64), device=dev)
+    start_labels = torch.as_tensor(np.asarray(init_labels, dtype=np.int64), device=dev)
+    targets = start_labels  # knet_target sharpened: (N, K) soft targets from the first epoch's end on
     confident = (torch.ones(len(x), dtype=torch.bool, device=dev) if confidence is None else
                  torch.as_tensor(np.asarray(confidence) >= cfg.knet_confidence, device=dev))
-    previous = targets.clone()
+    previous = start_labels.clone()
+    # knet_view_targets: the stored views (N, V, dim) where the rows are; each step trains one of them per row
+    vt = (torch.from_numpy(np.ascontiguousarray(views, dtype=np.float32)).to(dev)
+          if cfg.knet_view_targets and views is not None and cfg.knet_target_weight > 0 else None)
     with torch.no_grad():
         knet.set_sigma(_encode_rows(tae, xt))
     state = group.on_main(ckpt.load)
@@ -209,6 +224,9 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
         opt.load_state_dict(state["optimizer"])
         history, start = state["history"], state["epoch"]
         previous = torch.as_tensor(np.asarray(state["previous"]), device=dev)
+        if state.get("targets") is not None:
+            targets = torch.as_tensor(np.asarray(state["targets"]), device=dev)
+            confident = torch.as_tensor(np.asarray(state["confident"]), device=dev)
         set_rng_state(state["rng"], gen)
     step = group.wrap(_ClusterStep(tae, knet, cfg))
     steps_per_epoch = max(1, math.ceil(len(x) / (cfg.batch_size * group.world_size)))
@@ -225,7 +243,11 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
                 for g, base in zip(opt.param_groups, base_lrs):
                     g["lr"] = base * factor
             rows = idx.to(dev, non_blocking=True)
-            loss, terms, s = step(xt[rows], targets[rows], confident[rows])
+            xv = None
+            if vt is not None:  # which view of each row: drawn from the run's generator, as the batch order
+                pick = torch.randint(vt.shape[1], (len(idx),), generator=gen).to(dev, non_blocking=True)
+                xv = vt[rows, pick]
+            loss, terms, s = step(xt[rows], targets[rows], confident[rows], xv)
             opt.zero_grad(set_to_none=True)
             group.scale(loss).backward()  # under DDP the gradients are the global batch's when backward returns
             if cfg.grad_clip > 0:
@@ -244,9 +266,13 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
             means.pop("l_t")
         means["changed"] = float((current != previous).float().mean())
         previous = current
-        diagnostics = group.on_main(lambda: _end_of_epoch(tae, knet, xt, cfg, y, seed, targets))
+        diagnostics, refreshed = group.on_main(lambda: _end_of_epoch(tae, knet, xt, cfg, y, seed, start_labels))
         group.broadcast_(knet.M)
         group.broadcast_(knet.sigma)
+        if refreshed is not None:  # on_main gave every rank rank 0's
+            targets = refreshed[0].to(dev)
+            if refreshed[1] is not None:
+                confident = refreshed[1].to(dev)
         record(history, "cluster", means)
         record(history, "joint", diagnostics)  # MLflow: joint.<name>; the loss plot draws them in a panel of their own
         bar.set_postfix({k: f"{v:.4g}" for k, v in {**means, **diagnostics}.items()
@@ -255,7 +281,9 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
         if group.is_main:
             ckpt.maybe_save(done, total, lambda: {
                 "tae": cpu_state_dict(tae), "knet": cpu_state_dict(knet), "optimizer": opt.state_dict(),
-                "history": history, "previous": previous.cpu().numpy(), "rng": rng_state(gen)})
+                "history": history, "previous": previous.cpu().numpy(), "rng": rng_state(gen),
+                **({"targets": targets.cpu().numpy(), "confident": confident.cpu().numpy()}
+                   if cfg.knet_target != "start" else {})})
         if stop_after is not None and done >= stop_after and done < total:
             raise KeyboardInterrupt(f"stopped after epoch {done} (stop_after)")
     bar.close()
@@ -276,9 +304,9 @@ def _encode_rows(tae: TransformerAutoencoder, xt: torch.Tensor, batch_size: int 
 
 @torch.no_grad()
 def _end_of_epoch(tae: TransformerAutoencoder, knet: KNet, xt: torch.Tensor, cfg: TAKEConfig,
-                  y: np.ndarray | None, seed: int, start: torch.Tensor) -> dict:
+                  y: np.ndarray | None, seed: int, start: torch.Tensor) -> tuple[dict, torch.Tensor | None]:
     """After an epoch, on z of all rows: KNet's eval scale, the centres' update (``knet_centers`` refit or mean),
-    then the diagnostics."""
+    then (the diagnostics, the next epoch's self-training targets for ``knet_target: sharpened``, else None)."""
     z = _encode_rows(tae, xt)
     knet.set_sigma(z)
     if cfg.knet_centers == "refit":  # Lloyd from the current M, on the device (cluster k stays cluster k)
@@ -286,4 +314,33 @@ def _end_of_epoch(tae: TransformerAutoencoder, knet: KNet, xt: torch.Tensor, cfg
     elif cfg.knet_centers == "mean":  # one hard-count step on KNet's own partition
         labels = knet_assign(knet, z).argmax(dim=1)
         knet.M.copy_(cluster_means(z, labels, knet.n_clusters, fallback=knet.M.T).T)
-    return joint_diagnostics(z, knet, y, seed, start)
+    refreshed = None
+    if cfg.knet_target == "sharpened":
+        refreshed = (sharpened_targets(z, knet, cfg.knet_target_temperature), None)
+    elif cfg.knet_target == "self":
+        refreshed = self_targets(z, knet, cfg.knet_target_temperature, cfg.knet_confidence)
+    return joint_diagnostics(z, knet, y, seed, start), refreshed
+
+
+@torch.no_grad()
+def self_targets(z: torch.Tensor, knet: KNet, temperature: float, threshold: float
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Self-labelling (SCAN's last step, Van Gansbeke et al. 2020): each row's target is its cluster under the
+    prototype classifier q = softmax(−‖z − m_k‖² / τ) in KNet's units, trained on where q's largest probability
+    reaches ``threshold``. → (targets (N,) int64, confident (N,) bool)."""
+    zn, mn = knet.normalised(z)
+    q = torch.softmax(-squared_distances(zn, mn) / temperature, dim=1)
+    top, targets = q.max(dim=1)
+    return targets, top >= threshold
+
+
+@torch.no_grad()
+def sharpened_targets(z: torch.Tensor, knet: KNet, temperature: float) -> torch.Tensor:
+    """DEC's target distribution (Xie et al. 2016, eq. 3) of the prototype classifier's soft assignment
+    q = softmax(−‖z − m_k‖² / τ) in KNet's units: p_ik ∝ q_ik² / f_k with f_k = Σ_i q_ik. (N, K), rows sum to 1.
+    Squaring sharpens each row towards its confident cluster; dividing by f_k keeps a large cluster from
+    swallowing the rest."""
+    zn, mn = knet.normalised(z)
+    q = torch.softmax(-squared_distances(zn, mn) / temperature, dim=1)
+    p = q.square() / q.sum(dim=0).clamp(min=1e-12)
+    return p / p.sum(dim=1, keepdim=True).clamp(min=1e-12)

@@ -211,6 +211,16 @@ def _train_x(features: dict, pretrained: dict) -> np.ndarray:
     return features["x"][pretrained["train_rows"]]
 
 
+def _train_views(features: dict, pretrained: dict) -> np.ndarray | None:
+    """The stored views of the training rows (``take.knet_view_targets``), None where the data set has none."""
+    views = features.get("views")
+    if views is None:
+        logger.warning("take.knet_view_targets: %s was built without views (features.views.enabled: false, or no "
+                       "views for its kind of data), so self-training uses the rows alone", features.get("name"))
+        return None
+    return views[pretrained["train_rows"]]
+
+
 def initialise_take(pretrained: dict, features: dict, config: dict, seed: int, device: str,
                     progress: bool = False) -> dict:
     """K-means on z of the training rows → initial centres and assignment, and where KNet starts (the same, or
@@ -246,7 +256,8 @@ def cluster_take(pretrained: dict, init: dict, features: dict, config: dict, see
                                       device=device, progress=progress, store=checkpoints,
                                       data_key=features["fingerprint"],
                                       init_labels=init.get("start_labels", init["labels"]),
-                                      confidence=init.get("start_confidence"), y=labels)
+                                      confidence=init.get("start_confidence"), y=labels,
+                                      views=_train_views(features, pretrained) if cfg.knet_view_targets else None)
     model = {**state, "centers": init["centers"] if state["knet"] is None else state["knet"]["M"].T.numpy(),
              "config": cfg.to_dict(), "geometry": geometry.to_dict(), "n_clusters": pretrained["n_clusters"],
              "train_rows": pretrained["train_rows"], "dataset": features["name"], "seed": seed,
