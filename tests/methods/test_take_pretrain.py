@@ -8,7 +8,10 @@ the loss history, and a fingerprint of every trained tensor. Written with
     PYTHONPATH=src python tests/methods/test_take_pretrain.py write
 
 (run it only to accept a deliberate change of the results). On our 2-core machine the new loop gives them bit
-for bit; the tolerances below only leave room for another CPU's kernels.
+for bit; the tolerances below only leave room for another CPU's kernels. On an AMD EPYC (2026-12-05) z agreed to
+1.4e-6 and the losses to 1e-6, while the trained tensors' sums moved by up to 2.1e-4 (a qkv bias whose Σ|w| is
+6.2: its signed sum cancels, so it amplifies the kernels' other summation order); a change to the loop moves them
+by percents.
 """
 
 from __future__ import annotations
@@ -82,7 +85,9 @@ def test_cpu_pretraining_gives_what_the_committed_loop_gave(one_thread):
                                        [v for v in values if v is not None], rtol=1e-6, err_msg=f"{name} {key}")
         assert list(got["fingerprint"]) == list(ref["fingerprint"])
         for key, value in ref["fingerprint"].items():
-            torch.testing.assert_close(got["fingerprint"][key], value, rtol=1e-5, atol=1e-6, msg=f"{name} {key}")
+            # (Σw, Σ|w|, Σw²) within 1e-4 of the tensor's scale Σ|w|: another CPU's kernels, not another loop
+            scale = max(float(value[1]), 1.0)
+            torch.testing.assert_close(got["fingerprint"][key], value, rtol=0, atol=1e-4 * scale, msg=f"{name} {key}")
 
 
 @pytest.mark.parametrize("run", ["stored_views", "fresh_views"])
