@@ -159,7 +159,7 @@ def cmd_joint(args) -> None:
                                            device=args.device, progress=args.progress,
                                            init_labels=init["start_labels"],
                                            confidence=init.get("start_confidence"), y=y,
-                                           views=views if cfg.knet_view_targets else None)
+                                           views=views)  # cluster uses them only with knet_view_targets
                 model = {**state, "centers": state["knet"]["M"].T.numpy()}
                 labels, _ = T.predict(x, model, geometry, cfg, device=args.device)
                 run = {"dataset": dataset, "seed": seed, "variant": name, "spec": spec,

@@ -57,14 +57,12 @@ class _ClusterStep(nn.Module):
             # a prototype classifier on KNet's centres, in KNet's units (the same σ as its forward): the softmax of
             # −‖z − m_k‖² / τ against the start's cluster. Unlike a pull towards the own centre alone it also pushes
             # a row away from the centre it wrongly sits nearest to, so the start's partition can be learned.
-            zn, mn = knet.normalised(z)
-            logits = -squared_distances(zn, mn) / cfg.knet_target_temperature
-            per_row = F.cross_entropy(logits, targets, reduction="none")
+            per_row = F.cross_entropy(prototype_logits(knet, z, cfg.knet_target_temperature), targets,
+                                      reduction="none")
             if xv is not None:  # the view's z in the row's units (the batch σ of the originals), the same target
                 with _autocast(xv.device, cfg.amp):
-                    zv = self.tae.encode(xv)
-                _, zvn = knet.normalised(z, zv.float())  # zv / σ
-                logits_v = -squared_distances(zvn, mn) / cfg.knet_target_temperature
+                    zv = self.tae.encode(xv).float()
+                logits_v = prototype_logits(knet, z, cfg.knet_target_temperature, of=zv)
                 per_row = 0.5 * (per_row + F.cross_entropy(logits_v, targets, reduction="none"))
             weight = confident.to(per_row.dtype)
             l_t = (per_row * weight).sum() / weight.sum().clamp(min=1.0)
@@ -208,7 +206,7 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
     start = 0
     xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(dev)
     start_labels = torch.as_tensor(np.asarray(init_labels, dtype=np.int64), device=dev)
-    targets = start_labels  # knet_target sharpened: (N, K) soft targets from the first epoch's end on
+    targets = start_labels  # knet_target sharpened / self: recomputed after every epoch (sharpened: (N, K) soft)
     confident = (torch.ones(len(x), dtype=torch.bool, device=dev) if confidence is None else
                  torch.as_tensor(np.asarray(confidence) >= cfg.knet_confidence, device=dev))
     previous = start_labels.clone()
@@ -306,7 +304,8 @@ def _encode_rows(tae: TransformerAutoencoder, xt: torch.Tensor, batch_size: int 
 def _end_of_epoch(tae: TransformerAutoencoder, knet: KNet, xt: torch.Tensor, cfg: TAKEConfig,
                   y: np.ndarray | None, seed: int, start: torch.Tensor) -> tuple[dict, torch.Tensor | None]:
     """After an epoch, on z of all rows: KNet's eval scale, the centres' update (``knet_centers`` refit or mean),
-    then (the diagnostics, the next epoch's self-training targets for ``knet_target: sharpened``, else None)."""
+    then (the diagnostics, and for ``knet_target`` sharpened or self the next epoch's (targets, confident or None),
+    else None)."""
     z = _encode_rows(tae, xt)
     knet.set_sigma(z)
     if cfg.knet_centers == "refit":  # Lloyd from the current M, on the device (cluster k stays cluster k)
@@ -322,14 +321,23 @@ def _end_of_epoch(tae: TransformerAutoencoder, knet: KNet, xt: torch.Tensor, cfg
     return joint_diagnostics(z, knet, y, seed, start), refreshed
 
 
+def prototype_logits(knet: KNet, z: torch.Tensor, temperature: float, of: torch.Tensor | None = None
+                     ) -> torch.Tensor:
+    """Self-training's prototype classifier: −‖z̃ − m̃_k‖² / τ in KNet's units (z and M divided by σ of ``z``),
+    (B, K). ``of``: score these rows instead (a view's z) in the units of ``z``."""
+    zn, mn = knet.normalised(z)
+    if of is not None:
+        _, zn = knet.normalised(z, of)  # of / σ(z)
+    return -squared_distances(zn, mn) / temperature
+
+
 @torch.no_grad()
 def self_targets(z: torch.Tensor, knet: KNet, temperature: float, threshold: float
                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """Self-labelling (SCAN's last step, Van Gansbeke et al. 2020): each row's target is its cluster under the
     prototype classifier q = softmax(−‖z − m_k‖² / τ) in KNet's units, trained on where q's largest probability
     reaches ``threshold``. → (targets (N,) int64, confident (N,) bool)."""
-    zn, mn = knet.normalised(z)
-    q = torch.softmax(-squared_distances(zn, mn) / temperature, dim=1)
+    q = torch.softmax(prototype_logits(knet, z, temperature), dim=1)
     top, targets = q.max(dim=1)
     return targets, top >= threshold
 
@@ -340,7 +348,6 @@ def sharpened_targets(z: torch.Tensor, knet: KNet, temperature: float) -> torch.
     q = softmax(−‖z − m_k‖² / τ) in KNet's units: p_ik ∝ q_ik² / f_k with f_k = Σ_i q_ik. (N, K), rows sum to 1.
     Squaring sharpens each row towards its confident cluster; dividing by f_k keeps a large cluster from
     swallowing the rest."""
-    zn, mn = knet.normalised(z)
-    q = torch.softmax(-squared_distances(zn, mn) / temperature, dim=1)
+    q = torch.softmax(prototype_logits(knet, z, temperature), dim=1)
     p = q.square() / q.sum(dim=0).clamp(min=1e-12)
     return p / p.sum(dim=1, keepdim=True).clamp(min=1e-12)
