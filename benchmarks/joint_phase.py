@@ -165,12 +165,15 @@ def cmd_joint(args) -> None:
                 run = {"dataset": dataset, "seed": seed, "variant": name, "spec": spec,
                        "init": clustering_scores(y, init["labels"]), "start": clustering_scores(y, init["start_labels"]),
                        "final": clustering_scores(y, labels), "history": history,
+                       "start_agreement": init.get("start_agreement"),  # knet_init auto: the head's ARI with itself
                        "seconds": time.perf_counter() - t0}
                 report["runs"].append(run)
                 rows.append(run)
+                agree = run["start_agreement"]
                 print(f"[{dataset}] seed {seed} {name:>14s}: init {run['init']['acc']:.4f} start "
                       f"{run['start']['acc']:.4f} final {run['final']['acc']:.4f} "
-                      f"(NMI {run['final']['nmi']:.4f}; {run['seconds']:.0f}s)", flush=True)
+                      f"(NMI {run['final']['nmi']:.4f}; {run['seconds']:.0f}s"
+                      f"{'' if agree is None else f'; head agreement {agree:.3f}'})", flush=True)
                 if args.epochs_table:
                     print(epoch_table(history))
                 C.write_json(out_dir / f"{stem}.json", report)

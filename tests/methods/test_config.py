@@ -110,6 +110,9 @@ def test_the_default_mnist_run_on_a_cpu_is_the_measured_cpu_schedule(monkeypatch
     assert (fashion.embed_dim, fashion.warmup_epochs, fashion.assignment) == (64, 20, "knet")
     digits = TAKEConfig.from_params(params_for(conf, "digits"))
     assert (digits.embed_dim, digits.warmup_epochs, digits.update_epochs) == (64, 30, 45)  # its own block
+    # where UMAP + GMM on z measured the worse start: text from K-means, CIFAR-10's features chosen per run
+    starts = {d: TAKEConfig.from_params(params_for(conf, d)).knet_init for d in ("reuters21578", "agnews", "cifar10")}
+    assert starts == {"reuters21578": "kmeans", "agnews": "kmeans", "cifar10": "auto"}
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     gpu = TAKEConfig.from_params(params_for(conf, "mnist"))
     assert (gpu.embed_dim, gpu.depth, gpu.warmup_epochs, gpu.lambda3) == (128, 8, 150, 0.001)

@@ -117,11 +117,14 @@ def test_too_few_rows_for_umap_start_from_kmeans_with_a_warning(blobs, pretraine
     np.testing.assert_array_equal(init["start_labels"], init["labels"])
 
 
-def test_host_syncs_of_the_joint_phase_do_not_grow_with_the_steps(blobs, pretrained):
+@pytest.mark.parametrize("options", [{}, {"knet_target": "sharpened"},
+                                     {"knet_target": "self", "knet_confidence": 0.5, "knet_view_targets": True}],
+                         ids=["start", "sharpened", "self-with-views"])
+def test_host_syncs_of_the_joint_phase_do_not_grow_with_the_steps(blobs, pretrained, options):
     """The joint loop reads the device once an epoch (the loss sums) plus its end-of-epoch work (σ, M's update,
-    the diagnostics): 2 steps an epoch or 6, the same count. A read inside the step would cost a GPU stall per
-    batch; the self-training anchor, KNet's α (the largest eigenvalue, by repeated squaring) and the clipping
-    must all stay on the device."""
+    the diagnostics, the targets' refresh): 2 steps an epoch or 6, the same count. A read inside the step would
+    cost a GPU stall per batch; the self-training anchor and its confident-row weights, the view term, KNet's α
+    (the largest eigenvalue, by repeated squaring) and the clipping must all stay on the device."""
     import sys
     from pathlib import Path
 
@@ -130,12 +133,14 @@ def test_host_syncs_of_the_joint_phase_do_not_grow_with_the_steps(blobs, pretrai
 
     x, y, g = blobs
     z, centers, labels = true_start(blobs, pretrained)
+    views = np.stack([x + np.float32(0.05 * v) for v in range(1, 3)], axis=1)  # (N, 2, dim)
     counts = {}
     for batch in (60, 20):  # 120 rows: 2 and 6 steps an epoch
         cfg = T.TAKEConfig.from_params({**TINY, **DEFAULT_JOINT, "batch_size": batch, "cluster_epochs": 2,
-                                        "knet_alpha": "auto", "grad_clip": 1.0})
+                                        "knet_alpha": "auto", "grad_clip": 1.0, **options})
         with count_host_syncs() as syncs:
-            T.cluster(x, pretrained, centers, g, cfg, seed=0, device="cpu", progress=False, init_labels=labels)
+            T.cluster(x, pretrained, centers, g, cfg, seed=0, device="cpu", progress=False, init_labels=labels,
+                      views=views)
         counts[batch] = syncs
     few, many = counts[60], counts[20]
     assert many.total == few.total, f"{many.total - few.total} more syncs with 4 more steps an epoch: {many.where}"
