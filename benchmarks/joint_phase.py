@@ -54,7 +54,7 @@ def cache_path(cache: Path, dataset: str, seed: int, tag: str = "") -> Path:
 
 
 def load_dataset(dataset: str, env: str | None, device: str, custom: str | None = None,
-                 n_samples: int | None = None, seed: int = 0, views: bool = True) -> dict:
+                 n_samples: int | None = None, seed: int = 0, views: bool | None = None) -> dict:
     """The features record of ``dataset`` as ``kedro run --params=seed=<seed>`` builds it: the rows drawn with
     data_seed 0, the views with the training seed."""
     if dataset.startswith("custom"):
@@ -90,7 +90,7 @@ def cmd_pretrain(args) -> None:
                 print(f"[{dataset}] seed {seed}: cached at {out}")
                 continue
             features = load_dataset(dataset, args.env, args.device, args.custom, args.n_samples, seed,
-                                    views=not args.no_views)
+                                    views=False if args.no_views else True if args.with_views else None)
             cfg = T.TAKEConfig.from_params(params)
             geometry = Geometry.from_dict(features["geometry"])
             cfg, note = T.sized_for_data(cfg, len(features["x"]), geometry)
@@ -232,6 +232,9 @@ def main(argv=None) -> int:
     sub.choices["pretrain"].add_argument("--preset", default="auto")
     sub.choices["pretrain"].add_argument("--no-views", action="store_true",
                                          help="features.views.enabled=false (AG News offline: no WordNet)")
+    sub.choices["pretrain"].add_argument("--with-views", action="store_true",
+                                         help="views even for a data set in features.views.disabled_for (the "
+                                              "offline env's cifar10: its rows with views before 2026-12-06)")
     sub.choices["pretrain"].add_argument("--set", action="append", help="key=value,... over the TAKE parameters")
     sub.choices["pretrain"].add_argument("--force", action="store_true")
     sub.choices["joint"].add_argument("--variant", action="append", help="name:key=value,... (repeatable)")

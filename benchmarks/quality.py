@@ -94,10 +94,11 @@ log = logging.getLogger("benchmarks.quality")
 
 
 def load_features(dataset: str, scale: str, n_samples: int | None, data_seed: int, device: str,
-                  env: str | None = None, view_seed: int | None = None, views: bool = True) -> dict:
+                  env: str | None = None, view_seed: int | None = None, views: bool | None = None) -> dict:
     """The ``features`` record, as the data and features pipelines build it from conf/base. ``view_seed``: the seed
     the views are drawn with (``kedro run`` draws them with the training seed); None: ``data_seed``. ``views``:
-    False is ``--params=features.views.enabled=false``."""
+    None as the conf says, False is ``--params=features.views.enabled=false``, True gives views even to a data set
+    in ``features.views.disabled_for``."""
     from deep_kmeans.data.loaders import load_raw_dataset, loader_options, stratified_indices
     from deep_kmeans.features.build import build_features
 
@@ -105,8 +106,9 @@ def load_features(dataset: str, scale: str, n_samples: int | None, data_seed: in
 
     data_params = C.load_conf("data", env)["data"]
     feat_params = C.load_conf("features", env)["features"]
-    if not views:
-        feat_params = {**feat_params, "views": {**(feat_params.get("views") or {}), "enabled": False}}
+    if views is not None:
+        feat_params = {**feat_params, "views": {**(feat_params.get("views") or {}), "enabled": views,
+                                                "disabled_for": []}}
     options = dict((data_params.get("options") or {}).get(dataset) or {})
     if dataset == "2mnist":
         for key, name in (("mnist_dir", "mnist"), ("fashion_dir", "fashion_mnist")):

@@ -20,7 +20,9 @@ def test_offline_environment_overrides_single_keys(project_root):
     assert offline["features"]["backbone"] == "efficientnet_lite0"
     assert offline["features"]["text_encoder"] == "minilm"
     # soft merge: keys the offline env does not name keep their base values
-    assert offline["features"]["views"] == base["features"]["views"]
+    # and within a nested block: the offline env adds only the stand-in's CIFAR-10 without views
+    assert offline["features"]["views"] == {**base["features"]["views"], "disabled_for": ["cifar10"]}
+    assert base["features"]["views"]["disabled_for"] == []
     assert offline["data"]["options"]["cifar10"] == base["data"]["options"]["cifar10"]
     assert offline["data"]["options"]["agnews"]["per_class"] == 1900
     assert offline["data"]["raw_dirs"]["reuters21578"].endswith("shared/datasets/reuters21578")

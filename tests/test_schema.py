@@ -94,6 +94,8 @@ def test_a_key_added_to_conf_base_does_not_escape(load):
      "take.presets.cpu.overrides.mnist.embed_dim = 0 is invalid: expected an integer ≥ 1"),
     ({"kmeans": {"n_init": 0}}, "kmeans.n_init = 0 is invalid"),
     ({"features": {"views": {"crop_scale": [0.9, 0.1]}}}, "features.views.crop_scale = [0.9, 0.1] is invalid"),
+    ({"features": {"views": {"disabled_for": ["cifar"]}}},
+     "features.views.disabled_for = ['cifar'] is invalid: expected a list of data set names among 2mnist, agnews"),
     ({"features": {"standardize": "robust"}}, "features.standardize = 'robust' is invalid: expected one of auto, zscore"),
     ({"features": {"tabular_views": {"corruption": 1.5}}},
      "features.tabular_views.corruption = 1.5 is invalid: expected a number in [0, 1]"),

@@ -240,6 +240,13 @@ def _features(p: ParamReader) -> None:
             and 0 < scale[0] <= scale[1] <= 1):
         views._fail("crop_scale", scale, "two numbers [low, high] with 0 < low ≤ high ≤ 1", [0.6, 1.0])
     views.float("max_rotation", 15.0, min=0.0, max=180.0, nullable=False)
+    from deep_kmeans.data.registry import DATASETS
+
+    disabled = views.get("disabled_for", [])
+    names = [disabled] if isinstance(disabled, str) else [] if disabled is None else disabled
+    if not (isinstance(names, (list, tuple)) and all(n in DATASETS for n in names)):
+        views._fail("disabled_for", disabled, f"a list of data set names among {', '.join(sorted(DATASETS))} "
+                    "(e.g. [cifar10]), or []", [])
     views.reject_unknown(ignore=())
     augment = ParamReader(p.mapping("text_augment"), "features.text_augment", collect=True, conf_file=p.conf_file)
     augment.choice("source", "wordnet", ("wordnet", "ppdb"), nullable=False)

@@ -28,6 +28,20 @@ def test_views_off_and_patch_override():
     assert f["views"] is None and f["geometry"]["patch"] == 4
 
 
+def test_a_data_set_named_in_disabled_for_is_built_without_views_under_the_key_of_views_off(tmp_path):
+    raw = load_digits_raw(n_samples=20, seed=0)
+    store = DirectoryStore(tmp_path)
+    others = build_features(raw, {**PARAMS, "views": {**PARAMS["views"], "disabled_for": ["cifar10"]}}, seed=0,
+                            cache=store)
+    # naming other data sets changes nothing here, down to the cache key
+    assert others["views"].shape == (20, 4, 64) and others["fingerprint"] == fingerprint(raw, PARAMS, 0)
+    off = build_features(raw, {**PARAMS, "views": {**PARAMS["views"], "disabled_for": "digits"}}, seed=0,
+                         cache=store)
+    assert off["views"] is None
+    assert off["fingerprint"] == fingerprint(raw, {**PARAMS, "views": {**PARAMS["views"], "enabled": False}}, 0)
+    assert len(store.keys()) == 2
+
+
 def _same(a, b, where="features"):
     """Exactly equal, down to the types and dtypes of the arrays."""
     assert type(a) is type(b), (where, type(a), type(b))

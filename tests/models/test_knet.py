@@ -143,6 +143,23 @@ def test_the_training_sigma_is_taken_over_the_rows_batch_rows_gives():
         assert zb.grad.abs().sum() > 0
 
 
+def test_rows_are_scaled_by_sigma_of_z_gathered_once():
+    """A view's rows in z's units (self-training's view term): divided by σ of z, not their own, and σ's gather
+    (one collective under DDP) runs once for the rows and the centres."""
+    centers, _, z = blobs(n=100)
+    knet = KNet(centers, scale="unit")
+    gathers = []
+    knet.batch_rows = lambda rows: gathers.append(len(rows)) or rows
+    view = z[:40] * 3.0
+    rows, M = knet.normalised(z[:40], rows=view)
+    assert gathers == [40]
+    sigma = KNet.spread(z[:40])
+    torch.testing.assert_close(rows, view / sigma, rtol=0, atol=0)
+    torch.testing.assert_close(M, knet.M / sigma, rtol=0, atol=0)
+    knet.scale = "none"
+    assert knet.normalised(z[:40], rows=view)[0] is view
+
+
 def test_paper_momentum_as_printed():
     # η(0) = 0, η(1) = 1, η(2) = (1 + √5)/2, η(3) = (1 + √(1 + 4η(2)))/2; γ(t) = (η(t) − 1)/η(t+1)
     eta2 = (1 + math.sqrt(5)) / 2

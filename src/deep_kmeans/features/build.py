@@ -61,6 +61,11 @@ def fingerprint(raw: dict, params: dict, seed: int) -> str:
         from deep_kmeans.features.tables import tabular_view_params
 
         relevant["tabular_views"] = tabular_view_params(params)
+    if relevant.get("views"):  # disabled_for as its effect on this data set: the same features, the same key
+        views = {k: v for k, v in relevant["views"].items() if k != "disabled_for"}
+        if raw["name"] in _disabled_for(relevant["views"]):
+            views["enabled"] = False
+        relevant["views"] = views
     relevant["grid"] = params.get("grid")
     h.update(json.dumps(relevant, sort_keys=True, default=str).encode())
     # your own data: the record carries its ids, column names and types too, and a cached record must have
@@ -71,12 +76,24 @@ def fingerprint(raw: dict, params: dict, seed: int) -> str:
     return h.hexdigest()[:20]
 
 
+def _disabled_for(views: dict) -> list[str]:
+    """``features.views.disabled_for``: the data sets trained without views (a name alone is a list of one)."""
+    names = views.get("disabled_for") or []
+    return [names] if isinstance(names, str) else list(names)
+
+
 def _views_on(params: dict, raw: dict) -> bool:
     """Whether ``raw`` gets augmented views: the built-in sets that have them, and all your own data (image
-    views for images and image arrays, tabular views for tables, synonym views for texts), unless ``features.views.enabled`` is false."""
+    views for images and image arrays, tabular views for tables, synonym views for texts), unless
+    ``features.views.enabled`` is false or the data set is one of ``features.views.disabled_for``."""
     augmentable = get_dataset_info(raw["name"]).augmentable or (
         raw["name"] == "custom" and raw["kind"] in ("rgb", "vector", "text"))
-    return bool((params.get("views") or {}).get("enabled", True)) and augmentable
+    views = params.get("views") or {}
+    if augmentable and raw["name"] in _disabled_for(views):
+        logger.info("features: no views for %s (features.views.disabled_for; "
+                    "--params=features.views.disabled_for=[] gives it views)", raw["name"])
+        return False
+    return bool(views.get("enabled", True)) and augmentable
 
 
 def fit_standardizer(x: np.ndarray, how: str | bool | None, image: bool = False) -> dict:

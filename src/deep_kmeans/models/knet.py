@@ -151,11 +151,15 @@ class KNet(nn.Module):
                 return self.spread(rows)
         return self.sigma
 
-    def normalised(self, z: torch.Tensor, M: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(z, M) in the units KNet solves eq. 7 in: divided by σ for ``scale: unit``, as they are for ``none``."""
+    def normalised(self, z: torch.Tensor, M: torch.Tensor | None = None, rows: torch.Tensor | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(z, M) in the units KNet solves eq. 7 in: divided by σ for ``scale: unit``, as they are for ``none``.
+        ``rows``: these rows (a view's z) in place of z, in the units of ``z``; σ is still ``z``'s, computed once
+        (in training under DDP, its gather is one collective)."""
         M = self.M if M is None else M
+        rows = z if rows is None else rows
         sigma = self._sigma(z)
-        return (z, M) if sigma is None else (z / sigma, M / sigma)
+        return (rows, M) if sigma is None else (rows / sigma, M / sigma)
 
     # ---- the step size -----------------------------------------------------------------------------
 

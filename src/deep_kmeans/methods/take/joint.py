@@ -325,9 +325,7 @@ def prototype_logits(knet: KNet, z: torch.Tensor, temperature: float, of: torch.
                      ) -> torch.Tensor:
     """Self-training's prototype classifier: −‖z̃ − m̃_k‖² / τ in KNet's units (z and M divided by σ of ``z``),
     (B, K). ``of``: score these rows instead (a view's z) in the units of ``z``."""
-    zn, mn = knet.normalised(z)
-    if of is not None:
-        _, zn = knet.normalised(z, of)  # of / σ(z)
+    zn, mn = knet.normalised(z, rows=of)  # of / σ(z) where given
     return -squared_distances(zn, mn) / temperature
 
 
