@@ -88,7 +88,7 @@ def test_other_ranks_keep_every_output_in_memory(tmp_path, monkeypatch):
     from kedro.pipeline import node, pipeline
     from kedro_datasets.pickle import PickleDataset
 
-    from deep_kmeans.hooks import OtherRankHook
+    from deep_kmeans.catalog_hooks import OtherRankHook
     from deep_kmeans.runtime import is_main_process, torchrun_world
 
     (tmp_path / "in.pkl").write_bytes(__import__("pickle").dumps(1))

@@ -12,10 +12,10 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "deep_kmeans"
 
-RANK = {"runtime": 0, "store": 0, "data": 1, "features": 2, "models": 3, "methods": 4, "evaluation": 4, "io": 5, "serving": 5,
-        "pipelines": 6, "hooks": 7, "runners": 7, "settings": 7, "pipeline_registry": 7, "__main__": 7, "__init__": 0,
-        "errors": 0, "schema": 7, "cli": 7, "checkpoint_cli": 7, "session": 7, "ledger": 7, "run_record": 7,
-        "mlflow_ui": 7}
+RANK = {"runtime": 0, "store": 0, "errors": 0, "__init__": 0, "data": 1, "features": 2, "models": 3, "methods": 4,
+        "evaluation": 4, "io": 5, "serving": 5, "pipelines": 6, "hooks": 7, "catalog_hooks": 7, "runners": 7,
+        "settings": 7, "pipeline_registry": 7, "__main__": 7, "schema": 7, "cli": 7, "checkpoint_cli": 7,
+        "session": 7, "ledger": 7, "run_record": 7, "mlflow_ui": 7}
 
 
 def layer(module: str) -> str:

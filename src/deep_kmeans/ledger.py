@@ -14,7 +14,7 @@ save version) says how the run that wrote each version ended:
 * a record still ``RUNNING`` whose process on this host is gone reads as ``CRASHED``;
 * a version with no record was written before the ledger existed and reads as ``FINISHED``.
 
-:func:`choose_load_version` is what :class:`deep_kmeans.hooks.RunIsolationHook` asks for an input the run
+:func:`choose_load_version` is what :class:`deep_kmeans.catalog_hooks.RunIsolationHook` asks for an input the run
 reads but does not write: the newest version whose run ``FINISHED``. Only a user's ``--load-versions`` reads
 another (a collapsed model on purpose), with a warning saying what it is. A failed run also removes the
 versions it wrote (:func:`remove_run_outputs`): a failed run leaves no output behind; a crashed or killed
@@ -115,7 +115,7 @@ class RunLedgerDataset(FolderDataset):
 
 def versions_on_disk(dataset) -> list[str]:
     """The versions of a versioned dataset that exist on disk, newest first (what Kedro's latest is chosen from)."""
-    from deep_kmeans.hooks import versioned_core
+    from deep_kmeans.catalog_hooks import versioned_core
 
     core = versioned_core(dataset)
     pattern = str(core._get_versioned_path("*"))
@@ -155,7 +155,7 @@ def check_pinned_version(name: str, dataset, version: str, ledger: RunLedger | N
     did not finish is read, since it was asked for by version, with a warning saying what it is."""
     versions = versions_on_disk(dataset)
     if version not in versions:
-        from deep_kmeans.hooks import versioned_core
+        from deep_kmeans.catalog_hooks import versioned_core
 
         shown = ", ".join(versions[:5]) + (f" (and {len(versions) - 5} older)" if len(versions) > 5 else "")
         raise NoUsableVersionError(
@@ -177,7 +177,7 @@ def provenance(name: str, version: str, ledger: RunLedger | None, pinned: bool) 
 def remove_run_outputs(pipeline, catalog, version: str) -> list[str]:
     """Remove the folder of ``version`` of every versioned local output of ``pipeline`` (a failed run's own
     outputs: the version is the run's, no other run writes it); returns what was removed."""
-    from deep_kmeans.hooks import is_versioned, versioned_core
+    from deep_kmeans.catalog_hooks import is_versioned, versioned_core
 
     removed = []
     for name in sorted(pipeline.all_outputs()):

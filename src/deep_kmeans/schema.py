@@ -1,4 +1,4 @@
-"""One check of every parameter of a run, before any node runs (:class:`deep_kmeans.hooks.ParameterCheckHook`).
+"""One check of every parameter of a run, before any node runs (:class:`deep_kmeans.catalog_hooks.ParameterCheckHook`).
 
 What each parameter allows is defined once, where it is used, and read here through the same code:
 

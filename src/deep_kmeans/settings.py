@@ -54,9 +54,10 @@ else:
     logging.captureWarnings(True)  # warnings go through logging, where the filter sees them
     logging.getLogger("py.warnings").addFilter(KnownWarnings())
 
-from deep_kmeans.hooks import (  # noqa: E402  (imports kedro-mlflow, hence MLflow: after the filters)
-    CommandLineParamsHook, OtherRankHook, ParameterCheckHook, RunHook, RunIsolationHook,
+from deep_kmeans.catalog_hooks import (  # noqa: E402
+    CommandLineParamsHook, OtherRankHook, ParameterCheckHook, RunIsolationHook,
 )
+from deep_kmeans.hooks import RunHook  # noqa: E402  (imports kedro-mlflow, hence MLflow: after the filters)
 from deep_kmeans.ledger import RunLedgerHook  # noqa: E402
 from deep_kmeans.runtime import is_main_process  # noqa: E402
 

@@ -16,7 +16,7 @@ import pytest
 from scipy import sparse
 from sklearn.utils import Bunch
 
-from deep_kmeans.data import loaders
+from deep_kmeans.data import loaders, text_loaders
 from deep_kmeans.data.loaders import (
     CIFAR10_CLASSES,
     CorruptRawFileError,
@@ -479,7 +479,7 @@ def test_reuters10k_with_fake_rcv1(tmp_path, monkeypatch):
         calls.append((data_home, download_if_missing))
         return fake_rcv1()
 
-    monkeypatch.setattr(loaders, "fetch_rcv1", fetch)
+    monkeypatch.setattr(text_loaders, "fetch_rcv1", fetch)
     raw = load_raw_dataset("reuters10k", tmp_path, {"n_docs": 40, "n_terms": 20}, seed=0)
     assert calls == [(str(tmp_path), False)]
     assert raw["x"].shape == (40, 20) and raw["x"].dtype == np.float32
@@ -498,7 +498,7 @@ def test_reuters10k_offline_error(tmp_path, monkeypatch):
     def fetch(data_home, download_if_missing):
         raise OSError("Data not found and `download_if_missing` is False")
 
-    monkeypatch.setattr(loaders, "fetch_rcv1", fetch)
+    monkeypatch.setattr(text_loaders, "fetch_rcv1", fetch)
     with pytest.raises(MissingRawDataError) as e:
         load_raw_dataset("reuters10k", tmp_path)
     msg = str(e.value)

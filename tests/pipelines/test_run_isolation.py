@@ -1,4 +1,4 @@
-"""Runs at once never mix: each `kedro run` reads only the versions it wrote (hooks.RunIsolationHook).
+"""Runs at once never mix: each `kedro run` reads only the versions it wrote (catalog_hooks.RunIsolationHook).
 
 Before the hook, `kedro run --params=seed=1 & kedro run --params=seed=2` finished both, yet the second run's
 labels differed from the same run alone: it had loaded the other run's newer `take.pretrained`, features
@@ -70,7 +70,7 @@ def pinned_session(project, pipeline_name: str):
     from kedro.framework.startup import bootstrap_project
     from kedro.io import Version
 
-    from deep_kmeans.hooks import RunIsolationHook
+    from deep_kmeans.catalog_hooks import RunIsolationHook
 
     bootstrap_project(project)
     with KedroSession.create(project_path=project, runtime_params=tiny_params()) as session:
@@ -109,7 +109,7 @@ def test_load_versions_given_by_the_user_are_kept(tmp_path, project_root):
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
-    from deep_kmeans.hooks import RunIsolationHook
+    from deep_kmeans.catalog_hooks import RunIsolationHook
 
     project = make_project(tmp_path / "project", project_root)
     bootstrap_project(project)
@@ -132,7 +132,7 @@ def test_a_stage_pipeline_without_its_input_says_which_run_writes_it(scratch_pro
     """`take_cluster` before any pretraining: a user error naming each missing input, its file and the pipeline
     that writes it, before any node runs and before an MLflow run opens."""
     from deep_kmeans.errors import user_error_in
-    from deep_kmeans.hooks import MissingInputError
+    from deep_kmeans.catalog_hooks import MissingInputError
 
     with pytest.raises(Exception) as caught:
         scratch_project.run("take_cluster")

@@ -16,7 +16,7 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from deep_kmeans.errors import UserError
-from deep_kmeans.hooks import RunIsolationHook, versioned_core
+from deep_kmeans.catalog_hooks import RunIsolationHook, versioned_core
 from deep_kmeans.io import SafeTorchDataset
 from deep_kmeans.ledger import LOADED_VERSIONS, RunLedger, choose_load_version
 
