@@ -131,6 +131,7 @@ TINY_DEC = {"hidden": [64, 64, 128], "batch_size": 64, "pretrain_epochs": 10, "u
 
 
 
+@pytest.mark.slow  # 24 s: three runs, then the compare table
 def test_compare_end_to_end(scratch_project, one_thread, capsys):
     scratch_project.run("kmeans", tiny_params(seed=0, kmeans={"n_init": 3}))
     scratch_project.run("kmeans", tiny_params(seed=1, kmeans={"n_init": 3}))

@@ -170,6 +170,7 @@ def test_an_image_folder_through_the_backbone(scratch_project, tmp_path):
     mlflow.set_tracking_uri(None)
 
 
+@pytest.mark.slow  # 19 s: a run on an image array with its views
 def test_an_image_array_pretrains_with_image_views_logged_as_they_apply(scratch_project, caplog):
     """The digits as an .npz of 0-16 pixels: detected as 8×8 images (said in the log), kept at their scale, and
     TAKE's update epochs learn from their crops and rotations (L_cl and L_ccl logged); MLflow records the

@@ -165,6 +165,7 @@ def test_a_dataset_name_that_is_a_path_is_refused_everywhere(scratch_project, pi
     assert not any(scratch_project.path.parent.glob("*/*/elsewhere"))
 
 
+@pytest.mark.slow  # 22 s: a run with the UMAP + GMM head, then serving it
 def test_a_umap_gmm_head_is_stored_as_plain_arrays_and_serves_the_same_clusters(scratch_project):
     import pandas as pd
 
