@@ -91,6 +91,27 @@ def test_resume_after_interruption_gives_the_uninterrupted_result(digits, tmp_pa
     torch.testing.assert_close(again["knet"]["M"], done["knet"]["M"])
 
 
+def test_a_kept_final_pretraining_is_returned_without_training_until_cleared(digits, tmp_path, monkeypatch):
+    """keep_final: a run cut off after pretraining (in K-means or the joint phase) reruns without pretraining
+    again, and gets what the pretraining gave, bit for bit."""
+    import sys
+
+    pretrain_module = sys.modules["deep_kmeans.methods.take.pretrain"]  # the package's `pretrain` is the function
+    x, views, _, g = digits
+    cfg = T.TAKEConfig.from_params({**TINY, "cluster_epochs": 0})
+    store = DirectoryStore(tmp_path / "ckpt")
+    full, full_hist = T.pretrain(x, views, g, cfg, 0, "cpu", False, store=store, data_key="d", keep_final=True)
+    ckpt = T.pretrain_checkpointer(x, views, cfg, 0, store, "d")
+    assert store.keys() == [ckpt.key] and ckpt.saved_epoch() == 4
+    monkeypatch.setattr(pretrain_module, "_epoch", lambda *a, **kw: pytest.fail("trained again"))
+    again, hist = T.pretrain(x, views, g, cfg, 0, "cpu", False, store=store, data_key="d", keep_final=True)
+    for k in full["tae"]:
+        torch.testing.assert_close(again["tae"][k], full["tae"][k], rtol=0, atol=0)
+    assert hist == full_hist
+    ckpt.clear()
+    assert store.keys() == [] and ckpt.saved_epoch() == 0
+
+
 @pytest.mark.parametrize("params,match", [
     ({"knet_lambda": 1.5}, r"\[0, 1\]"),
     ({"knet_lambda": -0.1}, r"\[0, 1\]"),

@@ -206,3 +206,55 @@ def test_the_one_thread_timing_runs_on_one_thread_and_gives_the_threads_back(mon
     cfg = take.TAKEConfig(**SMALL, warmup_epochs=1, update_epochs=0, cluster_epochs=1)
     estimate_module.step_seconds(rows(64), GEOMETRY, cfg, "cpu", loaded=False, threads=1)
     assert seen and set(seen) == {1} and torch.get_num_threads() == threads
+
+
+def test_a_resumed_run_is_estimated_and_said_as_what_is_left(fixed_steps, monkeypatch, caplog):
+    """After pretraining epoch 160 of 150 warm-up + 50 update epochs, 40 update epochs are left: the estimate counts
+    those, and the warning says it is the rest of a resumed training."""
+    x, views = rows(96), np.zeros((96, 4, 64), np.float32)  # 3 batches of 32 per epoch
+    cfg = take.TAKEConfig(**SMALL, warmup_epochs=150, update_epochs=50, cluster_epochs=0)
+    fresh = take.estimate_seconds(x, GEOMETRY, cfg, "cpu", views=views)
+    assert fresh["pretrain"] == pytest.approx(3 * (150 * 0.010 + 50 * 0.050))
+    assert take.estimate_seconds(x, GEOMETRY, cfg, "cpu", views=views, done_epochs=160)["pretrain"] == \
+        pytest.approx(3 * 40 * 0.050)
+    assert take.estimate_seconds(x, GEOMETRY, cfg, "cpu", views=views, done_epochs=100)["pretrain"] == \
+        pytest.approx(3 * (50 * 0.010 + 50 * 0.050))
+    monkeypatch.setattr(nodes, "LONG_RUN_SECONDS", 0.0)
+    with caplog.at_level(logging.INFO, logger=nodes.logger.name):
+        e = nodes.warn_if_long(x, GEOMETRY, cfg, {"faster": None, "n_clusters": 10}, "cpu", "mnist", views=views,
+                               done_epochs=160)
+    assert e["done_epochs"] == 160
+    [info] = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert info.startswith("take: the rest of the training estimated at")
+    assert "resuming after pretraining epoch 160 of 200; pretraining" in info
+    [text] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert text.startswith(f"take on mnist: the rest of this training will take about {nodes.duration(e['total'])} "
+                           "(resuming after pretraining epoch 160 of 200; 96 rows;")
+
+
+def test_the_pretraining_node_estimates_from_the_checkpoint_it_will_resume(monkeypatch, tmp_path):
+    """pretrain_take reads the epoch of the checkpoint that take.pretrain resumes from (the same key), before any
+    epoch runs."""
+    from deep_kmeans.io import DirectoryStore
+
+    x = rows(64)
+    cfg = take.TAKEConfig(**SMALL, warmup_epochs=4, update_epochs=0, cluster_epochs=0, checkpoint_every=1)
+    store = DirectoryStore(tmp_path / "ckpt")
+    with pytest.raises(KeyboardInterrupt):
+        take.pretrain(x, None, GEOMETRY, cfg, 0, "cpu", False, store=store, data_key="fp", stop_after=3)
+    seen = []
+    monkeypatch.setattr(nodes, "warn_if_long", lambda *a, **kw: seen.append(kw["done_epochs"]))
+    features = {"x": x, "views": None, "geometry": GEOMETRY.to_dict(), "name": "digits", "fingerprint": "fp"}
+    config = {"config": cfg.to_dict(), "train_rows": np.arange(64), "n_clusters": 10, "faster": None}
+    pretrained, _ = nodes.pretrain_take(features, config, 0, "cpu", False, store)
+    assert seen == [3]
+    # it resumed from that checkpoint and finished; its final state stays for a rerun until clustering ends
+    assert store.keys() == [pretrained["pretrain_checkpoint"]]
+    nodes.pretrain_take(features, config, 0, "cpu", False, store)
+    assert seen == [3, 4]  # nothing left to pretrain
+    store.delete(pretrained["pretrain_checkpoint"])
+    nodes.pretrain_take(features, config, 0, "cpu", False, store)  # no checkpoint: a fresh start
+    assert seen == [3, 4, 0]
+    # another seed is another training: its estimate does not count this one's checkpoint
+    nodes.pretrain_take(features, config, 1, "cpu", False, store)
+    assert seen == [3, 4, 0, 0]

@@ -61,6 +61,8 @@ def test_take_end_to_end_logs_everything_to_mlflow(scratch_project, capsys):
             "outputs/assignments.pt", "reports/scores.json"} <= artifacts
     labels = latest_assignments(scratch_project)
     assert labels.shape == (300,) and labels.dtype == np.int64
+    # the pretraining's final state, kept while the clustering ran, is cleared with it: no checkpoint is left
+    assert not list((scratch_project.path / "data/06_models/checkpoints").glob("*.pt"))
     # the MLflow model works outside the project: the training rows get the run's own clusters
     import pandas as pd
 

@@ -484,10 +484,26 @@ class Checkpointer:
             logger.info("Resuming %s from its checkpoint after epoch %d", self.key, state["epoch"])
         return state
 
+    def saved_epoch(self) -> int:
+        """The epochs a resume skips: those of the stored checkpoint, 0 where there is none (or resume is off)."""
+        if self.store is None or not self.resume:
+            return 0
+        state = self.store.get(self.key)
+        return state["epoch"] if isinstance(state, dict) and isinstance(state.get("epoch"), int) else 0
+
     def maybe_save(self, epoch: int, total: int, make_state) -> None:
         if self.store is None or self.every == 0 or epoch % self.every or epoch >= total:
             return
         self.store.put(self.key, {"epoch": epoch, **make_state()})
+
+    def save_final(self, total: int, make_state) -> None:
+        """The finished phase's state as a checkpoint after its last epoch (``total``): a resume returns it at
+        once. Kept until :meth:`clear` (by whoever needs the phase's result no longer); none where checkpoints
+        are off (``every`` 0)."""
+        if self.store is None or self.every == 0:
+            self.clear()
+            return
+        self.store.put(self.key, {"epoch": total, **make_state()})
 
     def clear(self) -> None:
         if self.store is not None:

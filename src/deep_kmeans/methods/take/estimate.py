@@ -209,11 +209,13 @@ def kmeans_seconds(n_rows: int, dim: int, n_clusters: int, n_init, iterations: i
 
 
 def estimate_seconds(x: np.ndarray, geometry: Geometry, cfg: TAKEConfig, device: str = "auto",
-                     views: np.ndarray | None = None, augment=None, n_clusters: int = 10) -> dict:
+                     views: np.ndarray | None = None, augment=None, n_clusters: int = 10,
+                     done_epochs: int = 0) -> dict:
     """How long TAKE's training of ``cfg`` on ``x`` takes here: pretraining (warm-up and update epochs), the start
     of the clustering phase (encoding, K-means on z, the UMAP + GMM head where the config uses it) and the joint
     epochs (each ending with z of all rows and the diagnostics' K-means, and the refit of the centres for
-    ``knet_centers: refit``).
+    ``knet_centers: refit``). ``done_epochs``: the pretraining epochs a resumed run skips (its checkpoint's); only
+    the epochs left count.
 
     Returns seconds ``{"pretrain", "start", "cluster", "total"}``, what they cover (``rows``, ``epochs``: warm-up,
     update, clustering), the per-batch step times it measured
@@ -230,21 +232,25 @@ def estimate_seconds(x: np.ndarray, geometry: Geometry, cfg: TAKEConfig, device:
     load = cpu_load()
     steps = step_seconds(x, geometry, cfg, device, views=views, augment=augment, n_clusters=n_clusters,
                          loaded=load.loaded)
-    out = _phase_seconds(steps, len(x), cfg, n_clusters)
+    out = _phase_seconds(steps, len(x), cfg, n_clusters, done_epochs)
     if dev.type == "cpu" and load.loaded and load.threads > 1:
         one = step_seconds(x, geometry, cfg, device, views=views, augment=augment, n_clusters=n_clusters,
                            loaded=False, threads=1)
         with threadpool_limits(1):
-            out["one_thread"] = {**_phase_seconds(one, len(x), cfg, n_clusters), "steps": one}
+            out["one_thread"] = {**_phase_seconds(one, len(x), cfg, n_clusters, done_epochs), "steps": one}
     return {**out, "rows": len(x), "epochs": [cfg.warmup_epochs, cfg.update_epochs, cfg.cluster_epochs],
-            "steps": steps, "probe": time.perf_counter() - started, "device": str(dev), "machine": load}
+            "done_epochs": done_epochs, "steps": steps, "probe": time.perf_counter() - started, "device": str(dev),
+            "machine": load}
 
 
-def _phase_seconds(steps: dict, n: int, cfg: TAKEConfig, n_clusters: int) -> dict:
+def _phase_seconds(steps: dict, n: int, cfg: TAKEConfig, n_clusters: int, done: int = 0) -> dict:
     """``{"pretrain", "start", "cluster", "total"}`` seconds of a training on ``n`` rows from its step times
-    (:func:`step_seconds`); K-means on z is timed here, with the threads in force."""
+    (:func:`step_seconds`), less the first ``done`` pretraining epochs; K-means on z is timed here, with the
+    threads in force."""
     batches = n / steps["batch"]  # the last, smaller batch costs its share of a full one
-    pretrain = batches * (cfg.warmup_epochs * steps["warmup"] + cfg.update_epochs * steps["update"])
+    warmup = max(0, cfg.warmup_epochs - done)
+    update = max(0, cfg.update_epochs - max(0, done - cfg.warmup_epochs))
+    pretrain = batches * (warmup * steps["warmup"] + update * steps["update"])
     encode = steps["encode_row"] * n
     k = max(2, min(n_clusters, n))
     start = encode + kmeans_seconds(n, cfg.latent_dim, k, cfg.kmeans_n_init, KMEANS_ITERATIONS)

@@ -15,7 +15,7 @@ from deep_kmeans.methods.kit import check_n_clusters, estimator_geometry
 from deep_kmeans.methods.take.config import TAKEConfig, sized_for_data
 from deep_kmeans.methods.take.joint import cluster, kmeans_initialise
 from deep_kmeans.methods.take.model import check_inputs, encode, fit_head, load_tae, predict
-from deep_kmeans.methods.take.pretrain import pretrain
+from deep_kmeans.methods.take.pretrain import pretrain, pretrain_checkpointer
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +44,9 @@ def fit_take(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: T
         phases[f"{name}_s"] = time.perf_counter() - phase_start
         phase_start = time.perf_counter()
 
+    # keep_final: a fit cut off after pretraining resumes without pretraining again; cleared when the fit ends
     pretrained, history = pretrain(x, views, geometry, cfg, seed=seed, device=device, progress=progress,
-                                   store=store, data_key=data_key, augment=augment)
+                                   store=store, data_key=data_key, augment=augment, keep_final=True)
     lap("pretrain")
     init = kmeans_initialise(x, pretrained, geometry, cfg, n_clusters, seed=seed, device=device, progress=progress)
     lap("kmeans_init")
@@ -63,6 +64,8 @@ def fit_take(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: T
         history = {**history, **cluster_history}
         model = {**state, "centers": state["knet"]["M"].T.numpy()}
         lap("cluster")
+    if process_group(device).is_main:
+        pretrain_checkpointer(x, views, cfg, seed, store, data_key, augment).clear()
     labels, z = predict(x, model, geometry, cfg, device=device)
     lap("predict")
     return {"model": model, "labels": labels, "z": z, "init": init, "history": history, "phases": phases,

@@ -125,15 +125,27 @@ class _PretrainStep(nn.Module):
 
 
 
+def pretrain_checkpointer(x: np.ndarray, views: np.ndarray | None, cfg: TAKEConfig, seed: int, store,
+                          data_key: str = "", augment=None) -> Checkpointer:
+    """The checkpoint of :func:`pretrain` with these arguments. Its key: what changes this training (not how it
+    is run, scored or predicted), the data itself and the seed."""
+    key = "" if store is None else run_key("take-pretrain", cfg.training_options("pretrain"), data_key, seed,
+                                           _digest(x, views), _augment_key(augment))
+    return Checkpointer(store, key, cfg.checkpoint_every, cfg.resume)
+
+
 def pretrain(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: TAKEConfig, seed: int = 0,
              device: str = "auto", progress: bool = True, store=None, data_key: str = "",
-             stop_after: int | None = None, augment=None) -> tuple[dict, dict]:
+             stop_after: int | None = None, augment=None, keep_final: bool = False) -> tuple[dict, dict]:
     """Warm-up then update epochs (paper 3.3). Returns ({"tae", "head", "ccl_logits"} CPU states, history).
 
     ``views`` (N, 4, dim): [:, 0:2] crops for L_cl, [:, 2:4] rotations for L_ccl; None → L_r only in
     every epoch (REUTERS, or views off). ``augment`` (:func:`view_augmenter`), when given, draws the
     4 views of every batch afresh from the run's generator instead of reading ``views``.
-    ``stop_after`` stops after that many epochs without finishing, to test resuming.
+    ``stop_after`` stops after that many epochs without finishing, to test resuming. ``keep_final``: the
+    finished phase leaves its final state as its checkpoint (one that resumes after the last epoch: a rerun
+    returns it without training) for whoever runs the next phase to clear when that finishes, so that a run cut
+    off after pretraining does not pretrain again; otherwise the finished phase removes its checkpoint.
     """
     check_inputs(x, geometry, views)
     group = process_group(device)
@@ -146,10 +158,7 @@ def pretrain(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: T
     opt = optimizer(params, cfg.lr, dev)
     total = cfg.warmup_epochs + cfg.update_epochs
     history: dict[str, list[float]] = {}
-    # the key: what changes this training (not how it is run, scored or predicted), the data itself and the seed
-    key = "" if store is None else run_key("take-pretrain", cfg.training_options("pretrain"), data_key, seed,
-                                           _digest(x, views), _augment_key(augment))
-    ckpt = Checkpointer(store, key, cfg.checkpoint_every, cfg.resume)
+    ckpt = pretrain_checkpointer(x, views, cfg, seed, store, data_key, augment)
     start = 0
     state = group.on_main(ckpt.load)  # rank 0 reads, every rank resumes from the same state
     if state is not None:
@@ -160,6 +169,11 @@ def pretrain(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: T
         opt.load_state_dict(state["optimizer"])
         history, start = state["history"], state["epoch"]
         set_rng_state(state["rng"], gen)
+
+    def training_state() -> dict:
+        return {"tae": cpu_state_dict(tae), "head": cpu_state_dict(head), "ccl_logits": ccl_logits.detach().cpu(),
+                "optimizer": opt.state_dict(), "history": history, "rng": rng_state(gen)}
+
     xt, vt = resident([x, None if views is None else views[:, :4]], dev)
     step = group.wrap(_PretrainStep(tae, head, ccl_logits, cfg, group), find_unused=True)  # warm-up: L_r only
     bar = epoch_bar(total, "TAKE pretrain", progress and group.is_main, start)
@@ -175,15 +189,15 @@ def pretrain(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: T
             bar.set_postfix({k: f"{v:.4g}" for k, v in means.items()})
             done = epoch + 1
             if group.is_main:
-                ckpt.maybe_save(done, total, lambda: {
-                    "tae": cpu_state_dict(tae), "head": cpu_state_dict(head),
-                    "ccl_logits": ccl_logits.detach().cpu(), "optimizer": opt.state_dict(), "history": history,
-                    "rng": rng_state(gen)})
+                ckpt.maybe_save(done, total, training_state)
             if stop_after is not None and done >= stop_after and done < total:
                 raise KeyboardInterrupt(f"stopped after epoch {done} (stop_after)")
     bar.close()
     if group.is_main:
-        ckpt.clear()
+        if keep_final:
+            ckpt.save_final(total, training_state)
+        else:
+            ckpt.clear()
     history = {k: v for k, v in history.items() if any(u is not None for u in v)}
     state = {"tae": cpu_state_dict(tae), "head": cpu_state_dict(head), "ccl_logits": ccl_logits.detach().cpu()}
     return state, history

@@ -117,25 +117,31 @@ def assumptions(estimate: dict) -> str:
 
 
 def warn_if_long(x: np.ndarray, geometry: Geometry, cfg: take.TAKEConfig, config: dict, device: str, dataset: str,
-                 views: np.ndarray | None = None, augment=None) -> dict:
+                 views: np.ndarray | None = None, augment=None, done_epochs: int = 0) -> dict:
     """Estimate the training time (:func:`take.estimate_seconds`, measured here and now) and log it with what it
     assumed; past ``LONG_RUN_SECONDS``, warn before any epoch runs, with the faster preset's estimate where that
     preset is really faster; where the run's threads stall on other processes' work and one thread is really
-    faster, from ``STALLED_WARN_SECONDS`` on, with one thread's estimate. Returns the estimate."""
+    faster, from ``STALLED_WARN_SECONDS`` on, with one thread's estimate. A run that resumes after
+    ``done_epochs`` pretraining epochs (its checkpoint's) is estimated, and said, as what is left of it.
+    Returns the estimate."""
     n_clusters = int(config.get("n_clusters") or 10)
-    estimate = take.estimate_seconds(x, geometry, cfg, device, views=views, augment=augment, n_clusters=n_clusters)
+    estimate = take.estimate_seconds(x, geometry, cfg, device, views=views, augment=augment, n_clusters=n_clusters,
+                                     done_epochs=done_epochs)
     one = estimate.get("one_thread")
-    logger.info("take: training estimated at %s (pretraining %s, K-means start %s, clustering %s; measured on %s)%s",
-                duration(estimate["total"]), duration(estimate["pretrain"]), duration(estimate["start"]),
-                duration(estimate["cluster"]), assumptions(estimate),
-                "" if one is None else f"; with OMP_NUM_THREADS=1 about {duration(one['total'])}")
+    total_epochs = cfg.warmup_epochs + cfg.update_epochs
+    resumed = (f"resuming after pretraining epoch {done_epochs} of {total_epochs}; " if done_epochs else "")
+    single = "" if one is None else f"; with OMP_NUM_THREADS=1 about {duration(one['total'])}"
+    logger.info("take: %s estimated at %s (%spretraining %s, K-means start %s, clustering %s; measured on %s)%s",
+                "the rest of the training" if done_epochs else "training", duration(estimate["total"]), resumed,
+                duration(estimate["pretrain"]), duration(estimate["start"]), duration(estimate["cluster"]),
+                assumptions(estimate), single)
     stalled = one is not None and one["total"] <= FASTER_AT_MOST * estimate["total"]
     if estimate["total"] <= (STALLED_WARN_SECONDS if stalled else LONG_RUN_SECONDS):
         return estimate
-    message = (f"take on {dataset}: this training will take about {duration(estimate['total'])} "
-               f"({len(x):,} rows; {cfg.warmup_epochs} warm-up, {cfg.update_epochs} update and "
-               f"{cfg.cluster_epochs} clustering epochs; timed on a few steps of each phase on "
-               f"{assumptions(estimate)}).")
+    message = (f"take on {dataset}: {'the rest of ' if done_epochs else ''}this training will take about "
+               f"{duration(estimate['total'])} ({resumed}{len(x):,} rows; {cfg.warmup_epochs} warm-up, "
+               f"{cfg.update_epochs} update and {cfg.cluster_epochs} clustering epochs; timed on a few steps of "
+               f"each phase on {assumptions(estimate)}).")
     if stalled:
         machine = estimate["machine"]
         message += (f" Other processes keep cores busy that this run's {machine.threads} threads need, so its steps "
@@ -171,15 +177,20 @@ def pretrain_take(features: dict, config: dict, seed: int, device: str, progress
     views = features.get("views")
     geometry = Geometry.from_dict(features["geometry"])
     augment = take.view_augmenter(features, cfg, (feature_params or {}).get("views"))
+    train_views = None if views is None else views[rows]
+    ckpt = take.pretrain_checkpointer(features["x"][rows], train_views, cfg, seed, checkpoints,
+                                      features["fingerprint"], augment)
     warn_if_long(features["x"][rows], geometry, cfg, config, device, features["name"],
-                 views=None if augment is not None else views, augment=augment)
+                 views=None if augment is not None else views, augment=augment, done_epochs=ckpt.saved_epoch())
     start = time.perf_counter()
-    state, history = take.pretrain(features["x"][rows], None if views is None else views[rows], geometry, cfg,
+    # keep_final: a run cut off in a later phase reruns without pretraining again; cluster_take clears it
+    state, history = take.pretrain(features["x"][rows], train_views, geometry, cfg,
                                    seed=seed, device=device, progress=progress, store=checkpoints,
-                                   data_key=features["fingerprint"], augment=augment)
+                                   data_key=features["fingerprint"], augment=augment, keep_final=True)
     pretrained = {**state, "config": cfg.to_dict(), "geometry": geometry.to_dict(),
                   "n_clusters": config["n_clusters"], "train_rows": rows, "dataset": features["name"],
-                  "fingerprint": features["fingerprint"], "seed": seed, "seconds": time.perf_counter() - start}
+                  "fingerprint": features["fingerprint"], "seed": seed, "seconds": time.perf_counter() - start,
+                  "pretrain_checkpoint": ckpt.key}
     return pretrained, history
 
 
@@ -258,6 +269,8 @@ def cluster_take(pretrained: dict, init: dict, features: dict, config: dict, see
                                       init_labels=init.get("start_labels", init["labels"]),
                                       confidence=init.get("start_confidence"), y=labels,
                                       views=_train_views(features, pretrained) if cfg.knet_view_targets else None)
+    if checkpoints is not None and pretrained.get("pretrain_checkpoint"):
+        checkpoints.delete(pretrained["pretrain_checkpoint"])  # the pretraining's final state: no longer needed
     model = {**state, "centers": init["centers"] if state["knet"] is None else state["knet"]["M"].T.numpy(),
              "config": cfg.to_dict(), "geometry": geometry.to_dict(), "n_clusters": pretrained["n_clusters"],
              "train_rows": pretrained["train_rows"], "dataset": features["name"], "seed": seed,
