@@ -177,14 +177,13 @@ def pretrain_take(features: dict, config: dict, seed: int, device: str, progress
     views = features.get("views")
     geometry = Geometry.from_dict(features["geometry"])
     augment = take.view_augmenter(features, cfg, (feature_params or {}).get("views"))
-    train_views = None if views is None else views[rows]
-    ckpt = take.pretrain_checkpointer(features["x"][rows], train_views, cfg, seed, checkpoints,
-                                      features["fingerprint"], augment)
-    warn_if_long(features["x"][rows], geometry, cfg, config, device, features["name"],
+    x, train_views = features["x"][rows], None if views is None else views[rows]  # one copy of the training rows
+    ckpt = take.pretrain_checkpointer(x, train_views, cfg, seed, checkpoints, features["fingerprint"], augment)
+    warn_if_long(x, geometry, cfg, config, device, features["name"],
                  views=None if augment is not None else views, augment=augment, done_epochs=ckpt.saved_epoch())
     start = time.perf_counter()
     # keep_final: a run cut off in a later phase reruns without pretraining again; cluster_take clears it
-    state, history = take.pretrain(features["x"][rows], train_views, geometry, cfg,
+    state, history = take.pretrain(x, train_views, geometry, cfg,
                                    seed=seed, device=device, progress=progress, store=checkpoints,
                                    data_key=features["fingerprint"], augment=augment, keep_final=True)
     pretrained = {**state, "config": cfg.to_dict(), "geometry": geometry.to_dict(),
