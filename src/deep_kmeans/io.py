@@ -282,7 +282,8 @@ class MlflowVersionedArtifactDataset(AbstractDataset):
 
 
 class PyfuncModelDataset(MlflowModelTrackingDataset):
-    """kedro-mlflow's model dataset, with the model's input signature (``model.signature()``) and without three
+    """kedro-mlflow's model dataset, with the model's input signature (``model.signature()``) and what it takes
+    (``model.metadata()``, the ``metadata`` of its ``MLmodel``), and without three
     notices MLflow prints on every save of a pyfunc object model: that the object is cloudpickled (our choice:
     the model is the project's own class, loaded in the project's environment), that no signature can be
     inferred from ``DataFrame -> list[int]`` type hints (the model gives its own), and that no input example was
@@ -297,7 +298,7 @@ class PyfuncModelDataset(MlflowModelTrackingDataset):
         """Log into ``run_id`` when no MLflow run is active in the saving thread (a Dask worker's)."""
         self._bound_run = run_id
 
-    def _log(self, model, signature) -> None:
+    def _log(self, model, signature, metadata) -> None:
         import mlflow
 
         if mlflow.active_run() is None and self._bound_run and self._flavor == "mlflow.pyfunc":
@@ -310,11 +311,11 @@ class PyfuncModelDataset(MlflowModelTrackingDataset):
             logged = client.create_logged_model(experiment_id=run.info.experiment_id, name=args.get("name"),
                                                 source_run_id=self._bound_run, params=dict(run.data.params))
             self.model_info = Model.log(artifact_path=None, flavor=mlflow.pyfunc, run_id=self._bound_run,
-                                        model_id=logged.model_id, signature=signature,
+                                        model_id=logged.model_id, signature=signature, metadata=metadata,
                                         **{self._pyfunc_workflow: model}, **args)
             self._last_saved_model_uri = self.model_info.model_uri
         else:
-            self._save_args["signature"] = signature
+            self._save_args.update(signature=signature, metadata=metadata)
             super()._save(model)
 
     def _save(self, model) -> None:
@@ -325,12 +326,13 @@ class PyfuncModelDataset(MlflowModelTrackingDataset):
         for lg in loggers:
             lg.setLevel(logging.ERROR)
         signature = model.signature() if callable(getattr(model, "signature", None)) else None
+        metadata = model.metadata() if callable(getattr(model, "metadata", None)) else None
         try:
             with warnings.catch_warnings():
                 # MLflow asks for an input example to check the signature with; it would run the model on it
                 warnings.filterwarnings("ignore", message=r".*An input example was not provided",
                                         category=UserWarning)
-                self._log(model, signature)
+                self._log(model, signature, metadata)
         finally:
             for lg, level in zip(loggers, levels):
                 lg.setLevel(level)

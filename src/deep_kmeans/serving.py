@@ -8,13 +8,17 @@ returns one cluster id per row. The run logs it at artifact path ``model`` (cata
 carries the run's own final metrics (MLflow links the run's step-0 metrics to a model when it is logged);
 ``mlflow models serve -m runs:/<id>/model --env-manager local`` serves it (``scripts/serve_check.sh``).
 
-It is logged with an input signature (:func:`input_signature`), which MLflow enforces before ``predict`` and
-``mlflow models serve`` before answering: a table's feature columns with their training types, and the id and
-label columns named at training as optional columns (dropped before assigning); for the built-in sets and
-arrays, a float tensor of the model input's width. What the signature cannot say (no rows, text in a number
-column, another width) ``predict`` refuses itself. Every refusal is an ``MlflowException`` with
-``INVALID_PARAMETER_VALUE``: one line naming what the model expects, which the server answers with HTTP 400 and
-no stack trace.
+It is logged with an input signature (:func:`input_signature`) that names what the model takes and lets
+everything reach ``predict``, which checks the input itself: MLflow's own enforcement, which runs before
+``predict`` and before ``mlflow models serve`` answers, refuses in a multi-line message that prints the input
+and the schema and, for a tensor, refuses float64 rows the model would take. So for a table the signature lists
+the training columns (features first, then the id and label columns named at training) as optional columns of
+any type, and the columns' training types are in the model's metadata (:func:`input_metadata`, in ``MLmodel``);
+the built-in sets and array files take rows of the model input's width, which the metadata gives (no signature:
+MLflow's tensor specs do not cast). ``predict`` refuses what does not fit (missing columns, no rows, text in a
+number column, NaN, another width) with an ``MlflowException`` with ``INVALID_PARAMETER_VALUE``: one line naming
+what the model expects, which the server answers with HTTP 400 and no stack trace. MLflow drops columns the
+signature does not name (with its warning) before ``predict`` sees them.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
-from mlflow.types import ColSpec, Schema, TensorSpec
+from mlflow.types import ColSpec, Schema
+from mlflow.types.schema import AnyType
 
 from deep_kmeans.data.registry import Geometry
 from deep_kmeans.errors import UserError
@@ -38,28 +43,52 @@ def bad_input(message: str) -> MlflowException:
     return MlflowException(message, error_code=INVALID_PARAMETER_VALUE)
 
 
+def first_non_number(values: pd.Series):
+    """The first value of a column that is not a number, or None. A column of another dtype may still hold only
+    numbers (JSON rows with a null: object), which are taken; None and NaN are left to the NaN check."""
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return None
+    return next((v for v in values if not (v is None or isinstance(v, (bool, int, float, np.number)))), None)
+
+
 def carried_columns(preprocess: dict) -> list[tuple[str, str]]:
     """The id and label columns named at training (name, type): accepted beside the features, then dropped."""
     schema = preprocess.get("table_schema") or {}
     return [tuple(schema[role]) for role in ("id_column", "label_column") if schema.get(role)]
 
 
-def input_signature(model: dict) -> ModelSignature:
-    """The model's input signature: a table's feature columns with the types they had at training (``long``
-    columns take integers, ``double`` ones numbers) plus its id and label columns as optional ones; otherwise a
-    tensor of the model input's width (float32 for the built-in sets' model input, float64 for the raw rows of
-    an array file, the types those come in)."""
+def input_signature(model: dict) -> ModelSignature | None:
+    """The model's input signature for MLflow: a table's feature columns, then its id and label columns named at
+    training, each optional and of any type, so that MLflow passes them on and ``predict`` checks them (one line
+    naming the expected columns); None for the built-in sets and array files (rows of the model input's width,
+    :func:`input_metadata`)."""
+    preprocess = model.get("preprocess") or {"kind": "gray"}
+    if preprocess["kind"] != "vector" or not preprocess.get("columns"):
+        return None
+    names = list(preprocess["columns"]) + [name for name, _ in carried_columns(preprocess)]
+    return ModelSignature(inputs=Schema([ColSpec(AnyType(), name, required=False) for name in names]))
+
+
+def input_metadata(model: dict) -> dict:
+    """What the model takes, for the ``metadata`` of its ``MLmodel``: a table's columns with the types they had
+    at training (``long`` for integer columns, ``double`` otherwise) and the id and label columns it drops; or the
+    width of the rows it takes."""
     preprocess = model.get("preprocess") or {"kind": "gray"}
     if preprocess["kind"] == "vector" and preprocess.get("columns"):
         types = (preprocess.get("table_schema") or {}).get("columns") or {}
-        specs = [ColSpec(types.get(c, "double"), c) for c in preprocess["columns"]]
-        specs += [ColSpec(kind, name, required=False) for name, kind in carried_columns(preprocess)]
-        return ModelSignature(inputs=Schema(specs))
-    if preprocess["kind"] == "vector":  # an array file: its raw rows, standardised inside
-        return ModelSignature(inputs=Schema([TensorSpec(np.dtype(np.float64),
-                                                        (-1, len(preprocess["standardizer"]["shift"])))]))
-    dim = Geometry.from_dict(model["geometry"]).dim
-    return ModelSignature(inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, dim))]))
+        dropped = [name for name, _ in carried_columns(preprocess)]
+        return {"input": f"a table with the columns {', '.join(preprocess['columns'])} (numbers, any order)"
+                         + (f"; {', '.join(dropped)} (the id and label columns at training) are dropped" if dropped
+                            else ""),
+                "input_columns": {c: types.get(c, "double") for c in preprocess["columns"]},
+                "dropped_columns": dropped}
+    if preprocess["kind"] == "vector":
+        width = len(preprocess["standardizer"]["shift"])
+        return {"input": f"rows of {width} numbers (the raw rows of the array it was trained on)",
+                "input_width": width}
+    width = Geometry.from_dict(model["geometry"]).dim
+    return {"input": f"rows of {width} numbers (the model input: pixels in [0, 1] or feature vectors)",
+            "input_width": width}
 
 
 class TAKEPyfunc(mlflow.pyfunc.PythonModel):
@@ -72,8 +101,11 @@ class TAKEPyfunc(mlflow.pyfunc.PythonModel):
         self.model = {k: v for k, v in model.items() if k != "train_rows"}
         self.collapse_warning = (scores or {}).get("warning")
 
-    def signature(self) -> ModelSignature:
+    def signature(self) -> ModelSignature | None:
         return input_signature(self.model)
+
+    def metadata(self) -> dict:
+        return input_metadata(self.model)
 
     def model_input(self, model_input) -> np.ndarray:
         """The rows in the model's feature space (the training preprocessing applied); a bad input is an
@@ -111,9 +143,9 @@ class TAKEPyfunc(mlflow.pyfunc.PythonModel):
             raise bad_input(problem)
         if len(df) == 0:
             raise bad_input(f"no rows: give one row per sample. {expected}")
-        text = [c for c in want if not (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]))]
+        text = {c: v for c in want for v in [first_non_number(df[c])] if v is not None}
         if text:
-            sample = df[text[0]].iloc[0]
+            sample = next(iter(text.values()))
             raise bad_input(f"column {', '.join(text)} holds {type(sample).__name__} values such as {sample!r}, not "
                             f"numbers. {expected} (numbers)")
         x = df[want].to_numpy(dtype=np.float64)
