@@ -49,6 +49,8 @@ def test_the_signature_names_the_columns_and_the_metadata_their_training_types()
     (frame().assign(f0=["r0", "r1"]), "column f0 holds str values such as 'r0', not numbers. Expected the columns"),
     (frame().assign(f1=pd.Series([1.0, "x"], dtype=object)), "column f1 holds str values such as 'x', not numbers"),
     (frame().assign(f1=pd.Series([None, 1.0], dtype=object)), "NaN or infinite values in column f1"),  # JSON null
+    (frame().assign(f1=pd.Series([pd.NA, np.True_], dtype=object)), "NaN or infinite values in column f1"),
+    (frame().assign(count=pd.array([3, None], dtype="Int64")), "NaN or infinite values in column count"),
     (frame().assign(f1=[np.nan, 1.0]), "NaN or infinite values in column f1"),
     (np.ones((2, 3)), "expected a table (a DataFrame with named columns), got ndarray. Expected the columns"),
 ])

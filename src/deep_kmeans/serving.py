@@ -45,10 +45,11 @@ def bad_input(message: str) -> MlflowException:
 
 def first_non_number(values: pd.Series):
     """The first value of a column that is not a number, or None. A column of another dtype may still hold only
-    numbers (JSON rows with a null: object), which are taken; None and NaN are left to the NaN check."""
+    numbers (JSON rows with a null: object), which are taken; None, pandas' NA and NaN are left to the NaN check."""
     if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return None
-    return next((v for v in values if not (v is None or isinstance(v, (bool, int, float, np.number)))), None)
+    return next((v for v in values
+                 if not (v is None or v is pd.NA or isinstance(v, (bool, int, float, np.number, np.bool_)))), None)
 
 
 def carried_columns(preprocess: dict) -> list[tuple[str, str]]:
@@ -148,7 +149,8 @@ class TAKEPyfunc(mlflow.pyfunc.PythonModel):
             sample = next(iter(text.values()))
             raise bad_input(f"column {', '.join(text)} holds {type(sample).__name__} values such as {sample!r}, not "
                             f"numbers. {expected} (numbers)")
-        x = df[want].to_numpy(dtype=np.float64)
+        # numbers held as objects (JSON with nulls) or nullable integers: their gaps become NaN, refused below
+        x = df[want].apply(pd.to_numeric).to_numpy(dtype=np.float64, na_value=np.nan)
         if not np.isfinite(x).all():
             bad = [c for c, ok in zip(want, np.isfinite(x).all(axis=0)) if not ok]
             raise bad_input(f"NaN or infinite values in column {', '.join(bad)}: clean or drop those rows")
