@@ -20,6 +20,7 @@ dimensions, min_dist 0, then a full GMM) with each n_neighbors; ``--methods`` ke
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -34,17 +35,18 @@ def partitions(z: np.ndarray, k: int, seed: int, methods: list[str] | None = Non
     from sklearn.mixture import GaussianMixture
     from sklearn.preprocessing import normalize
 
-    def kmeans_centres():
+    @functools.cache  # one fit for both partitions that use it
+    def fitted_kmeans():
         return KMeans(k, n_init=10, random_state=seed).fit(z)
 
     fits = {
-        "kmeans": lambda: kmeans_centres().labels_,
+        "kmeans": lambda: fitted_kmeans().labels_,
         "spherical_kmeans": lambda: KMeans(k, n_init=10, random_state=seed).fit_predict(normalize(z)),
         "kmeans_standardised": lambda: KMeans(k, n_init=10, random_state=seed).fit_predict((z - z.mean(0)) / z.std(0)),
         "gmm_full": lambda: GaussianMixture(k, covariance_type="full", n_init=3, random_state=seed).fit_predict(z),
         "gmm_diag": lambda: GaussianMixture(k, covariance_type="diag", n_init=3, random_state=seed).fit_predict(z),
         "gmm_full_from_kmeans": lambda: GaussianMixture(k, covariance_type="full",
-                                                        means_init=kmeans_centres().cluster_centers_,
+                                                        means_init=fitted_kmeans().cluster_centers_,
                                                         random_state=seed).fit_predict(z),
         "ward": lambda: AgglomerativeClustering(k).fit_predict(z),
     }
