@@ -150,7 +150,7 @@ def cmd_joint(args) -> None:
             for spec in args.variant or ["default:"]:
                 name, cfg = variant_config(blob["config"], dataset if not dataset.startswith("custom") else "custom",
                                            args.env, spec)
-                if cfg.knet_view_targets and views is None:  # the views the pretraining had (not in the cache)
+                if (cfg.knet_view_targets or cfg.cluster_contrastive > 0) and views is None:  # not in the cache
                     views = load_dataset(dataset, args.env, args.device, args.custom, args.n_samples, seed)["views"]
                 t0 = time.perf_counter()
                 init = T.kmeans_initialise(x, blob["pretrained"], geometry, cfg, blob["n_clusters"], seed=seed,
@@ -159,7 +159,7 @@ def cmd_joint(args) -> None:
                                            device=args.device, progress=args.progress,
                                            init_labels=init["start_labels"],
                                            confidence=init.get("start_confidence"), y=y,
-                                           views=views)  # cluster uses them only with knet_view_targets
+                                           views=views)  # for knet_view_targets, cluster_contrastive
                 model = {**state, "centers": state["knet"]["M"].T.numpy()}
                 labels, _ = T.predict(x, model, geometry, cfg, device=args.device)
                 run = {"dataset": dataset, "seed": seed, "variant": name, "spec": spec,

@@ -118,8 +118,9 @@ def test_too_few_rows_for_umap_start_from_kmeans_with_a_warning(blobs, pretraine
 
 
 @pytest.mark.parametrize("options", [{}, {"knet_target": "sharpened"},
-                                     {"knet_target": "self", "knet_confidence": 0.5, "knet_view_targets": True}],
-                         ids=["start", "sharpened", "self-with-views"])
+                                     {"knet_target": "self", "knet_confidence": 0.5, "knet_view_targets": True},
+                                     {"cluster_contrastive": 1.0}],
+                         ids=["start", "sharpened", "self-with-views", "contrastive"])
 def test_host_syncs_of_the_joint_phase_do_not_grow_with_the_steps(blobs, pretrained, options):
     """The joint loop reads the device once an epoch (the loss sums) plus its end-of-epoch work (σ, M's update,
     the diagnostics, the targets' refresh): 2 steps an epoch or 6, the same count. A read inside the step would
@@ -133,7 +134,7 @@ def test_host_syncs_of_the_joint_phase_do_not_grow_with_the_steps(blobs, pretrai
 
     x, y, g = blobs
     z, centers, labels = true_start(blobs, pretrained)
-    views = np.stack([x + np.float32(0.05 * v) for v in range(1, 3)], axis=1)  # (N, 2, dim)
+    views = np.stack([x + np.float32(0.05 * v) for v in range(1, 5)], axis=1)  # (N, 4, dim)
     counts = {}
     for batch in (60, 20):  # 120 rows: 2 and 6 steps an epoch
         cfg = T.TAKEConfig.from_params({**TINY, **DEFAULT_JOINT, "batch_size": batch, "cluster_epochs": 2,
@@ -200,3 +201,82 @@ def test_refreshed_targets_with_views_are_deterministic_and_resume_exactly(blobs
     plain, _ = T.cluster(x, pretrained, centers, g, cfg_plain, seed=0, device="cpu", progress=False,
                          init_labels=labels, views=views)
     assert any(not torch.equal(plain["tae"][k], v) for k, v in full["tae"].items())
+
+
+def four_views(x):
+    """(N, 4, dim): 2 noisy copies for L_cl, 2 for L_ccl."""
+    return np.stack([x + np.float32(0.05) * np.random.default_rng(v).standard_normal(x.shape, dtype=np.float32)
+                     for v in range(4)], axis=1)
+
+
+def test_the_contrastive_anchor_adds_the_pretrainings_view_terms_by_hand(blobs, pretrained):
+    """cluster_contrastive w: the step's loss is L_r of the rows + λ3 L_k + w (λ1 L_ccl + λ2 L_cl), the view terms
+    computed from the rows' and their views' z as the pretraining's update epochs compute them; L_r stays the rows'."""
+    from deep_kmeans.methods.take.joint import _ClusterStep
+    from deep_kmeans.methods.take.model import build_knet
+    from deep_kmeans.models.losses import contrastive_loss, convex_combination_loss, reconstruction_loss
+    from deep_kmeans.models.tae import ContrastiveHead
+
+    x, _, g = blobs
+    _, centers, _ = true_start(blobs, pretrained)
+    cfg = T.TAKEConfig.from_params({**TINY, **DEFAULT_JOINT, "cluster_contrastive": 2.0, "lambda1": 0.3,
+                                    "lambda2": 0.7, "knet_target_weight": 0.0})
+    tae = T.load_tae(pretrained, g, cfg)
+    knet = build_knet(centers, cfg)
+    head = ContrastiveHead(cfg.latent_dim, cfg.head_hidden, cfg.head_out)
+    head.load_state_dict(pretrained["head"])
+    ccl = torch.nn.Parameter(torch.tensor([0.4, -0.2]))
+    xb, vb = torch.from_numpy(x[:16]), torch.from_numpy(four_views(x)[:16])
+    loss, terms, _ = _ClusterStep(tae, knet, cfg, head, ccl)(xb, vb=vb)
+    with torch.no_grad():
+        z, rec = tae(xb)
+        zv = torch.stack([tae.encode(vb[:, i]) for i in range(4)], dim=1)
+        l_r = reconstruction_loss(xb, rec, cfg.reconstruction)
+        l_k = knet.loss(z, knet(z))
+        c = torch.softmax(ccl, dim=0)  # eq. 3 by hand: ‖c0 z_rot0 + c1 z_rot1 − z‖², over the batch
+        l_ccl = ((c[0] * zv[:, 2] + c[1] * zv[:, 3] - z) ** 2).sum(1).mean()
+        l_cl = contrastive_loss(head(zv[:, 0]), head(zv[:, 1]), cfg.tau)
+    assert l_ccl.item() == pytest.approx(convex_combination_loss(z, zv[:, 2:4], ccl).item(), rel=1e-5)
+    l_c = 0.3 * l_ccl + 0.7 * l_cl
+    assert terms[4].item() == pytest.approx(l_c.item(), rel=1e-4)
+    assert terms[1].item() == pytest.approx(l_r.item(), rel=1e-5)
+    assert loss.item() == pytest.approx((l_r + cfg.lambda3 * l_k + 2.0 * l_c).item(), rel=1e-4)
+
+
+def test_the_contrastive_anchor_trains_on_the_views_deterministically_and_resumes(blobs, pretrained, tmp_path,
+                                                                                   caplog):
+    """The head and c̃ are part of the run's state: the same seed gives the same model, a run stopped after an epoch
+    resumes to the uninterrupted result, l_c is logged every epoch; without views the option says it is off."""
+    from deep_kmeans.io import DirectoryStore
+
+    x, y, g = blobs
+    views = four_views(x)
+    _, centers, labels = true_start(blobs, pretrained)
+    cfg = T.TAKEConfig.from_params({**TINY, **DEFAULT_JOINT, "cluster_contrastive": 1.0, "cluster_epochs": 3,
+                                    "checkpoint_every": 1})
+    store = DirectoryStore(tmp_path / "ckpt")
+
+    def run(c=cfg, v=views, **kw):
+        return T.cluster(x, pretrained, centers, g, c, seed=0, device="cpu", progress=False, init_labels=labels,
+                         views=v, **kw)
+
+    full, history = run()
+    again, _ = run()
+    for k, v in full["tae"].items():
+        torch.testing.assert_close(again["tae"][k], v, rtol=0, atol=0)
+    assert len(history["cluster/l_c"]) == 3 and all(v > 0 for v in history["cluster/l_c"])
+    with pytest.raises(KeyboardInterrupt):
+        run(store=store, data_key="d", stop_after=1)
+    resumed, resumed_history = run(store=store, data_key="d")
+    for k, v in full["tae"].items():
+        torch.testing.assert_close(resumed["tae"][k], v, rtol=0, atol=0)
+    assert resumed_history["cluster/l_c"] == history["cluster/l_c"]
+    off = T.TAKEConfig.from_params({**cfg.to_dict(), "cluster_contrastive": 0.0})
+    plain, plain_history = run(off)
+    assert "cluster/l_c" not in plain_history
+    assert any(not torch.equal(plain["tae"][k], v) for k, v in full["tae"].items())  # the view terms train z
+    with caplog.at_level("WARNING"):
+        viewless, _ = run(v=None)
+    assert "cluster_contrastive = 1: no stored views" in caplog.text
+    for k, v in plain["tae"].items():  # without views: the joint phase of cluster_contrastive 0, bit for bit
+        torch.testing.assert_close(viewless["tae"][k], v, rtol=0, atol=0)

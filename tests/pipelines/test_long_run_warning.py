@@ -96,14 +96,20 @@ def test_a_stall_in_one_group_of_steps_does_not_count_but_a_load_on_every_group_
 
 
 def test_the_real_steps_are_measured_per_phase(one_thread):
-    """The update step (the batch and its 4 views, two more losses) costs more than a warm-up step: measured, not
-    assumed; no views, and it is the warm-up step; no KNet, no clustering step. (One thread: two OpenMP threads on
-    cores that other processes share stall for seconds at times, which a comparison of two timings cannot take.)"""
+    """The update step (the batch and its 4 views, two more losses) costs more than a warm-up step, and a clustering
+    step with the view terms more than one without: measured, not assumed; no views, and it is the warm-up step; no
+    KNet, no clustering step. (One thread: two OpenMP threads on cores that other processes share stall for seconds
+    at times, which a comparison of two timings cannot take.)"""
     x = rows(64)
     cfg = take.TAKEConfig(**SMALL, warmup_epochs=1, update_epochs=1, cluster_epochs=1)
     steps = estimate_module.step_seconds(x, GEOMETRY, cfg, "cpu", views=np.stack([x] * 4, axis=1))
     assert steps["batch"] == 32 and steps["warmup"] > 0 and steps["cluster"] > 0 and steps["encode_row"] > 0
     assert steps["update"] > steps["warmup"]
+    # take.cluster_contrastive: the clustering step carries the rows' 4 views through the TAE as well
+    contrastive = estimate_module.step_seconds(x, GEOMETRY, take.TAKEConfig(**SMALL, warmup_epochs=1, update_epochs=1,
+                                                                            cluster_epochs=1, cluster_contrastive=1.0),
+                                               "cpu", views=np.stack([x] * 4, axis=1))
+    assert contrastive["cluster"] > steps["cluster"]
     plain = estimate_module.step_seconds(x, GEOMETRY, take.TAKEConfig(**SMALL, assignment="kmeans"), "cpu")
     assert plain["update"] == plain["warmup"] and plain["cluster"] == 0
 

@@ -87,8 +87,9 @@ def test_same_seed_same_assignments_and_nothing_overwritten(scratch_project):
 def test_recluster_without_pretraining(scratch_project, caplog):
     scratch_project.run("take")
     # a clustering option applies; a pretraining option (the TAE's width) cannot and is reported, while the
-    # stored configuration of the pretrained model is used
-    changed = {**TINY_TAKE, "lambda3": 0.5, "embed_dim": 32}
+    # stored configuration of the pretrained model is used. cluster_contrastive: the stage hands the joint phase
+    # the training rows' stored views, and it logs the view terms every epoch
+    changed = {**TINY_TAKE, "lambda3": 0.5, "embed_dim": 32, "cluster_contrastive": 1.0}
     with warnings.catch_warnings(record=True) as caught, caplog.at_level("WARNING"):
         warnings.simplefilter("always")
         scratch_project.run("take_cluster", tiny_params(take={"overrides": {"digits": changed}}))
@@ -96,11 +97,14 @@ def test_recluster_without_pretraining(scratch_project, caplog):
     assert "embed_dim=16 kept" in caplog.text
     config = scratch_project.load("data/06_models/digits/take/model.pt")["config"]
     assert config["embed_dim"] == TINY_TAKE["embed_dim"] and config["lambda3"] == 0.5
+    assert config["cluster_contrastive"] == 1.0 and "no stored views" not in caplog.text
     assert len(scratch_project.versions("data/06_models/digits/take/pretrained.pt")) == 1
     assert len(scratch_project.versions("data/06_models/digits/take/model.pt")) == 2
     runs = scratch_project.runs()
     assert list(runs["tags.pipeline"]) == ["take", "take_cluster"]
     assert runs.iloc[1]["status"] == "FINISHED" and np.isfinite(runs.iloc[1]["metrics.acc"])
+    l_c = mlflow.MlflowClient().get_metric_history(runs.iloc[1]["run_id"], "cluster.l_c")
+    assert len(l_c) == TINY_TAKE["cluster_epochs"] and all(m.value > 0 for m in l_c)
 
 
 @pytest.mark.slow

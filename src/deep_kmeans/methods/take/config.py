@@ -93,6 +93,9 @@ class TAKEConfig:
     knet_view_targets: bool = False
     knet_confidence: float = 0.0
     cluster_warmup: float = 0.0  # epochs over which the clustering phase's learning rate rises linearly from 0
+    # The pretraining's view terms (λ1 L_ccl + λ2 L_cl, its contrastive head and its c̃) kept in the joint phase on
+    # the stored views, with this weight, as an anchor of z (beyond the paper, whose eq. 15 is L_r + λ3 L_k). 0: off
+    cluster_contrastive: float = 0.0
     # knet: TAE + KNet jointly (the method); kmeans: pretrain + K-means only (Table 12); umap_gmm: pretrain, then
     # N2D's head on z (UMAP to K dimensions + a Gaussian mixture; measured above KNet's assignment on digits)
     assignment: str = "knet"
@@ -158,7 +161,7 @@ PRETRAIN_KEYS = ("embed_dim", "latent_dim", "depth", "heads", "decoder_depth", "
 CLUSTER_TRAINING_KEYS = ("cluster_epochs", "cluster_lr", "grad_clip", "lambda3", "knet_iters", "knet_alpha",
                          "knet_lambda", "knet_centers", "knet_lr", "knet_tied", "knet_scale", "knet_momentum",
                          "knet_output", "knet_target_weight", "knet_target_temperature", "knet_target",
-                         "knet_view_targets", "knet_confidence", "cluster_warmup")
+                         "knet_view_targets", "knet_confidence", "cluster_warmup", "cluster_contrastive")
 # assignment, umap_neighbors, kmeans_n_init and knet_init act outside the checkpointed loops (the clustering phase
 # runs for assignment knet only; where it starts enters the key as the centres); compile changes the speed, not the
 # module; predict_batch_size chunks inference; the rest are how the run is carried out.
@@ -189,6 +192,7 @@ def read_take_params(p: ParamReader) -> dict:
                                            exclusive_min=True, nullable=False)
     v["knet_confidence"] = p.float("knet_confidence", d["knet_confidence"], min=0.0, max=1.0, nullable=False)
     v["cluster_warmup"] = p.float("cluster_warmup", d["cluster_warmup"], min=0.0, nullable=False)
+    v["cluster_contrastive"] = p.float("cluster_contrastive", d["cluster_contrastive"], min=0.0, nullable=False)
     v["knet_scale"] = p.choice("knet_scale", d["knet_scale"], SCALES, nullable=False)
     v["knet_momentum"] = p.choice("knet_momentum", d["knet_momentum"], MOMENTA, nullable=False)
     v["knet_output"] = p.choice("knet_output", d["knet_output"], OUTPUTS, nullable=False)

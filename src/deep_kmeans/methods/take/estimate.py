@@ -170,9 +170,12 @@ def step_seconds(x: np.ndarray, geometry: Geometry, cfg: TAKEConfig, device: str
         k = max(2, min(n_clusters, b))
         knet = build_knet(z[torch.randperm(len(z), generator=generator)[:k]].cpu(), cfg).to(dev)
         knet.M.requires_grad_(cfg.knet_centers == "learn")
-        trained = list(tae.parameters()) + (list(knet.parameters()) if cfg.knet_centers == "learn" else [])
+        # cluster_contrastive: the rows and their 4 views through the TAE, the head and c̃ trained too
+        contrastive = cfg.cluster_contrastive > 0 and (vt is not None or augment is not None)
+        trained = (list(tae.parameters()) + (list(knet.parameters()) if cfg.knet_centers == "learn" else [])
+                   + ([*head.parameters(), ccl_logits] if contrastive else []))
         cluster_opt = torch.optim.Adam(trained, lr=cfg.cluster_lr or cfg.lr)
-        cluster_module = _ClusterStep(tae, knet, cfg)
+        cluster_module = _ClusterStep(tae, knet, cfg, head, ccl_logits)
         targets = torch.randint(0, k, (len(xt),), generator=generator).to(dev)
         confident = torch.ones(len(xt), dtype=torch.bool, device=dev)
 
@@ -182,8 +185,11 @@ def step_seconds(x: np.ndarray, geometry: Geometry, cfg: TAKEConfig, device: str
             xv = None  # knet_view_targets: one view of each row through the encoder too
             if vt is not None and cfg.knet_view_targets and cfg.knet_target_weight > 0:
                 xv = vt[host_rows, 0].to(dev, non_blocking=True)
-            loss, terms, s = cluster_module(xt[host_rows].to(dev, non_blocking=True), targets[rows],
-                                            confident[rows], xv)
+            xb = xt[host_rows].to(dev, non_blocking=True)
+            vb = None
+            if contrastive:  # the stored views; fresh ones (the pretraining's) stand in for them, of the same shape
+                vb = vt[host_rows].to(dev, non_blocking=True) if vt is not None else augment(xb, generator)
+            loss, terms, s = cluster_module(xb, targets[rows], confident[rows], xv, vb)
             cluster_opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip > 0:

@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 PAPER_JOINT = {"kmeans_n_init": 10, "knet_iters": 20, "knet_alpha": 0.001, "knet_lambda": 0.5, "knet_tied": True,
                "knet_scale": "none", "knet_momentum": "fista", "knet_output": "projected", "knet_centers": "learn",
                "knet_lr": None, "knet_init": "kmeans", "knet_target_weight": 0.0, "knet_confidence": 0.0,
-               "cluster_warmup": 0.0}
+               "cluster_warmup": 0.0, "cluster_contrastive": 0.0}
 
 
 def fit_take(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: TAKEConfig, n_clusters: int,
@@ -102,7 +102,7 @@ class TAKE(ClusterMixin, BaseEstimator):
                  use_ccl=None, use_cl=None, knet_iters=None, knet_alpha=None, knet_lambda=None, knet_centers=None,
                  knet_lr=None, knet_tied=None, knet_scale=None, knet_momentum=None, knet_output=None,
                  knet_target_weight=None, knet_target_temperature=None, knet_target=None, knet_view_targets=None,
-                 knet_confidence=None, cluster_warmup=None,
+                 knet_confidence=None, cluster_warmup=None, cluster_contrastive=None,
                  knet_init=None, assignment=None,
                  umap_neighbors=None, kmeans_n_init=None, fresh_views=None, baseline_kmeans=None, amp=None, compile=None,
                  predict_batch_size=None, checkpoint_every=None, resume=None):
@@ -128,6 +128,7 @@ class TAKE(ClusterMixin, BaseEstimator):
         self.knet_target_weight, self.knet_target_temperature = knet_target_weight, knet_target_temperature
         self.knet_target, self.knet_view_targets = knet_target, knet_view_targets
         self.knet_confidence, self.cluster_warmup = knet_confidence, cluster_warmup
+        self.cluster_contrastive = cluster_contrastive
         self.assignment, self.kmeans_n_init, self.umap_neighbors = assignment, kmeans_n_init, umap_neighbors
         self.fresh_views, self.baseline_kmeans = fresh_views, baseline_kmeans
         self.amp, self.compile, self.predict_batch_size = amp, compile, predict_batch_size

@@ -15,7 +15,7 @@ from deep_kmeans.data.registry import Geometry
 from deep_kmeans.models.clustering import cluster_means, lloyd
 from deep_kmeans.models.knet import KNet
 from deep_kmeans.models.losses import reconstruction_loss, squared_distances
-from deep_kmeans.models.tae import TransformerAutoencoder
+from deep_kmeans.models.tae import ContrastiveHead, TransformerAutoencoder
 from deep_kmeans.methods.distributed import process_group
 from deep_kmeans.methods.kit import (Checkpointer, check_n_clusters, cpu_state_dict, epoch_bar, kmeans_init, record,
                                      rng_state, run_key, seed_everything, set_rng_state)
@@ -23,7 +23,7 @@ from deep_kmeans.methods.take.config import TAKEConfig
 from deep_kmeans.methods.take.diagnostics import joint_diagnostics, knet_assign
 from deep_kmeans.methods.take.model import (_autocast, _digest, _nearest, build_knet, check_inputs, encode, fit_head,
                                             load_tae)
-from deep_kmeans.methods.take.pretrain import _batches
+from deep_kmeans.methods.take.pretrain import _batches, add_view_terms
 
 logger = logging.getLogger(__name__)
 
@@ -35,23 +35,38 @@ TRAIN_ENCODE_ROWS = 2048
 class _ClusterStep(nn.Module):
     """One clustering step's losses and assignments, as the forward of one module (what DDP wraps)."""
 
-    def __init__(self, tae: TransformerAutoencoder, knet: KNet, cfg: TAKEConfig):
+    def __init__(self, tae: TransformerAutoencoder, knet: KNet, cfg: TAKEConfig, head: ContrastiveHead | None = None,
+                 ccl_logits: nn.Parameter | None = None, gather=None):
         super().__init__()
         self.tae, self.knet, self.cfg = tae, knet, cfg
+        # cluster_contrastive: the pretraining's contrastive head and c̃, trained on with the TAE
+        self.head, self.ccl_logits, self.gather = head, ccl_logits, gather
 
     def forward(self, xb: torch.Tensor, targets: torch.Tensor | None = None, confident: torch.Tensor | None = None,
-                xv: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """→ (loss, its terms (l_r, l_k, l_t) stacked, s). ``targets``/``confident``: each row's self-training target
-        (``knet_target``) and whether it is confident enough to train on (``knet_target_weight``); ``xv``: one view of
-        each row, trained towards the same target (``knet_view_targets``)."""
+                xv: torch.Tensor | None = None, vb: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """→ (loss, its terms (loss, l_r, l_k, l_t, l_c) stacked, s). ``targets``/``confident``: each row's
+        self-training target (``knet_target``) and whether it is confident enough to train on
+        (``knet_target_weight``); ``xv``: one view of each row, trained towards the same target
+        (``knet_view_targets``); ``vb`` (B, 4, dim): the rows' 4 views for the pretraining's view terms
+        (``cluster_contrastive``), through the TAE in one pass with the rows as in the update epochs."""
         cfg, knet = self.cfg, self.knet
+        b = len(xb)
+        l_c = None
         with _autocast(xb.device, cfg.amp):
-            z, rec = self.tae(xb)
-            l_r = reconstruction_loss(xb, rec, cfg.reconstruction).float()
-        z = z.float()
+            z_all, rec_all = self.tae(xb if vb is None else torch.cat([xb, vb.flatten(0, 1)]))  # (B or 5B, ·)
+            l_r = reconstruction_loss(xb, rec_all[:b], cfg.reconstruction).float()  # L_r of the rows, as without
+            if vb is not None:
+                l_c, _ = add_view_terms(l_r.new_zeros(()), z_all[:b], z_all[b:].reshape(b, 4, -1), self.head,
+                                        self.ccl_logits, cfg, self.gather)
+        z = z_all[:b].float()
         s = knet(z)  # KNet in float32: the projection's sort is precision-sensitive
         l_k = knet.loss(z, s)
         loss = l_r + cfg.lambda3 * l_k
+        if l_c is not None:
+            loss = loss + cfg.cluster_contrastive * l_c
+        else:
+            l_c = torch.zeros_like(l_k)
         l_t = torch.zeros_like(l_k)
         if cfg.knet_target_weight > 0 and targets is not None:
             # a prototype classifier on KNet's centres, in KNet's units (the same σ as its forward): the softmax of
@@ -67,7 +82,7 @@ class _ClusterStep(nn.Module):
             weight = confident.to(per_row.dtype)
             l_t = (per_row * weight).sum() / weight.sum().clamp(min=1.0)
             loss = loss + cfg.knet_target_weight * l_t  # not scaled by λ3: the paper's λ3 goes down to 1e-5
-        return loss, torch.stack([loss.detach(), l_r.detach(), l_k.detach(), l_t.detach()]), s
+        return loss, torch.stack([loss.detach(), l_r.detach(), l_k.detach(), l_t.detach(), l_c.detach()]), s
 
 
 # knet_init auto: KNet starts from UMAP + GMM on z where two of its fits (two seeds) agree at least this much
@@ -166,8 +181,9 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
     (:func:`neighbour_agreement` of each start label; None: every row) reaches ``knet_confidence``. ``y``: labels,
     read only to score the per-epoch diagnostics (:mod:`.diagnostics`); nothing the training does depends on them.
 
-    ``views`` (N, V, dim): the stored views, trained towards each row's target with ``knet_view_targets`` (ignored
-    otherwise). With ``knet_target`` sharpened or self the targets are recomputed after every epoch (and checkpointed).
+    ``views`` (N, V, dim): the stored views, trained towards each row's target with ``knet_view_targets``, and their
+    first 4 (2 crops, 2 rotations) in the pretraining's view terms with ``cluster_contrastive`` (ignored otherwise).
+    With ``knet_target`` sharpened or self the targets are recomputed after every epoch (and checkpointed).
 
     Records per epoch ``cluster/<loss>`` and ``cluster/changed`` (the share of rows whose assignment changed since
     the epoch before, the first epoch against ``init_labels``), and ``joint/<diagnostic>``. The step is
@@ -184,8 +200,10 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
         knet.batch_rows = lambda rows: group.gather(rows)[0]
     learn = cfg.knet_centers == "learn"
     knet.M.requires_grad_(learn)
+    head, ccl_logits = _view_terms_modules(pretrained, views, cfg, dev)
     lr = cfg.cluster_lr or cfg.lr
-    groups = [{"params": list(tae.parameters()), "lr": lr}]
+    groups = [{"params": list(tae.parameters()) + ([] if head is None else [*head.parameters(), ccl_logits]),
+               "lr": lr}]
     if learn:
         groups.append({"params": list(knet.parameters()), "lr": cfg.knet_lr or lr})
     trained = [q for g in groups for q in g["params"]]
@@ -210,15 +228,21 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
     confident = (torch.ones(len(x), dtype=torch.bool, device=dev) if confidence is None else
                  torch.as_tensor(np.asarray(confidence) >= cfg.knet_confidence, device=dev))
     previous = start_labels.clone()
-    # knet_view_targets: the stored views (N, V, dim) where the rows are; each step trains one of them per row
+    # knet_view_targets: the stored views (N, V, dim) where the rows are; each step trains one of them per row.
+    # cluster_contrastive: each step's rows with their 4 views
+    view_targets = cfg.knet_view_targets and views is not None and cfg.knet_target_weight > 0
     vt = (torch.from_numpy(np.ascontiguousarray(views, dtype=np.float32)).to(dev)
-          if cfg.knet_view_targets and views is not None and cfg.knet_target_weight > 0 else None)
+          if view_targets or head is not None else None)
     with torch.no_grad():
         knet.set_sigma(_encode_rows(tae, xt))
     state = group.on_main(ckpt.load)
     if state is not None:
         tae.load_state_dict(state["tae"])
         knet.load_state_dict(state["knet"])
+        if head is not None:
+            head.load_state_dict(state["head"])
+            with torch.no_grad():
+                ccl_logits.copy_(state["ccl_logits"])
         opt.load_state_dict(state["optimizer"])
         history, start = state["history"], state["epoch"]
         previous = torch.as_tensor(np.asarray(state["previous"]), device=dev)
@@ -226,14 +250,14 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
             targets = torch.as_tensor(np.asarray(state["targets"]), device=dev)
             confident = torch.as_tensor(np.asarray(state["confident"]), device=dev)
         set_rng_state(state["rng"], gen)
-    step = group.wrap(_ClusterStep(tae, knet, cfg))
+    step = group.wrap(_ClusterStep(tae, knet, cfg, head, ccl_logits, group.gather if group.distributed else None))
     steps_per_epoch = max(1, math.ceil(len(x) / (cfg.batch_size * group.world_size)))
     warmup_steps = cfg.cluster_warmup * steps_per_epoch
     bar = epoch_bar(total, "TAKE cluster", progress and group.is_main, start)
     for epoch in bar:
         tae.train()
         knet.train()
-        sums = torch.zeros(4, dtype=torch.float64, device=dev)
+        sums = torch.zeros(5, dtype=torch.float64, device=dev)
         current = previous.clone()
         for i, idx in enumerate(_batches(len(xt), cfg.batch_size, gen, group, dev)):
             if warmup_steps > 0:
@@ -242,10 +266,11 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
                     g["lr"] = base * factor
             rows = idx.to(dev, non_blocking=True)
             xv = None
-            if vt is not None:  # which view of each row: drawn from the run's generator, as the batch order
+            if view_targets:  # which view of each row: drawn from the run's generator, as the batch order
                 pick = torch.randint(vt.shape[1], (len(idx),), generator=gen).to(dev, non_blocking=True)
                 xv = vt[rows, pick]
-            loss, terms, s = step(xt[rows], targets[rows], confident[rows], xv)
+            loss, terms, s = step(xt[rows], targets[rows], confident[rows], xv,
+                                  None if head is None else vt[rows, :4])
             opt.zero_grad(set_to_none=True)
             group.scale(loss).backward()  # under DDP the gradients are the global batch's when backward returns
             if cfg.grad_clip > 0:
@@ -256,12 +281,14 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
         if group.distributed:  # each row changed on at most one rank (shards are disjoint)
             merged = group.merge_rows(torch.where(current != previous, current, torch.full_like(current, -1)))
             current = torch.where(merged >= 0, merged, previous)
-        totals = group.sum(dict(zip(("loss", "l_r", "l_k", "l_t"), sums.tolist())))  # the epoch's one read-back
+        totals = group.sum(dict(zip(("loss", "l_r", "l_k", "l_t", "l_c"), sums.tolist())))  # the epoch's one read
         means = {k: v / len(xt) for k, v in totals.items()}
         if not math.isfinite(means["loss"]):
             raise FloatingPointError(f"TAKE clustering diverged at epoch {epoch + 1}; lower take.lr or take.lambda3")
         if cfg.knet_target_weight <= 0:
             means.pop("l_t")
+        if head is None:
+            means.pop("l_c")
         means["changed"] = float((current != previous).float().mean())
         previous = current
         diagnostics, refreshed = group.on_main(lambda: _end_of_epoch(tae, knet, xt, cfg, y, seed, start_labels))
@@ -279,6 +306,7 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
         if group.is_main:
             ckpt.maybe_save(done, total, lambda: {
                 "tae": cpu_state_dict(tae), "knet": cpu_state_dict(knet), "optimizer": opt.state_dict(),
+                **({} if head is None else {"head": cpu_state_dict(head), "ccl_logits": ccl_logits.detach().cpu()}),
                 "history": history, "previous": previous.cpu().numpy(), "rng": rng_state(gen),
                 **({"targets": targets.cpu().numpy(), "confident": confident.cpu().numpy()}
                    if cfg.knet_target != "start" else {})})
@@ -288,6 +316,25 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
     if group.is_main:
         ckpt.clear()
     return {"tae": cpu_state_dict(tae), "knet": cpu_state_dict(knet)}, history
+
+
+def _view_terms_modules(pretrained: dict, views: np.ndarray | None, cfg: TAKEConfig, dev: torch.device
+                        ) -> tuple[ContrastiveHead | None, nn.Parameter | None]:
+    """``cluster_contrastive``: the pretraining's contrastive head and c̃ (the convex combination's logits) on
+    ``dev``, to train on; (None, None) where it is off, or, with a warning, where there is nothing to train them on
+    (no stored views: the data set was built without them, or has none of its kind)."""
+    if cfg.cluster_contrastive <= 0:
+        return None, None
+    if views is None or views.ndim != 3 or views.shape[1] < 4 or "head" not in pretrained:
+        logger.warning("take.cluster_contrastive = %g: %s, so the joint phase trains without the view terms (as with "
+                       "0)", cfg.cluster_contrastive,
+                       "no stored views of the rows (the data set was built without views, or has none of its kind)"
+                       if views is None or views.ndim != 3 or views.shape[1] < 4 else
+                       "the pretrained model has no contrastive head")
+        return None, None
+    head = ContrastiveHead(cfg.latent_dim, cfg.head_hidden, cfg.head_out)
+    head.load_state_dict(pretrained["head"])
+    return head.to(dev), nn.Parameter(torch.as_tensor(pretrained["ccl_logits"], dtype=torch.float32).clone().to(dev))
 
 
 @torch.no_grad()

@@ -110,19 +110,24 @@ class _PretrainStep(nn.Module):
         inputs = torch.cat([xb, vb.flatten(0, 1)])  # original then all views: (5B, dim)
         z_all, rec_all = self.tae(inputs)
         l_r = reconstruction_loss(inputs, rec_all, cfg.reconstruction)
-        z = z_all[:b]
-        zv = z_all[b:].reshape(b, 4, -1)
-        terms = {"l_r": l_r}
-        loss = l_r
-        if cfg.use_ccl:
-            terms["l_ccl"] = convex_combination_loss(z.float(), zv[:, 2:4].float(), self.ccl_logits)
-            loss = loss + cfg.lambda1 * terms["l_ccl"]
-        if cfg.use_cl:
-            terms["l_cl"] = contrastive_loss(self.head(zv[:, 0]).float(), self.head(zv[:, 1]).float(), cfg.tau,
-                                             gather=self.gather)
-            loss = loss + cfg.lambda2 * terms["l_cl"]
-        return loss, terms
+        loss, terms = add_view_terms(l_r, z_all[:b], z_all[b:].reshape(b, 4, -1), self.head, self.ccl_logits, cfg,
+                                     self.gather)
+        return loss, {"l_r": l_r, **terms}
 
+
+def add_view_terms(loss: torch.Tensor, z: torch.Tensor, zv: torch.Tensor, head: ContrastiveHead,
+                   ccl_logits: torch.Tensor, cfg: TAKEConfig, gather=None) -> tuple[torch.Tensor, dict]:
+    """``loss`` + the update epochs' view terms on z of a batch (B, d) and of its 4 views (B, 4, d): λ1 L_ccl on
+    the two rotations (eq. 3) and λ2 L_cl on the two crops (eqs. 4-5), each where ``use_ccl``/``use_cl`` keep it.
+    → (the sum, {"l_ccl", "l_cl"} unweighted). The joint phase keeps them with ``cluster_contrastive``."""
+    terms = {}
+    if cfg.use_ccl:
+        terms["l_ccl"] = convex_combination_loss(z.float(), zv[:, 2:4].float(), ccl_logits)
+        loss = loss + cfg.lambda1 * terms["l_ccl"]
+    if cfg.use_cl:
+        terms["l_cl"] = contrastive_loss(head(zv[:, 0]).float(), head(zv[:, 1]).float(), cfg.tau, gather=gather)
+        loss = loss + cfg.lambda2 * terms["l_cl"]
+    return loss, terms
 
 
 def pretrain_checkpointer(x: np.ndarray, views: np.ndarray | None, cfg: TAKEConfig, seed: int, store,

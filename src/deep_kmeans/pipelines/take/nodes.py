@@ -222,11 +222,12 @@ def _train_x(features: dict, pretrained: dict) -> np.ndarray:
 
 
 def _train_views(features: dict, pretrained: dict) -> np.ndarray | None:
-    """The stored views of the training rows (``take.knet_view_targets``), None where the data set has none."""
+    """The stored views of the training rows (``take.knet_view_targets``, ``take.cluster_contrastive``), None where
+    the data set has none (``take.cluster`` then says what it trains without)."""
     views = features.get("views")
     if views is None:
-        logger.warning("take.knet_view_targets: %s was built without views (features.views.enabled: false, or no "
-                       "views for its kind of data), so self-training uses the rows alone", features.get("name"))
+        logger.warning("take: %s was built without views (features.views.enabled: false, or no views for its kind of "
+                       "data), so the joint phase trains on the rows alone", features.get("name"))
         return None
     return views[pretrained["train_rows"]]
 
@@ -267,7 +268,8 @@ def cluster_take(pretrained: dict, init: dict, features: dict, config: dict, see
                                       data_key=features["fingerprint"],
                                       init_labels=init.get("start_labels", init["labels"]),
                                       confidence=init.get("start_confidence"), y=labels,
-                                      views=_train_views(features, pretrained) if cfg.knet_view_targets else None)
+                                      views=_train_views(features, pretrained)
+                                      if cfg.knet_view_targets or cfg.cluster_contrastive > 0 else None)
     if checkpoints is not None and pretrained.get("pretrain_checkpoint"):
         checkpoints.delete(pretrained["pretrain_checkpoint"])  # the pretraining's final state: no longer needed
     model = {**state, "centers": init["centers"] if state["knet"] is None else state["knet"]["M"].T.numpy(),
