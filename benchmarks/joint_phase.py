@@ -97,6 +97,8 @@ def cmd_pretrain(args) -> None:
             if note:
                 print(note)
             k = resolve_n_clusters(None, features)
+            if args.word_dropout:  # an experiment: views for a bag of words, where the data set has none
+                features = {**features, "views": word_dropout_views(features["x"], args.word_dropout, seed)}
             augment = T.view_augmenter(features, cfg, features.get("view_params"))
             t0 = time.perf_counter()
             state, history = T.pretrain(features["x"], features.get("views"), geometry, cfg, seed=seed,
@@ -105,6 +107,22 @@ def cmd_pretrain(args) -> None:
                         "geometry": features["geometry"], "config": cfg.to_dict(), "n_clusters": k,
                         "pretrained": state, "history": history, "seconds": time.perf_counter() - t0}, out)
             print(f"[{dataset}] seed {seed}: pretrained in {time.perf_counter() - t0:.0f}s → {out}", flush=True)
+
+
+def word_dropout_views(x, p: float, seed: int, n_views: int = 4):
+    """(N, 4, D) views of tf-idf rows: each of a row's words dropped with probability ``p``, the row brought back to
+    its L2 norm (a document read with some of its words missing; the augmentation of bag-of-words contrastive
+    clustering). Not in the features layer: ``--word-dropout`` measures whether such views would help first."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    out = np.empty((len(x), n_views, x.shape[1]), dtype=np.float32)
+    for v in range(n_views):
+        kept = x * (rng.random(x.shape) >= p)
+        out[:, v] = kept * (norms / np.maximum(np.linalg.norm(kept, axis=1, keepdims=True), 1e-12))
+    return out
 
 
 def parse_kv(items) -> dict:
@@ -237,6 +255,9 @@ def main(argv=None) -> int:
                                               "offline env's cifar10: its rows with views before 2026-12-06)")
     sub.choices["pretrain"].add_argument("--set", action="append", help="key=value,... over the TAKE parameters")
     sub.choices["pretrain"].add_argument("--force", action="store_true")
+    sub.choices["pretrain"].add_argument("--word-dropout", type=float, default=0.0,
+                                         help="views of tf-idf rows with each word dropped with this probability "
+                                              "(an experiment: Reuters has no views); add --set use_cl=true,...")
     sub.choices["joint"].add_argument("--variant", action="append", help="name:key=value,... (repeatable)")
     sub.choices["joint"].add_argument("--epochs-table", action="store_true")
     sub.choices["joint"].add_argument("--out-dir", default=str(C.REPO / "benchmarks" / "results"))
