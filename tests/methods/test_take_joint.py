@@ -40,6 +40,27 @@ def true_start(blobs, pretrained):
     return z, centers, y.copy()
 
 
+def four_views(x):
+    """(N, 4, dim): 2 noisy copies for L_cl, 2 for L_ccl."""
+    return np.stack([x + np.float32(0.05) * np.random.default_rng(v).standard_normal(x.shape, dtype=np.float32)
+                     for v in range(4)], axis=1)
+
+
+def deterministic_and_resumed(run, store):
+    """``run(**kw)`` → (state, history) of one joint phase: run twice, the same model bit for bit; stopped after an
+    epoch and rerun with ``store``, the uninterrupted model. → (the model, its history, the resumed run's)."""
+    full, history = run()
+    again, _ = run()
+    for k, v in full["tae"].items():
+        torch.testing.assert_close(again["tae"][k], v, rtol=0, atol=0)
+    with pytest.raises(KeyboardInterrupt):
+        run(store=store, data_key="d", stop_after=1)
+    resumed, resumed_history = run(store=store, data_key="d")
+    for k, v in full["tae"].items():
+        torch.testing.assert_close(resumed["tae"][k], v, rtol=0, atol=0)
+    return full, history, resumed_history
+
+
 def test_a_perfect_start_is_kept(blobs, pretrained):
     _, centers, labels = true_start(blobs, pretrained)
     _, history, final, _, _ = joint(blobs, pretrained, centers, labels)
@@ -176,37 +197,21 @@ def test_refreshed_targets_with_views_are_deterministic_and_resume_exactly(blobs
     from deep_kmeans.io import DirectoryStore
 
     x, y, g = blobs
-    views = np.stack([x + np.float32(0.05) * np.random.default_rng(v).standard_normal(x.shape, dtype=np.float32)
-                      for v in range(4)], axis=1)
+    views = four_views(x)
     _, centers, labels = true_start(blobs, pretrained)
     cfg = T.TAKEConfig.from_params({**TINY, **DEFAULT_JOINT, "knet_target": target, "knet_view_targets": True,
                                     "knet_confidence": 0.5, "cluster_epochs": 3, "checkpoint_every": 1})
-    store = DirectoryStore(tmp_path / "ckpt")
 
     def run(**kw):
         return T.cluster(x, pretrained, centers, g, cfg, seed=0, device="cpu", progress=False, init_labels=labels,
                          views=views, **kw)
 
-    full, history = run()
-    again, _ = run()
-    for k, v in full["tae"].items():
-        torch.testing.assert_close(again["tae"][k], v, rtol=0, atol=0)
-    with pytest.raises(KeyboardInterrupt):
-        run(store=store, data_key="d", stop_after=1)
-    resumed, _ = run(store=store, data_key="d")
-    for k, v in full["tae"].items():
-        torch.testing.assert_close(resumed["tae"][k], v, rtol=0, atol=0)
+    full, _, _ = deterministic_and_resumed(run, DirectoryStore(tmp_path / "ckpt"))
     # the views are trained: without them the same options give another model
     cfg_plain = T.TAKEConfig.from_params({**cfg.to_dict(), "knet_view_targets": False})
     plain, _ = T.cluster(x, pretrained, centers, g, cfg_plain, seed=0, device="cpu", progress=False,
                          init_labels=labels, views=views)
     assert any(not torch.equal(plain["tae"][k], v) for k, v in full["tae"].items())
-
-
-def four_views(x):
-    """(N, 4, dim): 2 noisy copies for L_cl, 2 for L_ccl."""
-    return np.stack([x + np.float32(0.05) * np.random.default_rng(v).standard_normal(x.shape, dtype=np.float32)
-                     for v in range(4)], axis=1)
 
 
 def test_the_contrastive_anchor_adds_the_pretrainings_view_terms_by_hand(blobs, pretrained):
@@ -254,22 +259,13 @@ def test_the_contrastive_anchor_trains_on_the_views_deterministically_and_resume
     _, centers, labels = true_start(blobs, pretrained)
     cfg = T.TAKEConfig.from_params({**TINY, **DEFAULT_JOINT, "cluster_contrastive": 1.0, "cluster_epochs": 3,
                                     "checkpoint_every": 1})
-    store = DirectoryStore(tmp_path / "ckpt")
 
     def run(c=cfg, v=views, **kw):
         return T.cluster(x, pretrained, centers, g, c, seed=0, device="cpu", progress=False, init_labels=labels,
                          views=v, **kw)
 
-    full, history = run()
-    again, _ = run()
-    for k, v in full["tae"].items():
-        torch.testing.assert_close(again["tae"][k], v, rtol=0, atol=0)
+    full, history, resumed_history = deterministic_and_resumed(run, DirectoryStore(tmp_path / "ckpt"))
     assert len(history["cluster/l_c"]) == 3 and all(v > 0 for v in history["cluster/l_c"])
-    with pytest.raises(KeyboardInterrupt):
-        run(store=store, data_key="d", stop_after=1)
-    resumed, resumed_history = run(store=store, data_key="d")
-    for k, v in full["tae"].items():
-        torch.testing.assert_close(resumed["tae"][k], v, rtol=0, atol=0)
     assert resumed_history["cluster/l_c"] == history["cluster/l_c"]
     off = T.TAKEConfig.from_params({**cfg.to_dict(), "cluster_contrastive": 0.0})
     plain, plain_history = run(off)
