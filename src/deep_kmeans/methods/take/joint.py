@@ -325,12 +325,12 @@ def _view_terms_modules(pretrained: dict, views: np.ndarray | None, cfg: TAKECon
     (no stored views: the data set was built without them, or has none of its kind)."""
     if cfg.cluster_contrastive <= 0:
         return None, None
-    if views is None or views.ndim != 3 or views.shape[1] < 4 or "head" not in pretrained:
+    no_views = views is None or views.ndim != 3 or views.shape[1] < 4
+    if no_views or "head" not in pretrained:
         logger.warning("take.cluster_contrastive = %g: %s, so the joint phase trains without the view terms (as with "
                        "0)", cfg.cluster_contrastive,
                        "no stored views of the rows (the data set was built without views, or has none of its kind)"
-                       if views is None or views.ndim != 3 or views.shape[1] < 4 else
-                       "the pretrained model has no contrastive head")
+                       if no_views else "the pretrained model has no contrastive head")
         return None, None
     head = ContrastiveHead(cfg.latent_dim, cfg.head_hidden, cfg.head_out)
     head.load_state_dict(pretrained["head"])
