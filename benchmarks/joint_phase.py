@@ -168,7 +168,7 @@ def cmd_joint(args) -> None:
             for spec in args.variant or ["default:"]:
                 name, cfg = variant_config(blob["config"], dataset if not dataset.startswith("custom") else "custom",
                                            args.env, spec)
-                if (cfg.knet_view_targets or cfg.cluster_contrastive > 0) and views is None:  # not in the cache
+                if cfg.uses_stored_views and views is None:  # not in the cache
                     views = load_dataset(dataset, args.env, args.device, args.custom, args.n_samples, seed)["views"]
                 t0 = time.perf_counter()
                 init = T.kmeans_initialise(x, blob["pretrained"], geometry, cfg, blob["n_clusters"], seed=seed,

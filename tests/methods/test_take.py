@@ -280,6 +280,13 @@ def test_every_option_is_placed_in_or_out_of_the_checkpoint_keys():
     assert len(set(placed)) == len(placed)
 
 
+@pytest.mark.parametrize("options, reads", [({}, False), ({"knet_view_targets": True}, True),
+                                             ({"cluster_contrastive": 0.5}, True),
+                                             ({"cluster_contrastive": 0.0, "knet_view_targets": False}, False)])
+def test_the_joint_phase_reads_stored_views_only_for_the_options_that_train_on_them(options, reads):
+    assert T.TAKEConfig(**options).uses_stored_views is reads
+
+
 def pretrained_and_interrupted(digits, cfg, tmp_path):
     """An uninterrupted pretraining (state, history), and a store holding the checkpoint of the same
     pretraining interrupted after 3 epochs."""

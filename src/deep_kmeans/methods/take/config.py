@@ -142,6 +142,12 @@ class TAKEConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    @property
+    def uses_stored_views(self) -> bool:
+        """Whether the joint phase reads the rows' stored views (``knet_view_targets``, ``cluster_contrastive``),
+        so a caller loads them for :func:`~deep_kmeans.methods.take.joint.cluster`."""
+        return self.knet_view_targets or self.cluster_contrastive > 0
+
     def training_options(self, phase: str) -> dict:
         """The options that change the training of ``phase`` (``pretrain`` or ``cluster``), what its checkpoint
         key hashes: an option that only changes how the run is carried out, scored or predicted

@@ -268,8 +268,7 @@ def cluster_take(pretrained: dict, init: dict, features: dict, config: dict, see
                                       data_key=features["fingerprint"],
                                       init_labels=init.get("start_labels", init["labels"]),
                                       confidence=init.get("start_confidence"), y=labels,
-                                      views=_train_views(features, pretrained)
-                                      if cfg.knet_view_targets or cfg.cluster_contrastive > 0 else None)
+                                      views=_train_views(features, pretrained) if cfg.uses_stored_views else None)
     if checkpoints is not None and pretrained.get("pretrain_checkpoint"):
         checkpoints.delete(pretrained["pretrain_checkpoint"])  # the pretraining's final state: no longer needed
     model = {**state, "centers": init["centers"] if state["knet"] is None else state["knet"]["M"].T.numpy(),
