@@ -2,6 +2,7 @@
 before it starts, with a faster preset only where that is really faster (methods/take/estimate.py,
 pipelines/take/nodes.py)."""
 
+import importlib
 import logging
 
 import numpy as np
@@ -252,8 +253,12 @@ def test_the_pretraining_node_estimates_from_the_checkpoint_it_will_resume(monke
     monkeypatch.setattr(nodes, "warn_if_long", lambda *a, **kw: seen.append(kw["done_epochs"]))
     features = {"x": x, "views": None, "geometry": GEOMETRY.to_dict(), "name": "digits", "fingerprint": "fp"}
     config = {"config": cfg.to_dict(), "train_rows": np.arange(64), "n_clusters": 10, "faster": None}
+    hashed = []  # the key the estimate reads is the key the training resumes from: the data hashed once
+    pretrain_module = importlib.import_module("deep_kmeans.methods.take.pretrain")  # take.pretrain: the function
+    digest = pretrain_module._digest
+    monkeypatch.setattr(pretrain_module, "_digest", lambda *a: hashed.append(1) or digest(*a))
     pretrained, _ = nodes.pretrain_take(features, config, 0, "cpu", False, store)
-    assert seen == [3]
+    assert seen == [3] and len(hashed) == 1
     # it resumed from that checkpoint and finished; its final state stays for a rerun until clustering ends
     assert store.keys() == [pretrained["pretrain_checkpoint"]]
     nodes.pretrain_take(features, config, 0, "cpu", False, store)

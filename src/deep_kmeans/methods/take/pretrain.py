@@ -141,7 +141,8 @@ def pretrain_checkpointer(x: np.ndarray, views: np.ndarray | None, cfg: TAKEConf
 
 def pretrain(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: TAKEConfig, seed: int = 0,
              device: str = "auto", progress: bool = True, store=None, data_key: str = "",
-             stop_after: int | None = None, augment=None, keep_final: bool = False) -> tuple[dict, dict]:
+             stop_after: int | None = None, augment=None, keep_final: bool = False,
+             checkpointer: Checkpointer | None = None) -> tuple[dict, dict]:
     """Warm-up then update epochs (paper 3.3). Returns ({"tae", "head", "ccl_logits"} CPU states, history).
 
     ``views`` (N, 4, dim): [:, 0:2] crops for L_cl, [:, 2:4] rotations for L_ccl; None → L_r only in
@@ -151,6 +152,8 @@ def pretrain(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: T
     finished phase leaves its final state as its checkpoint (one that resumes after the last epoch: a rerun
     returns it without training) for whoever runs the next phase to clear when that finishes, so that a run cut
     off after pretraining does not pretrain again; otherwise the finished phase removes its checkpoint.
+    ``checkpointer``: the caller's :func:`pretrain_checkpointer` of these same arguments, so that the data is
+    hashed once (MNIST's rows and views: about a gigabyte); built here when None.
     """
     check_inputs(x, geometry, views)
     group = process_group(device)
@@ -163,7 +166,8 @@ def pretrain(x: np.ndarray, views: np.ndarray | None, geometry: Geometry, cfg: T
     opt = optimizer(params, cfg.lr, dev)
     total = cfg.warmup_epochs + cfg.update_epochs
     history: dict[str, list[float]] = {}
-    ckpt = pretrain_checkpointer(x, views, cfg, seed, store, data_key, augment)
+    ckpt = checkpointer if checkpointer is not None else pretrain_checkpointer(x, views, cfg, seed, store, data_key,
+                                                                               augment)
     start = 0
     state = group.on_main(ckpt.load)  # rank 0 reads, every rank resumes from the same state
     if state is not None:

@@ -185,7 +185,8 @@ def pretrain_take(features: dict, config: dict, seed: int, device: str, progress
     # keep_final: a run cut off in a later phase reruns without pretraining again; cluster_take clears it
     state, history = take.pretrain(x, train_views, geometry, cfg,
                                    seed=seed, device=device, progress=progress, store=checkpoints,
-                                   data_key=features["fingerprint"], augment=augment, keep_final=True)
+                                   data_key=features["fingerprint"], augment=augment, keep_final=True,
+                                   checkpointer=ckpt)
     pretrained = {**state, "config": cfg.to_dict(), "geometry": geometry.to_dict(),
                   "n_clusters": config["n_clusters"], "train_rows": rows, "dataset": features["name"],
                   "fingerprint": features["fingerprint"], "seed": seed, "seconds": time.perf_counter() - start,
