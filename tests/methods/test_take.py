@@ -10,6 +10,7 @@ from sklearn.datasets import load_digits
 from deep_kmeans.data.registry import geometry_for
 from deep_kmeans.io import DirectoryStore
 from deep_kmeans.methods import take as T
+from deep_kmeans.methods.kit import run_key
 
 TINY = dict(embed_dim=16, depth=1, heads=2, decoder_depth=1, decoder_heads=2, mlp_ratio=2.0, head_hidden=16,
             head_out=8, warmup_epochs=2, update_epochs=2, cluster_epochs=3, batch_size=64, lambda1=0.1,
@@ -278,6 +279,18 @@ def test_every_option_is_placed_in_or_out_of_the_checkpoint_keys():
     placed = T.PRETRAIN_KEYS + T.CLUSTER_TRAINING_KEYS + T.NOT_TRAINING_KEYS
     assert sorted(placed) == sorted(f.name for f in T.dataclasses.fields(T.TAKEConfig))
     assert len(set(placed)) == len(placed)
+
+
+def test_an_option_added_later_leaves_the_key_of_a_training_without_it_as_it_was():
+    """A joint phase checkpointed before take.cluster_contrastive existed still resumes: the key of the defaults is
+    the one that code wrote (take-cluster-309eda0e6313c688, computed at commit 51d3a41); set, the option is keyed."""
+    def key(cfg):
+        return run_key("take-cluster", cfg.training_options("cluster"), "fp", 0, "d1", "d2", "d3")
+
+    assert key(T.TAKEConfig()) == "take-cluster-309eda0e6313c688"
+    assert "cluster_contrastive" not in T.TAKEConfig().training_options("cluster")
+    assert T.TAKEConfig(cluster_contrastive=0.5).training_options("cluster")["cluster_contrastive"] == 0.5
+    assert key(T.TAKEConfig(cluster_contrastive=0.5)) != key(T.TAKEConfig())
 
 
 @pytest.mark.parametrize("options, reads", [({}, False), ({"knet_view_targets": True}, True),

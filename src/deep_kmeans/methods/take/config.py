@@ -156,7 +156,8 @@ class TAKEConfig:
         names = PRETRAIN_KEYS + (CLUSTER_TRAINING_KEYS if phase == "cluster" else ())
         if phase not in ("pretrain", "cluster"):
             raise ValueError(f"phase must be 'pretrain' or 'cluster', got {phase!r}")
-        return {k: getattr(self, k) for k in names}
+        return {k: getattr(self, k) for k in names
+                if k not in KEYED_ONLY_WHEN_SET or getattr(self, k) != KEYED_ONLY_WHEN_SET[k]}
 
 
 # What each phase's checkpoint key hashes (TAKEConfig.training_options); every field of TAKEConfig is in exactly
@@ -168,6 +169,9 @@ CLUSTER_TRAINING_KEYS = ("cluster_epochs", "cluster_lr", "grad_clip", "lambda3",
                          "knet_lambda", "knet_centers", "knet_lr", "knet_tied", "knet_scale", "knet_momentum",
                          "knet_output", "knet_target_weight", "knet_target_temperature", "knet_target",
                          "knet_view_targets", "knet_confidence", "cluster_warmup", "cluster_contrastive")
+# Options added after checkpoints of their phase were written: at this value (the training before the option
+# existed) they stay out of the key, so a run interrupted before the option came still resumes
+KEYED_ONLY_WHEN_SET = {"cluster_contrastive": 0.0}
 # assignment, umap_neighbors, kmeans_n_init and knet_init act outside the checkpointed loops (the clustering phase
 # runs for assignment knet only; where it starts enters the key as the centres); compile changes the speed, not the
 # module; predict_batch_size chunks inference; the rest are how the run is carried out.
