@@ -26,6 +26,9 @@ def test_offline_environment_overrides_single_keys(project_root):
     assert offline["data"]["options"]["cifar10"] == base["data"]["options"]["cifar10"]
     assert offline["data"]["options"]["agnews"]["per_class"] == 1900
     assert offline["data"]["raw_dirs"]["reuters21578"].endswith("shared/datasets/reuters21578")
+    # and KNet's start on the stand-in's CIFAR-10 features: the head on the features; the rest of the block is base's
+    assert offline["take"]["overrides"]["cifar10"] == {**base["take"]["overrides"]["cifar10"], "knet_init": "input"}
+    assert offline["take"]["preset"] == base["take"]["preset"]
 
 
 def test_every_dataset_has_take_overrides_and_every_method_has_parameters(project_root):

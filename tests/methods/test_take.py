@@ -266,6 +266,25 @@ def test_knet_init_umap_gmm_starts_knet_from_the_heads_clusters(digits):
     assert hist["cluster/changed"][0] + other["cluster/changed"][0] >= 1.0  # no sample keeps both labels
 
 
+def test_knet_init_input_starts_knet_from_the_head_on_the_input_rows(digits):
+    """knet_init: input: the head is fitted on the input rows (flattened), not on z; M is the mean of z over each
+    of its clusters; K-means on z stays the logged initialisation; the same seed gives the same start."""
+    x, _, _, g = digits
+    cfg = T.TAKEConfig.from_params({**TINY, "warmup_epochs": 2, "update_epochs": 0, "cluster_epochs": 1,
+                                    "knet_init": "input", "umap_neighbors": 10})
+    pre, _ = T.pretrain(x, None, g, cfg, 0, "cpu", False)
+    init = T.kmeans_initialise(x, pre, g, cfg, 10, 0, "cpu")
+    head = T.fit_head(x.reshape(len(x), -1), cfg, 10, 0, False)
+    np.testing.assert_array_equal(init["start_labels"], head["labels"])
+    assert not np.array_equal(init["start_labels"], T.fit_head(init["z"], cfg, 10, 0, False)["labels"])
+    for k in np.unique(head["labels"]):
+        np.testing.assert_allclose(init["start_centers"][k], init["z"][head["labels"] == k].mean(0), rtol=1e-5)
+    plain = T.kmeans_initialise(x, pre, g, T.dataclasses.replace(cfg, knet_init="kmeans"), 10, 0, "cpu")
+    np.testing.assert_array_equal(init["labels"], plain["labels"])
+    np.testing.assert_array_equal(T.kmeans_initialise(x, pre, g, cfg, 10, 0, "cpu")["start_labels"],
+                                  init["start_labels"])
+
+
 def test_head_start_keeps_the_kmeans_centre_of_a_cluster_the_head_leaves_empty(monkeypatch):
     z = np.array([[0.0, 0.0], [0.0, 2.0], [4.0, 0.0], [4.0, 2.0]], np.float32)
     kmeans_centers = np.array([[9.0, 9.0], [8.0, 8.0], [7.0, 7.0]], np.float32)

@@ -88,9 +88,11 @@ def test_recluster_without_pretraining(scratch_project, caplog):
     scratch_project.run("take")
     # a clustering option applies; a pretraining option (the TAE's width) cannot and is reported, while the
     # stored configuration of the pretrained model is used. cluster_contrastive: the stage hands the joint phase
-    # the training rows' stored views, and it logs the view terms every epoch
-    changed = {**TINY_TAKE, "lambda3": 0.5, "embed_dim": 32, "cluster_contrastive": 1.0}
-    with warnings.catch_warnings(record=True) as caught, caplog.at_level("WARNING"):
+    # the training rows' stored views, and it logs the view terms every epoch; knet_init input: KNet starts from the
+    # head on the training rows themselves
+    changed = {**TINY_TAKE, "lambda3": 0.5, "embed_dim": 32, "cluster_contrastive": 1.0, "knet_init": "input",
+               "umap_neighbors": 10}
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level("INFO"):
         warnings.simplefilter("always")
         scratch_project.run("take_cluster", tiny_params(take={"overrides": {"digits": changed}}))
     assert not [w for w in caught if "take_cluster" in str(w.message)]  # no spurious "could not import"
@@ -103,6 +105,8 @@ def test_recluster_without_pretraining(scratch_project, caplog):
     runs = scratch_project.runs()
     assert list(runs["tags.pipeline"]) == ["take", "take_cluster"]
     assert runs.iloc[1]["status"] == "FINISHED" and np.isfinite(runs.iloc[1]["metrics.acc"])
+    assert "KNet's start (UMAP + GMM on the input): acc" in caplog.text
+    assert 0 < runs.iloc[1]["metrics.start_acc"] <= 1 and runs.iloc[1]["params.take.knet_init"] == "input"
     l_c = mlflow.MlflowClient().get_metric_history(runs.iloc[1]["run_id"], "cluster.l_c")
     assert len(l_c) == TINY_TAKE["cluster_epochs"] and all(m.value > 0 for m in l_c)
 

@@ -75,6 +75,8 @@ class TAKEConfig:
     # Where KNet starts. kmeans: K-means on the pretrained z (the paper). umap_gmm: N2D's head on z (UMAP to K
     # dimensions + a Gaussian mixture), M = the mean of z over each of its clusters. auto: the head where it finds
     # the same partition again with another seed (joint.START_AGREEMENT), else K-means: label-free, per run.
+    # input: N2D's head on the input rows (pixels, features, the table; flattened) instead of z, M = the mean of z
+    # over its clusters: for inputs whose z holds less cluster structure than they do (beyond the paper)
     knet_init: str = "umap_gmm"
     # Self-training on the start (beyond the paper): every row (or with knet_confidence > 0 the confident ones: the
     # share of their 10 nearest rows in z that share their start label ≥ knet_confidence) keeps its start cluster as
@@ -216,7 +218,8 @@ def read_take_params(p: ParamReader) -> dict:
     v["reconstruction"] = p.choice("reconstruction", d["reconstruction"], ("cosine", "mse"), nullable=False)
     v["knet_centers"] = p.choice("knet_centers", d["knet_centers"], CENTER_UPDATES, nullable=False)
     v["knet_target"] = p.choice("knet_target", d["knet_target"], ("start", "sharpened", "self"), nullable=False)
-    v["knet_init"] = p.choice("knet_init", d["knet_init"], ("kmeans", "umap_gmm", "auto"), nullable=False)
+    v["knet_init"] = p.choice("knet_init", d["knet_init"], ("kmeans", "umap_gmm", "auto", "input"),
+                                 nullable=False)
     v["assignment"] = p.choice("assignment", d["assignment"], ("knet", "kmeans", "umap_gmm"), nullable=False)
     for k in ("knet_tied", "knet_view_targets", "use_ccl", "use_cl", "fresh_views", "baseline_kmeans", "amp",
               "compile", "resume"):

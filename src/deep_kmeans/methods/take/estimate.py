@@ -262,7 +262,7 @@ def _phase_seconds(steps: dict, n: int, cfg: TAKEConfig, n_clusters: int, done: 
     start = encode + kmeans_seconds(n, cfg.latent_dim, k, cfg.kmeans_n_init, KMEANS_ITERATIONS)
     heads = 1 if cfg.assignment == "umap_gmm" else 0
     if cfg.assignment == "knet":  # knet_init auto fits the head twice (two seeds)
-        heads = {"umap_gmm": 1, "auto": 2}.get(cfg.knet_init, 0)
+        heads = {"umap_gmm": 1, "input": 1, "auto": 2}.get(cfg.knet_init, 0)
     if heads:
         start += HEAD_FIXED_SECONDS + heads * HEAD_SECONDS_PER_ROW * n
     cluster = 0.0

@@ -96,7 +96,8 @@ def kmeans_initialise(x: np.ndarray, pretrained: dict, geometry: Geometry, cfg: 
                       seed: int = 0, device: str = "auto", progress: bool = False) -> dict:
     """K-means (scikit-learn, ``kmeans_n_init`` starts) on z of all data → {"centers" (K, d), "labels", "inertia",
     "z", "start_centers", "start_labels", "start_confidence"}: where the joint phase starts, K-means' own centres and
-    labels, or with ``knet_init: umap_gmm`` (and ``assignment: knet``) those of :func:`head_start`; the confidence of
+    labels, or with ``knet_init: umap_gmm`` or ``input`` (and ``assignment: knet``) those of :func:`head_start` (on z,
+    or on the input rows); the confidence of
     each start label is :func:`neighbour_agreement`.
 
     Under torchrun rank 0 alone encodes and runs K-means; every rank gets its result."""
@@ -107,9 +108,10 @@ def kmeans_initialise(x: np.ndarray, pretrained: dict, geometry: Geometry, cfg: 
         z = encode(load_tae(pretrained, geometry, cfg), x, cfg.predict_batch_size, group.device(device))
         centers, labels, inertia = kmeans_init(z, n_clusters, seed=seed, n_init=cfg.kmeans_n_init)
         start_centers, start_labels, agreement = centers, labels, None
-        if cfg.knet_init in ("umap_gmm", "auto") and cfg.assignment == "knet":
+        if cfg.knet_init in ("umap_gmm", "auto", "input") and cfg.assignment == "knet":
             if cfg.umap_neighbors < len(z):
-                head_centers, head_labels = head_start(z, cfg, centers, seed, progress)
+                head_centers, head_labels = head_start(z, cfg, centers, seed, progress,
+                                                       on=x if cfg.knet_init == "input" else None)
                 keep_head = True
                 if cfg.knet_init == "auto":
                     agreement = start_agreement(z, cfg, head_labels, n_clusters, seed, progress)
@@ -133,13 +135,16 @@ def kmeans_initialise(x: np.ndarray, pretrained: dict, geometry: Geometry, cfg: 
 
 
 def head_start(z: np.ndarray, cfg: TAKEConfig, kmeans_centers: np.ndarray, seed: int = 0,
-               progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+               progress: bool = False, on: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``knet_init: umap_gmm``: KNet's start from N2D's head on z (:func:`fit_head`): the GMM's labels, and as M
     the mean of z over each of its clusters (a cluster the GMM leaves empty keeps its K-means centre).
+    ``on``: the rows to fit the head on instead of z (``knet_init: input``: the input rows, flattened); M is
+    still the mean of z over each of its clusters.
     Returns (centres (K, d) float32, labels (N,) int64). (How sure each start label is comes from z itself,
     :func:`neighbour_agreement`: the GMM's posterior in UMAP's space is ≈ 1 for nearly every row.)"""
     n_clusters = len(kmeans_centers)
-    head = fit_head(z, cfg, n_clusters, seed, progress)
+    rows = z if on is None else np.asarray(on, dtype=np.float32).reshape(len(on), -1)
+    head = fit_head(rows, cfg, n_clusters, seed, progress)
     labels = np.asarray(head["labels"], dtype=np.int64)
     centers = cluster_means(torch.as_tensor(z, dtype=torch.float32), torch.from_numpy(labels), n_clusters,
                             fallback=torch.as_tensor(kmeans_centers, dtype=torch.float32))

@@ -377,8 +377,8 @@ def kmeans_baseline_scores(init: dict, pretrained: dict, features: dict, config:
     """Scores of the two K-means baselines, logged beside TAKE's so one run shows what TAKE adds:
 
     - ``init_*``: K-means on the pretrained TAE's z (the initialisation; Table 12's "pretrain + K-means");
-    - ``start_*``: where KNet starts when ``knet_init: umap_gmm`` (N2D's head on z), so that the gain of the joint
-      phase shows against both;
+    - ``start_*``: where KNet starts when ``knet_init`` is not kmeans (N2D's head on z, or on the input), so that
+      the gain of the joint phase shows against both;
     - ``input_kmeans_*``: K-means on the model input itself (pixels, backbone features or tf-idf), with
       the same seed and ``kmeans_n_init``: the plain baseline. ``take.baseline_kmeans: false`` skips it
       (it costs one K-means on the raw input: about a minute on MNIST's 70,000 × 784 on 2 cores).
@@ -411,7 +411,8 @@ def kmeans_baseline_scores(init: dict, pretrained: dict, features: dict, config:
         return "n/a" if v is None else f"{v:.4f}"
     message = f"K-means on the pretrained z: {first} {fmt(scores[f'init_{first}'])}"
     if own_start:
-        message += f"; KNet's start ({cfg.knet_init} on z): {first} {fmt(scores[f'start_{first}'])}"
+        start = "UMAP + GMM on the input" if cfg.knet_init == "input" else f"{cfg.knet_init} on z"
+        message += f"; KNet's start ({start}): {first} {fmt(scores[f'start_{first}'])}"
     if cfg.baseline_kmeans:
         message += f"; K-means on the input: {first} {fmt(scores[f'input_kmeans_{first}'])}"
     logger.info(message)
