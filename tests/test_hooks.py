@@ -6,6 +6,9 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
+from deep_kmeans import hooks
 from deep_kmeans.hooks import RunHook, process_alive
 
 
@@ -108,3 +111,11 @@ def test_other_ranks_keep_every_output_in_memory(tmp_path, monkeypatch):
     monkeypatch.delenv("RANK")
     monkeypatch.delenv("LOCAL_RANK")
     assert torchrun_world() == (0, 1, 0) and is_main_process()
+
+
+@pytest.mark.parametrize("knet_init, agreement, said", [
+    ("umap_gmm", None, "UMAP + GMM on z"), ("input", None, "UMAP + GMM on the input"), ("kmeans", None, "K-means on z"),
+    ("auto", 0.95, "UMAP + GMM on z"), ("auto", 0.6, "K-means on z")])
+def test_the_summary_names_the_start_the_run_took(knet_init, agreement, said):
+    metrics = {"start_acc": 0.9} if agreement is None else {"start_acc": 0.9, "start_agreement": agreement}
+    assert hooks.start_described({"take.knet_init": knet_init}, metrics) == f"KNet's start: {said}"

@@ -66,8 +66,20 @@ SCORES = ("acc", "nmi", "ari")
 # Without ground truth (your own data), the evaluation logs internal scores instead, on the input and on z.
 LABEL_FREE = tuple(f"{score}_{space}" for space in ("z", "input")
                    for score in ("silhouette", "calinski_harabasz", "davies_bouldin"))
-BASELINES = (("init_acc", "K-means on the pretrained z"), ("start_acc", "KNet's start: UMAP + GMM on z"),
+BASELINES = (("init_acc", "K-means on the pretrained z"), ("start_acc", "KNet's start"),
              ("input_kmeans_acc", "K-means on the input"))
+
+
+def start_described(params: dict, metrics: dict) -> str:
+    """Where KNet started, from the run's ``take.knet_init`` (and, for ``auto``, the agreement it chose by)."""
+    from deep_kmeans.methods.take.joint import START_AGREEMENT
+
+    knet_init = params.get("take.knet_init")
+    if knet_init == "input":
+        return "KNet's start: UMAP + GMM on the input"
+    if knet_init == "kmeans" or (knet_init == "auto" and metrics.get("start_agreement", 1.0) < START_AGREEMENT):
+        return "KNet's start: K-means on z"
+    return "KNet's start: UMAP + GMM on z"
 
 
 class RunTerminated(KeyboardInterrupt):
@@ -464,7 +476,8 @@ class RunHook(MlflowHook):
             f"{k} {metrics[k]:.4g}" for k in LABEL_FREE if k in metrics]
         if scores:
             lines.append("  " + "   ".join(scores))
-        baselines = [f"{k} {metrics[k]:.4f} ({what})" for k, what in BASELINES if k in metrics]
+        described = {"start_acc": start_described(run.data.params, metrics)}
+        baselines = [f"{k} {metrics[k]:.4f} ({described.get(k, what)})" for k, what in BASELINES if k in metrics]
         if baselines:
             lines.append("  " + "   ".join(baselines))
         lines.append(f"MLflow run {run_id}")
