@@ -31,8 +31,9 @@ def candidates(blob: dict, seed: int) -> dict[str, np.ndarray]:
 
     cfg = T.TAKEConfig.from_params(blob["config"])
     x, k = blob["x"], blob["n_clusters"]
-    init = T.kmeans_initialise(x, blob["pretrained"], Geometry.from_dict(blob["geometry"]), cfg, k, seed=seed,
-                               device="cpu")
+    # K-means on z alone: the head on z is fitted below, once
+    init = T.kmeans_initialise(x, blob["pretrained"], Geometry.from_dict(blob["geometry"]),
+                               T.dataclasses.replace(cfg, knet_init="kmeans"), k, seed=seed, device="cpu")
     flat = np.asarray(x, np.float32).reshape(len(x), -1)
     return {"kmeans_z": init["labels"], "head_z": T.fit_head(init["z"], cfg, k, seed, False)["labels"],
             "kmeans_input": KMeans(k, n_init=10, random_state=seed).fit_predict(flat),

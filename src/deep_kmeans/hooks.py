@@ -72,14 +72,9 @@ BASELINES = (("init_acc", "K-means on the pretrained z"), ("start_acc", "KNet's 
 
 def start_described(params: dict, metrics: dict) -> str:
     """Where KNet started, from the run's ``take.knet_init`` (and, for ``auto``, the agreement it chose by)."""
-    from deep_kmeans.methods.take.joint import START_AGREEMENT
+    from deep_kmeans.methods.take.joint import start_name
 
-    knet_init = params.get("take.knet_init")
-    if knet_init == "input":
-        return "KNet's start: UMAP + GMM on the input"
-    if knet_init == "kmeans" or (knet_init == "auto" and metrics.get("start_agreement", 1.0) < START_AGREEMENT):
-        return "KNet's start: K-means on z"
-    return "KNet's start: UMAP + GMM on z"
+    return f"KNet's start: {start_name(params.get('take.knet_init'), metrics.get('start_agreement'))}"
 
 
 class RunTerminated(KeyboardInterrupt):

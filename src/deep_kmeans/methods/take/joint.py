@@ -92,6 +92,16 @@ class _ClusterStep(nn.Module):
 START_AGREEMENT = 0.8
 
 
+def start_name(knet_init: str | None, agreement: float | None = None) -> str:
+    """Where KNet started, in words, from ``knet_init`` and, for ``auto``, the agreement it chose by (the run's log
+    and its closing summary both say it)."""
+    if knet_init == "input":
+        return "UMAP + GMM on the input"
+    if knet_init == "kmeans" or (knet_init == "auto" and agreement is not None and agreement < START_AGREEMENT):
+        return "K-means on z"
+    return "UMAP + GMM on z"
+
+
 def kmeans_initialise(x: np.ndarray, pretrained: dict, geometry: Geometry, cfg: TAKEConfig, n_clusters: int,
                       seed: int = 0, device: str = "auto", progress: bool = False) -> dict:
     """K-means (scikit-learn, ``kmeans_n_init`` starts) on z of all data → {"centers" (K, d), "labels", "inertia",

@@ -411,7 +411,7 @@ def kmeans_baseline_scores(init: dict, pretrained: dict, features: dict, config:
         return "n/a" if v is None else f"{v:.4f}"
     message = f"K-means on the pretrained z: {first} {fmt(scores[f'init_{first}'])}"
     if own_start:
-        start = "UMAP + GMM on the input" if cfg.knet_init == "input" else f"{cfg.knet_init} on z"
+        start = take.start_name(cfg.knet_init, init.get("start_agreement"))
         message += f"; KNet's start ({start}): {first} {fmt(scores[f'start_{first}'])}"
     if cfg.baseline_kmeans:
         message += f"; K-means on the input: {first} {fmt(scores[f'input_kmeans_{first}'])}"
