@@ -153,7 +153,7 @@ def test_a_square_side_not_divisible_by_4_keeps_its_native_side():
 
 
 def test_a_text_table_goes_through_the_sentence_encoder_with_synonym_views(tmp_path, tiny_bert, ppdb_file,
-                                                                            nltk_root):
+                                                                            nltk_root, capsys):
     import pandas as pd
 
     from deep_kmeans.data.custom import read_custom
@@ -175,3 +175,4 @@ def test_a_text_table_goes_through_the_sentence_encoder_with_synonym_views(tmp_p
     # themselves are test_text.py's)
     assert np.isfinite(f["views"]).all()
     assert f["geometry"]["dim"] == 32 and f["extractor"] == str(encoder)
+    assert "synonym views" not in capsys.readouterr().err  # progress=False silences every bar

@@ -202,7 +202,7 @@ def text_features_of(raw: dict, params: dict, seed: int, device: str, progress: 
         aug = params.get("text_augment") or {}
         per_text = synonym_views(texts, n_views=4, source=aug.get("source", "wordnet"),
                                  ppdb_path=aug.get("ppdb_path"), wordnet_dir=aug.get("wordnet_dir"),
-                                 seed=seed, aug_p=float(aug.get("aug_p", 0.3)))
+                                 seed=seed, aug_p=float(aug.get("aug_p", 0.3)), progress=progress)
         views = np.stack([text_features([v[i] for v in per_text], tokenizer, model, **kw) for i in range(4)],
                          axis=1)
     return x.astype(np.float32), views, name
