@@ -249,7 +249,7 @@ def main(argv=None) -> int:
         s.add_argument("--n-samples", type=int, default=None, help="a class-balanced subsample (data_seed 0)")
     sub.choices["pretrain"].add_argument("--preset", default="auto")
     sub.choices["pretrain"].add_argument("--no-views", action="store_true",
-                                         help="features.views.enabled=false (AG News offline: no WordNet)")
+                                         help="features.views.enabled=false (TAKE on L_r alone)")
     sub.choices["pretrain"].add_argument("--with-views", action="store_true",
                                          help="views even for a data set in features.views.disabled_for (the "
                                               "offline env's cifar10: its rows with views before 2026-12-06)")

@@ -26,7 +26,7 @@ for d in "${sets[@]}"; do
   case $d in
     mnist|fashion_mnist) run "$d" ",data.options.$d.n_samples=$N" ;;
     cifar10) run "$d" ",data.options.cifar10.n_samples=$N" ;;
-    agnews) run "$d" ",features.views.enabled=false" ;;   # no WordNet/PPDB data offline
+    agnews) run "$d" "" ;;   # WordNet synonym views: data/nltk_data (bash scripts/fetch_offline_data.sh)
     reuters21578) run "$d" "" ;;
     *) echo "unknown or not offline: $d" >&2; exit 2 ;;
   esac

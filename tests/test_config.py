@@ -22,6 +22,8 @@ def test_offline_environment_overrides_single_keys(project_root):
     # soft merge: keys the offline env does not name keep their base values
     # and within a nested block: the offline env adds only the stand-in's CIFAR-10 without views
     assert offline["features"]["views"] == {**base["features"]["views"], "disabled_for": ["cifar10"]}
+    # AG News' synonym views read WordNet from the nltk root scripts/fetch_offline_data.sh builds
+    assert offline["features"]["text_augment"] == {**base["features"]["text_augment"], "wordnet_dir": "data/nltk_data"}
     assert base["features"]["views"]["disabled_for"] == []
     assert offline["data"]["options"]["cifar10"] == base["data"]["options"]["cifar10"]
     assert offline["data"]["options"]["agnews"]["per_class"] == 1900

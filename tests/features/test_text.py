@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -164,7 +166,7 @@ def test_missing_wordnet_names_both_folders(nltk_root, tmp_path):
         synonym_views(["the good car"], source="wordnet", wordnet_dir=str(empty))
     msg = str(err.value)
     assert f"{empty}/corpora/wordnet/" in msg
-    assert "shared/datasets/README.md" in msg
+    assert "bash scripts/fetch_offline_data.sh" in msg and "data/nltk_data" in msg
 
 
 def test_unknown_source():
@@ -172,13 +174,24 @@ def test_unknown_source():
         synonym_views(["x"], source="glove")
 
 
-def test_wordnet_views_if_available():
+def test_wordnet_views_if_available(monkeypatch):
+    """Real WordNet: the nltk root scripts/fetch_offline_data.sh builds (data/nltk_data), or one nltk finds."""
     import nltk
 
+    monkeypatch.setattr(nltk.data, "path", list(nltk.data.path))  # synonym_views adds wordnet_dir to it
+    built = Path(__file__).resolve().parents[2] / "data" / "nltk_data"
+    root = str(built) if (built / "corpora" / "wordnet").is_dir() else None
+    if root:
+        nltk.data.path.insert(0, root)
     try:
         nltk.data.find("corpora/wordnet")
         nltk.data.find("taggers/averaged_perceptron_tagger_eng/")
     except LookupError:
-        pytest.skip("nltk's WordNet or POS tagger data not installed (see ../shared/datasets/README.md)")
-    views = synonym_views(["the good car is big"], n_views=2, source="wordnet", seed=0, progress=False)
-    assert len(views) == 1 and len(views[0]) == 2
+        pytest.skip("nltk's WordNet or POS tagger data not installed (bash scripts/fetch_offline_data.sh)")
+    views = synonym_views(["the good car is big"], n_views=4, source="wordnet", wordnet_dir=root, seed=0,
+                          aug_p=1.0, progress=False)
+    assert len(views) == 1 and len(views[0]) == 4
+    # With every word replaceable replaced, "car" becomes one of WordNet's synonyms of its noun senses
+    cars = {"auto", "automobile", "machine", "motorcar", "railcar", "railway car", "railroad car", "gondola",
+            "elevator car", "cable car"}
+    assert all(any(c in v for c in cars) for v in views[0]), views[0]

