@@ -105,6 +105,7 @@ def cmd_pretrain(args) -> None:
                                         device=args.device, progress=args.progress, augment=augment)
             torch.save({"dataset": dataset, "seed": seed, "x": features["x"], "y": features["y"],
                         "geometry": features["geometry"], "config": cfg.to_dict(), "n_clusters": k,
+                        "data_kind": (features.get("preprocess") or {}).get("kind"),
                         "pretrained": state, "history": history, "seconds": time.perf_counter() - t0}, out)
             print(f"[{dataset}] seed {seed}: pretrained in {time.perf_counter() - t0:.0f}s → {out}", flush=True)
 
@@ -135,10 +136,10 @@ def parse_kv(items) -> dict:
     return out
 
 
-def variant_config(stored: dict, dataset: str, env: str | None, spec: str):
+def variant_config(stored: dict, dataset: str, env: str | None, spec: str, kind: str | None = None):
     """(name, TAKEConfig): the stored pretraining config with the clustering keys that ``kedro run
-    --pipeline=take_cluster`` would take now (the current conf for the data set, or ``preset=NAME``'s), then the
-    variant's own keys."""
+    --pipeline=take_cluster`` would take now (the current conf for the data set, or ``preset=NAME``'s, with the
+    start for ``kind`` of data: ``take.start_for_data``), then the variant's own keys."""
     from deep_kmeans.methods import take as T
     from deep_kmeans.pipelines.take.nodes import CLUSTER_KEYS
 
@@ -146,6 +147,7 @@ def variant_config(stored: dict, dataset: str, env: str | None, spec: str):
     sets = parse_kv([rest])
     base = take_params(dataset, env, preset=sets.pop("preset", "auto"))
     cfg = {**stored, **{k: base[k] for k in CLUSTER_KEYS if k in base}}
+    cfg = T.start_for_data(T.TAKEConfig.from_params(cfg), kind)[0].to_dict()
     cfg.update(sets)
     return name or "default", T.TAKEConfig.from_params(cfg)
 
@@ -167,7 +169,7 @@ def cmd_joint(args) -> None:
             views = None
             for spec in args.variant or ["default:"]:
                 name, cfg = variant_config(blob["config"], dataset if not dataset.startswith("custom") else "custom",
-                                           args.env, spec)
+                                           args.env, spec, blob.get("data_kind"))
                 if cfg.uses_stored_views and views is None:  # not in the cache
                     views = load_dataset(dataset, args.env, args.device, args.custom, args.n_samples, seed)["views"]
                 t0 = time.perf_counter()

@@ -485,6 +485,44 @@ def test_the_clustering_stage_trains_the_epochs_sized_to_the_data():
         assert clustering == config["config"]
 
 
+@pytest.mark.parametrize("kind, knet_init, started", [
+    ("text", "auto", "kmeans"), ("tfidf", "auto", "kmeans"),      # auto on text: K-means on z
+    ("text", "umap_gmm", "umap_gmm"), ("text", "input", "input"),  # a start given by name stays
+    ("vector", "auto", "auto"), ("gray", "auto", "auto"), (None, "auto", "auto"),  # other data: auto decides per run
+])
+def test_auto_on_text_starts_from_kmeans_on_z(kind, knet_init, started):
+    cfg = T.TAKEConfig(knet_init=knet_init)
+    chosen, note = T.start_for_data(cfg, kind)
+    assert chosen == dataclasses.replace(cfg, knet_init=started)
+    assert (note is not None) == (started != knet_init)
+    if note:
+        assert "knet_init auto on text" in note and "take.knet_init=umap_gmm" in note
+
+
+def test_your_own_text_starts_from_kmeans_in_both_stages(caplog):
+    """The Kedro route: the pretraining's config and the clustering stage's (cluster_config, rebuilt from params:take)
+    both start your own text from K-means on z, and say so; a table keeps auto. The pretrained record carries the kind
+    of data to the clustering stage."""
+    import logging
+
+    from deep_kmeans.data.registry import Geometry
+    from deep_kmeans.pipelines.take.nodes import cluster_config, resolve_take_config
+
+    small = Geometry(dim=20, channels=1, side=8, patch=2)
+    params = {"overrides": {"custom": {"knet_init": "auto"}}}
+    x = np.random.default_rng(0).normal(size=(100, 20)).astype(np.float32)
+    for kind, start in (("text", "kmeans"), ("vector", "auto")):
+        features = {"name": "custom", "x": x, "y": None, "geometry": small.to_dict(), "preprocess": {"kind": kind}}
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            config = resolve_take_config(params, features, 5, 0)
+            pretrained = {"config": config["config"], "dataset": "custom", "train_rows": config["train_rows"],
+                          "geometry": small.to_dict(), "data_kind": kind}
+            clustering = cluster_config(pretrained, params)
+        assert config["config"]["knet_init"] == clustering["knet_init"] == start
+        assert caplog.text.count("knet_init auto on text") == (2 if kind == "text" else 0)
+
+
 @pytest.mark.parametrize("found_again", [True, False], ids=["the head finds its partition again", "it does not"])
 def test_knet_init_auto_starts_from_the_head_only_where_another_seed_finds_the_same_partition(monkeypatch, caplog,
                                                                                              found_again):

@@ -251,7 +251,8 @@ def test_the_pretraining_node_estimates_from_the_checkpoint_it_will_resume(monke
         take.pretrain(x, None, GEOMETRY, cfg, 0, "cpu", False, store=store, data_key="fp", stop_after=3)
     seen = []
     monkeypatch.setattr(nodes, "warn_if_long", lambda *a, **kw: seen.append(kw["done_epochs"]))
-    features = {"x": x, "views": None, "geometry": GEOMETRY.to_dict(), "name": "digits", "fingerprint": "fp"}
+    features = {"x": x, "views": None, "geometry": GEOMETRY.to_dict(), "name": "digits", "fingerprint": "fp",
+                "preprocess": {"kind": "gray"}}
     config = {"config": cfg.to_dict(), "train_rows": np.arange(64), "n_clusters": 10, "faster": None}
     hashed = []  # the key the estimate reads is the key the training resumes from: the data hashed once
     pretrain_module = importlib.import_module("deep_kmeans.methods.take.pretrain")  # take.pretrain: the function
@@ -259,6 +260,7 @@ def test_the_pretraining_node_estimates_from_the_checkpoint_it_will_resume(monke
     monkeypatch.setattr(pretrain_module, "_digest", lambda *a: hashed.append(1) or digest(*a))
     pretrained, _ = nodes.pretrain_take(features, config, 0, "cpu", False, store)
     assert seen == [3] and len(hashed) == 1
+    assert pretrained["data_kind"] == "gray"  # for the clustering stage's start (take.start_for_data)
     # it resumed from that checkpoint and finished; its final state stays for a rerun until clustering ends
     assert store.keys() == [pretrained["pretrain_checkpoint"]]
     nodes.pretrain_take(features, config, 0, "cpu", False, store)

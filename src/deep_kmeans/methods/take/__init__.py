@@ -15,7 +15,8 @@ import dataclasses  # noqa: F401 - tests reach dataclasses.replace through this 
 
 from deep_kmeans.data.registry import vector_geometry  # noqa: F401
 from deep_kmeans.methods.take.config import (CLUSTER_TRAINING_KEYS, NOT_TRAINING_KEYS, PRETRAIN_KEYS, TAKEConfig,
-                                             read_take_params, read_take_split, sized_for_data)
+                                             read_take_params, read_take_split, sized_for_data,
+                                             start_for_data)
 from deep_kmeans.methods.take.estimate import estimate_seconds
 from deep_kmeans.methods.take.estimator import TAKE, fit_take
 from deep_kmeans.methods.take.joint import cluster, head_start, kmeans_initialise, start_name
@@ -27,4 +28,4 @@ __all__ = ["CLUSTER_TRAINING_KEYS", "NOT_TRAINING_KEYS", "PRETRAIN_KEYS", "TAKE"
            "build_tae", "check_inputs", "cluster", "encode", "estimate_seconds", "fit_head",
            "fit_take", "head_start", "kmeans_initialise", "load_knet", "load_tae", "predict", "pretrain", "start_name",
            "pretrain_checkpointer", "read_take_params", "read_take_split", "sized_for_data", "soft_assignments",
-           "view_augmenter", "with_fitted_head"]
+           "start_for_data", "view_augmenter", "with_fitted_head"]

@@ -55,6 +55,9 @@ def resolve_take_config(params: dict, features: dict, n_clusters, data_seed: int
     cfg, note = take.sized_for_data(cfg, len(train_rows), Geometry.from_dict(features["geometry"]))
     if note:
         logger.info(note)
+    cfg, note = take.start_for_data(cfg, data_kind(features))
+    if note:
+        logger.info(note)
     check_umap_neighbors(cfg, len(train_rows))
     # the faster schedule a long run's warning offers (pretrain_take), where the run is not on it already
     presets = params.get("presets") or {}
@@ -67,6 +70,12 @@ def resolve_take_config(params: dict, features: dict, n_clusters, data_seed: int
         faster = take.TAKEConfig.from_params(params_for({**params, "preset": FASTER_PRESET}, features["name"]))
     return {"config": cfg.to_dict(), "n_clusters": resolve_n_clusters(n_clusters, features),
             "train_rows": train_rows, "faster": None if faster is None else faster.to_dict()}
+
+
+def data_kind(features: dict) -> str | None:
+    """What the features were made from (``gray``, ``rgb``, ``text``, ``tfidf``, ``vector``), None for a record
+    written before the features layer recorded it."""
+    return (features.get("preprocess") or {}).get("kind")
 
 
 def check_umap_neighbors(cfg: take.TAKEConfig, n_rows: int) -> None:
@@ -189,7 +198,8 @@ def pretrain_take(features: dict, config: dict, seed: int, device: str, progress
                                    checkpointer=ckpt)
     pretrained = {**state, "config": cfg.to_dict(), "geometry": geometry.to_dict(),
                   "n_clusters": config["n_clusters"], "train_rows": rows, "dataset": features["name"],
-                  "fingerprint": features["fingerprint"], "seed": seed, "seconds": time.perf_counter() - start,
+                  "fingerprint": features["fingerprint"], "data_kind": data_kind(features), "seed": seed,
+                  "seconds": time.perf_counter() - start,
                   "pretrain_checkpoint": ckpt.key}
     return pretrained, history
 
@@ -204,6 +214,9 @@ def cluster_config(pretrained: dict, params: dict) -> dict:
     # sized to the training rows as resolve_take_config sized the pretraining (sample_budget, min_cluster_steps)
     current, _ = take.sized_for_data(take.TAKEConfig.from_params(params_for(params, pretrained["dataset"])),
                                      len(pretrained["train_rows"]), Geometry.from_dict(pretrained["geometry"]))
+    current, note = take.start_for_data(current, pretrained.get("data_kind"))
+    if note:
+        logger.info(note)
     current = current.to_dict()
     ignored = sorted(k for k in current if k not in CLUSTER_KEYS and current[k] != stored.get(k))
     if ignored:
