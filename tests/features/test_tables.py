@@ -176,3 +176,14 @@ def test_a_text_table_goes_through_the_sentence_encoder_with_synonym_views(tmp_p
     assert np.isfinite(f["views"]).all()
     assert f["geometry"]["dim"] == 32 and f["extractor"] == str(encoder)
     assert "synonym views" not in capsys.readouterr().err  # progress=False silences every bar
+    # take_predict: new texts through the same encoder land where the training texts did (in batches of 4 at
+    # training and the default at prediction; the features do not depend on it)
+    from deep_kmeans.errors import InputMismatchError
+
+    again = features_like({"kind": "text", "texts": raw["texts"][:5], "columns": ["note"]}, f["preprocess"],
+                          device="cpu", progress=False)
+    np.testing.assert_allclose(again, f["x"][:5], rtol=1e-5, atol=1e-6)
+    with pytest.raises(InputMismatchError, match="text columns differ.*missing note.*unexpected title"):
+        features_like({"kind": "text", "texts": ["a car"], "columns": ["title"]}, f["preprocess"], device="cpu")
+    with pytest.raises(InputMismatchError, match="no texts: give one text per row in the columns note"):
+        features_like({"kind": "text", "texts": [], "columns": ["note"]}, f["preprocess"], device="cpu")

@@ -277,7 +277,7 @@ def features_like(raw: dict, preprocess: dict, device: str = "auto", progress: b
     """New rows in the feature space a model was trained in: ``preprocess`` is the training features'
     record of that name. Tables must have the training columns (any order; extra or missing ones are an
     :class:`~deep_kmeans.errors.InputMismatchError` naming them) and get the training standardisation; images go
-    through the same backbone."""
+    through the same backbone, texts through the same sentence encoder."""
     from deep_kmeans.errors import InputMismatchError
 
     kind, want = preprocess["kind"], preprocess.get("columns")
@@ -307,4 +307,28 @@ def features_like(raw: dict, preprocess: dict, device: str = "auto", progress: b
         p = preprocess.get("params") or {}
         model, pre, _ = build_backbone(p.get("backbone", "resnet50"), p.get("backbone_weights"), device=device)
         return backbone_features(raw["x"], model, pre, device=device, progress=progress).astype(np.float32)
-    raise InputMismatchError(f"assigning new {kind} data is not supported yet (tables, arrays and images are)")
+    if kind == "text":
+        return new_text_features(raw, preprocess, want, device, progress)
+    raise InputMismatchError(f"assigning new {kind} data is not supported yet (tables, arrays, images and text are)")
+
+
+def new_text_features(raw: dict, preprocess: dict, want: list[str] | None, device: str, progress: bool) -> np.ndarray:
+    """New texts through the sentence encoder the model was trained on (its name, pooling and length), after a
+    check that they come from the same text columns (joined as at training)."""
+    from deep_kmeans.errors import InputMismatchError
+    from deep_kmeans.features.text import build_text_encoder, text_features
+
+    have = raw.get("columns")
+    if want is not None and have is not None:
+        problem = column_mismatch(list(have), list(want))
+        if problem:
+            raise InputMismatchError(problem.replace("columns", "text columns", 2))
+    texts = list(raw.get("texts") or [])
+    if not texts:
+        raise InputMismatchError("the new data has no texts: give one text per row"
+                                 + (f" in the columns {', '.join(want)}" if want else ""))
+    p = preprocess.get("params") or {}
+    tokenizer, model = build_text_encoder(p.get("text_encoder") or "bert-base-uncased", device=device)
+    x = text_features(texts, tokenizer, model, pooling=p.get("text_pooling") or "mean",
+                      max_length=int(p.get("text_max_length") or 64), device=device, progress=progress)
+    return x.astype(np.float32)
