@@ -1,4 +1,4 @@
-"""Test-wide settings: no telemetry, no hub downloads, and the shared offline data folder."""
+"""Test-wide settings: no telemetry, no hub downloads, the shared offline data folder, and a tiny BERT."""
 
 import os
 from pathlib import Path
@@ -13,6 +13,10 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = PROJECT_ROOT.parent / "shared" / "datasets"
+# The tiny BERT's vocabulary (tiny_bert)
+WORDS = ["the", "a", "good", "big", "car", "dog", "is", "red", "runs", "fast", "news", "world",
+         "sports", "fine", "nice", "large", "huge", "automobile", ".", ","]
+SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
 @pytest.fixture(scope="session")
@@ -57,3 +61,28 @@ def blank_project(project_root, tmp_path) -> Path:
     shutil.copytree(project_root / "conf" / "base", dest / "conf" / "base")
     (dest / "conf" / "local").mkdir()
     return dest
+
+
+@pytest.fixture
+def offline_hf(monkeypatch, tmp_path):
+    """Hugging Face offline, with an empty cache: nothing can reach the network."""
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # read at import time, so patch it too
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+
+
+@pytest.fixture
+def tiny_bert(tmp_path, offline_hf):
+    """(tokenizer, model): a 1-layer, 32-wide BERT on a 25-word WordPiece vocabulary."""
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(SPECIAL + WORDS) + "\n")
+    tokenizer = BertTokenizerFast(vocab_file=str(vocab))
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(SPECIAL + WORDS), hidden_size=32, num_hidden_layers=1,
+                        num_attention_heads=2, intermediate_size=37, max_position_embeddings=64)
+    return tokenizer, BertModel(config).eval()

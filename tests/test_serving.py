@@ -164,3 +164,46 @@ def test_the_training_table_with_its_id_and_label_columns_passes_the_signature(s
     which this test's weightless record cannot run."""
     with pytest.raises(KeyError, match="config"):  # past every input check, into take.predict
         served.predict(frame(sample=["r0", "r1"], kind=["a", "b"]))
+
+
+@pytest.fixture
+def text_model(tiny_bert, tmp_path):
+    """What take.model holds of a text table's preprocessing: its text columns and its sentence encoder (a folder)."""
+    tokenizer, bert = tiny_bert
+    encoder = tmp_path / "encoder"
+    tokenizer.save_pretrained(encoder)
+    bert.save_pretrained(encoder)
+    return {"geometry": {"dim": 32, "channels": 1, "side": 4, "patch": 2},
+            "preprocess": {"kind": "text", "columns": ["title", "body"],
+                           "params": {"text_encoder": str(encoder), "text_pooling": "mean", "text_max_length": 64},
+                           "table_schema": {"columns": {"title": "string", "body": "string"}, "id_column": None,
+                                            "label_column": ["topic", "long"]}}}
+
+
+def test_a_text_model_takes_its_text_columns_and_embeds_them_as_at_training(text_model, tiny_bert):
+    """The served model joins a row's text cells with '. ' as the training data did, embeds them with the training
+    encoder (loaded once, at the first prediction, and never pickled with the model), and refuses in one line."""
+    import pickle
+
+    from deep_kmeans.features.text import text_features
+
+    assert [c.name for c in input_signature(text_model).inputs.inputs] == ["title", "body", "topic"]
+    meta = input_metadata(text_model)
+    assert meta["input_columns"] == {"title": "string", "body": "string"} and meta["dropped_columns"] == ["topic"]
+    assert "sentence encoder" in meta["input"]
+    served = TAKEPyfunc(text_model)
+    rows = pd.DataFrame({"body": ["is red", None], "title": ["the good car", "a big dog"], "topic": [1, 2]})
+    x = served.model_input(rows)
+    tokenizer, bert = tiny_bert
+    np.testing.assert_allclose(x, text_features(["the good car. is red", "a big dog"], tokenizer, bert),
+                               rtol=1e-5, atol=1e-6)
+    encoder = served._encoder
+    served.model_input(rows)
+    assert served._encoder is encoder  # loaded once
+    assert pickle.loads(pickle.dumps(served))._encoder is None  # the model file holds no encoder weights
+    for bad, message in ((rows.drop(columns=["body"]), "missing body. Expected the columns title, body"),
+                         (rows.iloc[:0], "no rows: give one row per sample"),
+                         (rows.assign(title=["", " "], body=[None, ""]), "row 0, 1 has no text in title, body")):
+        with pytest.raises(MlflowException) as err:
+            served.model_input(bad)
+        assert message in err.value.message and "\n" not in err.value.message

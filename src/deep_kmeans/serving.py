@@ -15,10 +15,12 @@ and the schema and, for a tensor, refuses float64 rows the model would take. So 
 the training columns (features first, then the id and label columns named at training) as optional columns of
 any type, and the columns' training types are in the model's metadata (:func:`input_metadata`, in ``MLmodel``);
 the built-in sets and array files take rows of the model input's width, which the metadata gives (no signature:
-MLflow's tensor specs do not cast). ``predict`` refuses what does not fit (missing columns, no rows, text in a
-number column, NaN, another width) with an ``MlflowException`` with ``INVALID_PARAMETER_VALUE``: one line naming
-what the model expects, which the server answers with HTTP 400 and no stack trace. MLflow drops columns the
-signature does not name (with its warning) before ``predict`` sees them.
+MLflow's tensor specs do not cast). A model trained on text columns takes those columns (strings) and embeds
+them with its sentence encoder, loaded by name on the serving machine at the first prediction. ``predict``
+refuses what does not fit (missing columns, no rows, text in a number column, NaN, another width) with an
+``MlflowException`` with ``INVALID_PARAMETER_VALUE``: one line naming what the model expects, which the server
+answers with HTTP 400 and no stack trace. MLflow drops columns the signature does not name (with its warning)
+before ``predict`` sees them.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from mlflow.types.schema import AnyType
 
 from deep_kmeans.data.registry import Geometry
 from deep_kmeans.errors import UserError
-from deep_kmeans.features.build import column_mismatch, features_like
+from deep_kmeans.data.custom import joined_texts
+from deep_kmeans.features.build import column_mismatch, features_like, text_encoder_of
 from deep_kmeans.methods import take
 
 
@@ -64,7 +67,7 @@ def input_signature(model: dict) -> ModelSignature | None:
     naming the expected columns); None for the built-in sets and array files (rows of the model input's width,
     :func:`input_metadata`)."""
     preprocess = model.get("preprocess") or {"kind": "gray"}
-    if preprocess["kind"] != "vector" or not preprocess.get("columns"):
+    if preprocess["kind"] not in ("vector", "text") or not preprocess.get("columns"):
         return None
     names = list(preprocess["columns"]) + [name for name, _ in carried_columns(preprocess)]
     return ModelSignature(inputs=Schema([ColSpec(AnyType(), name, required=False) for name in names]))
@@ -75,6 +78,14 @@ def input_metadata(model: dict) -> dict:
     at training (``long`` for integer columns, ``double`` otherwise) and the id and label columns it drops; or the
     width of the rows it takes."""
     preprocess = model.get("preprocess") or {"kind": "gray"}
+    if preprocess["kind"] == "text" and preprocess.get("columns"):
+        dropped = [name for name, _ in carried_columns(preprocess)]
+        encoder = (preprocess.get("params") or {}).get("text_encoder")
+        return {"input": f"a table with the text columns {', '.join(preprocess['columns'])} (a row's cells joined "
+                         f"with '. ' as at training), embedded by the sentence encoder {encoder!r}, which the "
+                         "serving machine loads" + (f"; {', '.join(dropped)} (the id and label columns at training) "
+                                                    "are dropped" if dropped else ""),
+                "input_columns": {c: "string" for c in preprocess["columns"]}, "dropped_columns": dropped}
     if preprocess["kind"] == "vector" and preprocess.get("columns"):
         types = (preprocess.get("table_schema") or {}).get("columns") or {}
         dropped = [name for name, _ in carried_columns(preprocess)]
@@ -101,6 +112,16 @@ class TAKEPyfunc(mlflow.pyfunc.PythonModel):
     def __init__(self, model: dict, scores: dict | None = None):
         self.model = {k: v for k, v in model.items() if k != "train_rows"}
         self.collapse_warning = (scores or {}).get("warning")
+        self._encoder = None  # a text model's sentence encoder, loaded at its first prediction
+
+    def __getstate__(self) -> dict:
+        # the encoder's weights are not the model's: the serving machine loads them by name
+        return {**self.__dict__, "_encoder": None}
+
+    def text_encoder(self, preprocess: dict) -> tuple:
+        if getattr(self, "_encoder", None) is None:
+            self._encoder = text_encoder_of(preprocess, device="cpu")
+        return self._encoder
 
     def signature(self) -> ModelSignature | None:
         return input_signature(self.model)
@@ -114,6 +135,8 @@ class TAKEPyfunc(mlflow.pyfunc.PythonModel):
         preprocess = self.model.get("preprocess") or {"kind": "gray"}
         if preprocess["kind"] == "vector" and preprocess.get("columns"):
             return self._table_rows(model_input, preprocess)
+        if preprocess["kind"] == "text" and preprocess.get("columns"):
+            return self._text_rows(model_input, preprocess)
         x = np.asarray(model_input.to_numpy() if isinstance(model_input, pd.DataFrame) else model_input)
         width = (len(preprocess["standardizer"]["shift"]) if preprocess["kind"] == "vector"
                  else Geometry.from_dict(self.model["geometry"]).dim)
@@ -130,7 +153,9 @@ class TAKEPyfunc(mlflow.pyfunc.PythonModel):
         return x.astype(np.float32)
 
     @staticmethod
-    def _table_rows(model_input, preprocess: dict) -> np.ndarray:
+    def _named_columns(model_input, preprocess: dict) -> pd.DataFrame:
+        """The input's training columns (the id and label columns named at training dropped), with rows; else a
+        bad input naming the columns."""
         want = list(preprocess["columns"])
         expected = f"Expected the columns {', '.join(want)}"
         if not isinstance(model_input, pd.DataFrame):
@@ -144,6 +169,23 @@ class TAKEPyfunc(mlflow.pyfunc.PythonModel):
             raise bad_input(problem)
         if len(df) == 0:
             raise bad_input(f"no rows: give one row per sample. {expected}")
+        return df
+
+    def _text_rows(self, model_input, preprocess: dict) -> np.ndarray:
+        want = list(preprocess["columns"])
+        texts = joined_texts(self._named_columns(model_input, preprocess), want)
+        empty = [i for i, t in enumerate(texts) if not t.strip()]
+        if empty:
+            raise bad_input(f"row {', '.join(map(str, empty[:5]))} has no text in {', '.join(want)}: give one text "
+                            "per row")
+        return features_like({"kind": "text", "texts": texts, "columns": want}, preprocess, device="cpu",
+                             progress=False, encoder=self.text_encoder(preprocess))
+
+    @staticmethod
+    def _table_rows(model_input, preprocess: dict) -> np.ndarray:
+        want = list(preprocess["columns"])
+        expected = f"Expected the columns {', '.join(want)}"
+        df = TAKEPyfunc._named_columns(model_input, preprocess)
         text = {c: v for c in want for v in [first_non_number(df[c])] if v is not None}
         if text:
             sample = next(iter(text.values()))

@@ -1,4 +1,4 @@
-"""Fixtures for the feature tests: tiny images, a tiny BERT, a tiny PPDB file and POS tagger.
+"""Fixtures for the feature tests: tiny images, a tiny PPDB file and POS tagger (the tiny BERT: tests/conftest.py).
 
 Everything is written to tmp_path and built offline: no network, no downloaded weights.
 """
@@ -9,11 +9,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
-
-WORDS = ["the", "a", "good", "big", "car", "dog", "is", "red", "runs", "fast", "news", "world",
-         "sports", "fine", "nice", "large", "huge", "automobile", ".", ","]
-SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 # PPDB 2.0 text format as nlpaug's Ppdb.read parses it: 6 fields separated by "|||":
 # [constituent] ||| phrase ||| paraphrase ||| features ||| alignment ||| entailment
@@ -39,31 +34,6 @@ def gray_images() -> np.ndarray:
 @pytest.fixture
 def rgb_images() -> np.ndarray:
     return np.random.default_rng(1).integers(0, 256, (4, 16, 12, 3), dtype=np.uint8)  # (N, H, W, 3)
-
-
-@pytest.fixture
-def offline_hf(monkeypatch, tmp_path):
-    """Hugging Face offline, with an empty cache: nothing can reach the network."""
-    from huggingface_hub import constants
-
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # read at import time, so patch it too
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
-
-
-@pytest.fixture
-def tiny_bert(tmp_path, offline_hf):
-    """(tokenizer, model): a 1-layer, 32-wide BERT on a 25-word WordPiece vocabulary."""
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    vocab = tmp_path / "vocab.txt"
-    vocab.write_text("\n".join(SPECIAL + WORDS) + "\n")
-    tokenizer = BertTokenizerFast(vocab_file=str(vocab))
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(SPECIAL + WORDS), hidden_size=32, num_hidden_layers=1,
-                        num_attention_heads=2, intermediate_size=37, max_position_embeddings=64)
-    return tokenizer, BertModel(config).eval()
 
 
 @pytest.fixture

@@ -299,11 +299,16 @@ def is_text_column(values) -> bool:
     return bool(words >= TEXT_MIN_WORDS and len(set(cells)) > len(cells) / 2)
 
 
+def joined_texts(df, columns: list) -> list[str]:
+    """One text a row: the row's non-empty cells of ``columns`` joined with ". " (what the sentence encoder reads)."""
+    cells = df[columns].fillna("").astype(str)
+    return [". ".join(v for v in row if v.strip()) for row in cells.itertuples(index=False)]
+
+
 def _text_table(df, texts: list, label_column: str | None, id_column: str | None, path: Path) -> dict:
     """A table whose features are free text: a ``text`` record (the cells of several text columns joined with
     ". "), embedded by ``features.text_encoder`` with synonym-replacement views, as AG News is."""
-    cells = df[texts].fillna("").astype(str)
-    rows = [". ".join(v for v in row if v.strip()) for row in cells.itertuples(index=False)]
+    rows = joined_texts(df, texts)
     keep = np.array([bool(r.strip()) for r in rows])
     if not keep.any():
         raise _fail(path, f"the text columns {', '.join(map(str, texts))} are empty", "Give one text per row.")

@@ -273,11 +273,13 @@ def column_mismatch(have: list[str], want: list[str]) -> str | None:
             + f". Expected the columns {', '.join(want)}")
 
 
-def features_like(raw: dict, preprocess: dict, device: str = "auto", progress: bool = True) -> np.ndarray:
+def features_like(raw: dict, preprocess: dict, device: str = "auto", progress: bool = True,
+                  encoder: tuple | None = None) -> np.ndarray:
     """New rows in the feature space a model was trained in: ``preprocess`` is the training features'
     record of that name. Tables must have the training columns (any order; extra or missing ones are an
     :class:`~deep_kmeans.errors.InputMismatchError` naming them) and get the training standardisation; images go
-    through the same backbone, texts through the same sentence encoder."""
+    through the same backbone, texts through the same sentence encoder (``encoder``: its (tokenizer, model), loaded
+    once by a caller that embeds many times, as the served model does; else loaded here)."""
     from deep_kmeans.errors import InputMismatchError
 
     kind, want = preprocess["kind"], preprocess.get("columns")
@@ -308,15 +310,16 @@ def features_like(raw: dict, preprocess: dict, device: str = "auto", progress: b
         model, pre, _ = build_backbone(p.get("backbone", "resnet50"), p.get("backbone_weights"), device=device)
         return backbone_features(raw["x"], model, pre, device=device, progress=progress).astype(np.float32)
     if kind == "text":
-        return new_text_features(raw, preprocess, want, device, progress)
+        return new_text_features(raw, preprocess, want, device, progress, encoder)
     raise InputMismatchError(f"assigning new {kind} data is not supported yet (tables, arrays, images and text are)")
 
 
-def new_text_features(raw: dict, preprocess: dict, want: list[str] | None, device: str, progress: bool) -> np.ndarray:
+def new_text_features(raw: dict, preprocess: dict, want: list[str] | None, device: str, progress: bool,
+                      encoder: tuple | None = None) -> np.ndarray:
     """New texts through the sentence encoder the model was trained on (its name, pooling and length), after a
     check that they come from the same text columns (joined as at training)."""
     from deep_kmeans.errors import InputMismatchError
-    from deep_kmeans.features.text import build_text_encoder, text_features
+    from deep_kmeans.features.text import text_features
 
     have = raw.get("columns")
     if want is not None and have is not None:
@@ -328,7 +331,15 @@ def new_text_features(raw: dict, preprocess: dict, want: list[str] | None, devic
         raise InputMismatchError("the new data has no texts: give one text per row"
                                  + (f" in the columns {', '.join(want)}" if want else ""))
     p = preprocess.get("params") or {}
-    tokenizer, model = build_text_encoder(p.get("text_encoder") or "bert-base-uncased", device=device)
+    tokenizer, model = encoder or text_encoder_of(preprocess, device)
     x = text_features(texts, tokenizer, model, pooling=p.get("text_pooling") or "mean",
                       max_length=int(p.get("text_max_length") or 64), device=device, progress=progress)
     return x.astype(np.float32)
+
+
+def text_encoder_of(preprocess: dict, device: str = "auto") -> tuple:
+    """(tokenizer, model) of the sentence encoder a text model was trained with."""
+    from deep_kmeans.features.text import build_text_encoder
+
+    return build_text_encoder((preprocess.get("params") or {}).get("text_encoder") or "bert-base-uncased",
+                              device=device)
