@@ -101,6 +101,16 @@ def test_data_with_one_distinct_row_is_refused_before_any_feature(tmp_path, name
     with pytest.raises(DegenerateDataError, match=r"all \d+ rows are identical \(every column is constant\): there is "
                                               "nothing to cluster"):
         read_custom(tmp_path / "t.csv")
+    # the same rows to assign by a trained model (take_predict): nothing is clustered, so they are read
+    assert read_custom(tmp_path / "t.csv", new_rows=True)["x"].shape == frame.shape
+
+
+def test_one_new_text_to_assign_is_read_and_one_text_to_train_on_is_refused(tmp_path):
+    pd.DataFrame({"title": ["Google shares jump after strong earnings"]}).to_csv(tmp_path / "one.csv", index=False)
+    with pytest.raises(CustomDataError, match="all 1 texts are the same"):
+        read_custom(tmp_path / "one.csv")
+    raw = read_custom(tmp_path / "one.csv", new_rows=True)
+    assert raw["kind"] == "text" and raw["texts"] == ["Google shares jump after strong earnings"]
 
 
 def test_fewer_distinct_rows_than_clusters_is_refused_and_enough_pass():

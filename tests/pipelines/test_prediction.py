@@ -69,6 +69,10 @@ def test_take_predict_says_which_model_it_used_and_carries_the_id_and_label(trai
     np.testing.assert_array_equal(predicted["cluster"], trained_table["cluster"])
     run = project.runs().iloc[-1]
     assert run["tags.input.take.model"] == f"{version} (MLflow run {train_run.run_id})"
+    # one new row is a row to assign, not data to cluster ("all 1 rows are identical" before 2026-12-07)
+    predict(project, params, table.iloc[[3]], name="one.csv")
+    one = newest_predictions(project)
+    assert list(one["id"]) == [table["sample"][3]] and one["cluster"][0] == trained_table["cluster"][3]
 
 
 @pytest.mark.parametrize("change,message", [

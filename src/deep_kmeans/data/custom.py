@@ -140,7 +140,8 @@ def describe_sources() -> str:
 
 def read_custom(source: CustomSource | str | Path, *, label_column: str | None = None, id_column: str | None = None,
                 nan: str = "error", image_size: int = 32, max_rows: int | None = None,
-                max_bytes: int | str | None = "auto", optional_columns: bool = False, image_shape="auto") -> dict:
+                max_bytes: int | str | None = "auto", optional_columns: bool = False, image_shape="auto",
+                new_rows: bool = False) -> dict:
     """The ``raw_data`` record of the user's data (see the module docstring).
 
     The record has the usual keys plus ``ids`` (list of str, or None), ``columns`` (feature names of a table,
@@ -148,6 +149,8 @@ def read_custom(source: CustomSource | str | Path, *, label_column: str | None =
     signature is made of, or None); ``y`` is None and ``classes`` empty when there are no labels.
     ``optional_columns``: a label or id column that the table lacks is not an error (new rows to assign by a
     model trained with one: they may come without labels).
+    ``new_rows``: rows for a trained model to assign (``take_predict``), so one row, or rows all alike, are fine:
+    the checks that data can be clustered (distinct rows, differing texts) are for training.
     ``image_shape``: whether the rows of a table or array are images (``auto``: detected where unambiguous;
     ``none``; ``HxW[xC]``): the record's ``image_layout`` (:func:`deep_kmeans.data.image_layout.image_layout`),
     None for a table and for an image folder (which the backbone reads).
@@ -167,7 +170,8 @@ def read_custom(source: CustomSource | str | Path, *, label_column: str | None =
             raise _fail(path, "label_column / id_column apply to tables, not image folders",
                         "Put each class's images in a sub-folder instead (class sub-folders give the labels).")
         record = read_image_folder(path, image_size=image_size)
-        check_distinct_rows(record["x"], None, str(path))
+        if not new_rows:
+            check_distinct_rows(record["x"], None, str(path))
         return {**record, "image_layout": None}
     suffix = path.suffix.lower()
     if suffix in TABLE_SUFFIXES:
@@ -185,12 +189,13 @@ def read_custom(source: CustomSource | str | Path, *, label_column: str | None =
         raise _fail(path, f"{n_rows} rows, more than custom.max_rows={max_rows}",
                     "Raise custom.max_rows or sample the file first.")
     if record["kind"] == "text":
-        if len(set(record["texts"])) < 2:
+        if len(set(record["texts"])) < 2 and not new_rows:
             raise _fail(path, f"all {n_rows} texts are the same", "There is nothing to cluster: give differing texts.")
-        logger.info("custom: %s holds text (columns %s): %d texts through features.text_encoder, with synonym "
-                    "views", path, ", ".join(record["columns"]), n_rows)
+        logger.info("custom: %s holds text (columns %s): %d texts for features.text_encoder", path,
+                    ", ".join(record["columns"]), n_rows)
         return {**record, "image_layout": None}
-    check_distinct_rows(record["x"], None, str(path))  # constant data: said here, before any feature or training
+    if not new_rows:  # constant data: said here, before any feature or training
+        check_distinct_rows(record["x"], None, str(path))
     record["image_layout"] = image_layout(record["x"], image_shape, str(path))
     return record
 

@@ -329,6 +329,8 @@ def load_new_data(model: dict, dataset: str, data_params: dict, data_seed: int, 
             custom[role], defaulted = schema[role][0], True
     if dataset == "custom" and defaulted:
         custom["optional_columns"] = True
+    if dataset == "custom":
+        custom["new_rows"] = True  # one row to assign is fine: nothing is clustered here
     try:
         return load_raw_data(dataset, data_params, data_seed, custom, custom_source)
     except CustomDataError as err:
