@@ -78,6 +78,7 @@ def cmd_pretrain(args) -> None:
     from deep_kmeans.data.registry import Geometry
     from deep_kmeans.methods import take as T
     from deep_kmeans.methods.config import resolve_n_clusters
+    from deep_kmeans.pipelines.take.nodes import data_kind
 
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
@@ -105,7 +106,7 @@ def cmd_pretrain(args) -> None:
                                         device=args.device, progress=args.progress, augment=augment)
             torch.save({"dataset": dataset, "seed": seed, "x": features["x"], "y": features["y"],
                         "geometry": features["geometry"], "config": cfg.to_dict(), "n_clusters": k,
-                        "data_kind": (features.get("preprocess") or {}).get("kind"),
+                        "data_kind": data_kind(features),
                         "pretrained": state, "history": history, "seconds": time.perf_counter() - t0}, out)
             print(f"[{dataset}] seed {seed}: pretrained in {time.perf_counter() - t0:.0f}s → {out}", flush=True)
 

@@ -263,14 +263,15 @@ def build_features(raw: dict, params: dict, seed: int, device: str = "auto", pro
     return features
 
 
-def column_mismatch(have: list[str], want: list[str]) -> str | None:
-    """Why a table with the columns ``have`` is not one of the columns ``want`` (any order), or None."""
+def column_mismatch(have: list[str], want: list[str], what: str = "columns") -> str | None:
+    """Why a table with the columns ``have`` is not one of the columns ``want`` (any order), or None. ``what`` names
+    them in the message (``text columns`` for a text model's)."""
     missing, extra = [c for c in want if c not in have], [c for c in have if c not in want]
     if not (missing or extra):
         return None
     parts = [f"missing {', '.join(missing)}" if missing else "", f"unexpected {', '.join(extra)}" if extra else ""]
-    return ("the new data's columns differ from the training data's: " + "; ".join(p for p in parts if p)
-            + f". Expected the columns {', '.join(want)}")
+    return (f"the new data's {what} differ from the training data's: " + "; ".join(p for p in parts if p)
+            + f". Expected the {what} {', '.join(want)}")
 
 
 def features_like(raw: dict, preprocess: dict, device: str = "auto", progress: bool = True,
@@ -323,9 +324,9 @@ def new_text_features(raw: dict, preprocess: dict, want: list[str] | None, devic
 
     have = raw.get("columns")
     if want is not None and have is not None:
-        problem = column_mismatch(list(have), list(want))
+        problem = column_mismatch(list(have), list(want), what="text columns")
         if problem:
-            raise InputMismatchError(problem.replace("columns", "text columns", 2))
+            raise InputMismatchError(problem)
     texts = list(raw.get("texts") or [])
     if not texts:
         raise InputMismatchError("the new data has no texts: give one text per row"
