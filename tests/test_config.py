@@ -74,3 +74,19 @@ def test_registry_composes_each_method_from_the_shared_stages(project_root):
     own_dec = {n.name for n in pipelines["dec"].nodes} - shared
     evaluation = ("evaluate", "log_losses", "assignments_table", "plot_confusion", "plot_embedding", "plot_losses")
     assert own_dec == {"dec_train"} | {f"dec.{n}" for n in evaluation}
+
+
+def test_the_cpu_preset_self_trains_mnist_on_confident_rows_and_their_views(project_root):
+    """The cpu preset's MNIST / Fashion-MNIST block (measured 2026-12-07, docs/take_joint_phase.md): self-training on
+    the rows 9 of whose 10 neighbours share their start label, with one stored view each; digits keeps every row
+    and no view."""
+    from deep_kmeans.methods.config import params_for
+
+    take = load_params(project_root, "local")["take"]
+    for dataset in ("mnist", "fashion_mnist"):
+        params = params_for({**take, "preset": "cpu"}, dataset)
+        assert (params["knet_confidence"], params["knet_view_targets"]) == (0.9, True), dataset
+    digits = params_for({**take, "preset": "cpu"}, "digits")
+    assert (digits["knet_confidence"], digits["knet_view_targets"]) == (0.0, False)
+    paper = params_for({**take, "preset": "paper"}, "mnist")  # the paper's joint phase: no self-training at all
+    assert paper["knet_target_weight"] == 0

@@ -1,6 +1,7 @@
 """TAKE's training phases on a tiny real set: determinism, resume, parameter checks."""
 
 import dataclasses
+import logging
 
 import numpy as np
 import pytest
@@ -69,7 +70,7 @@ def test_pretrain_history_has_every_term(digits):
 
 
 @pytest.mark.slow
-def test_resume_after_interruption_gives_the_uninterrupted_result(digits, tmp_path):
+def test_resume_after_interruption_gives_the_uninterrupted_result(digits, tmp_path, caplog):
     x, views, _, g = digits
     cfg = T.TAKEConfig.from_params(TINY)
     store = DirectoryStore(tmp_path / "ckpt")
@@ -88,8 +89,10 @@ def test_resume_after_interruption_gives_the_uninterrupted_result(digits, tmp_pa
     done, _ = T.cluster(x, full, init["centers"], g, cfg, 0, "cpu", False, store=store, data_key="d")
     with pytest.raises(KeyboardInterrupt):
         T.cluster(x, full, init["centers"], g, cfg, 0, "cpu", False, store=store, data_key="d", stop_after=1)
-    again, _ = T.cluster(x, full, init["centers"], g, cfg, 0, "cpu", False, store=store, data_key="d")
+    with caplog.at_level(logging.INFO, logger="deep_kmeans.methods.take.joint"):
+        again, _ = T.cluster(x, full, init["centers"], g, cfg, 0, "cpu", False, store=store, data_key="d")
     torch.testing.assert_close(again["knet"]["M"], done["knet"]["M"])
+    assert f"the joint phase resumes from its checkpoint after epoch 1 of {cfg.cluster_epochs}" in caplog.text
 
 
 def test_a_kept_final_pretraining_is_returned_without_training_until_cleared(digits, tmp_path, monkeypatch):

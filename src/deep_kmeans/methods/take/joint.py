@@ -260,6 +260,8 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
                 ccl_logits.copy_(state["ccl_logits"])
         opt.load_state_dict(state["optimizer"])
         history, start = state["history"], state["epoch"]
+        # the run's up-front estimate could not see this checkpoint (its key needs the start): say what is left
+        logger.info("take: the joint phase resumes from its checkpoint after epoch %d of %d", start, total)
         previous = torch.as_tensor(np.asarray(state["previous"]), device=dev)
         if state.get("targets") is not None:
             targets = torch.as_tensor(np.asarray(state["targets"]), device=dev)
