@@ -188,13 +188,19 @@ def rgb_features(raw: dict, params: dict, seed: int, device: str, progress: bool
     return x.astype(np.float32), views, params.get("backbone", "resnet50")
 
 
+def text_encoding(params: dict) -> tuple[str, dict]:
+    """The sentence encoder's name and how a text goes through it (pooling, length): one reading of the feature
+    parameters for training (:func:`text_features_of`) and for new texts (:func:`new_text_features`)."""
+    return (params.get("text_encoder") or "bert-base-uncased",
+            {"pooling": params.get("text_pooling") or "mean", "max_length": int(params.get("text_max_length") or 64)})
+
+
 def text_features_of(raw: dict, params: dict, seed: int, device: str, progress: bool):
     from deep_kmeans.features.text import build_text_encoder, synonym_views, text_features
 
-    name = params.get("text_encoder", "bert-base-uncased")
+    name, encoding = text_encoding(params)
     tokenizer, model = build_text_encoder(name, device=device)
-    kw = dict(pooling=params.get("text_pooling", "mean"), max_length=int(params.get("text_max_length", 64)),
-              batch_size=int(params.get("batch_size", 128)), device=device, progress=progress)
+    kw = dict(**encoding, batch_size=int(params.get("batch_size", 128)), device=device, progress=progress)
     texts = list(raw["texts"])
     x = text_features(texts, tokenizer, model, **kw)
     views = None
@@ -331,16 +337,13 @@ def new_text_features(raw: dict, preprocess: dict, want: list[str] | None, devic
     if not texts:
         raise InputMismatchError("the new data has no texts: give one text per row"
                                  + (f" in the columns {', '.join(want)}" if want else ""))
-    p = preprocess.get("params") or {}
     tokenizer, model = encoder or text_encoder_of(preprocess, device)
-    x = text_features(texts, tokenizer, model, pooling=p.get("text_pooling") or "mean",
-                      max_length=int(p.get("text_max_length") or 64), device=device, progress=progress)
-    return x.astype(np.float32)
+    _, encoding = text_encoding(preprocess.get("params") or {})
+    return text_features(texts, tokenizer, model, **encoding, device=device, progress=progress).astype(np.float32)
 
 
 def text_encoder_of(preprocess: dict, device: str = "auto") -> tuple:
     """(tokenizer, model) of the sentence encoder a text model was trained with."""
     from deep_kmeans.features.text import build_text_encoder
 
-    return build_text_encoder((preprocess.get("params") or {}).get("text_encoder") or "bert-base-uncased",
-                              device=device)
+    return build_text_encoder(text_encoding(preprocess.get("params") or {})[0], device=device)
