@@ -186,6 +186,7 @@ def cmd_joint(args) -> None:
                 run = {"dataset": dataset, "seed": seed, "variant": name, "spec": spec,
                        "init": clustering_scores(y, init["labels"]), "start": clustering_scores(y, init["start_labels"]),
                        "final": clustering_scores(y, labels), "history": history,
+                       "mistakes": {"start": top_mistakes(y, init["start_labels"]), "final": top_mistakes(y, labels)},
                        "start_agreement": init.get("start_agreement"),  # knet_init auto: the head's ARI with itself
                        "seconds": time.perf_counter() - t0}
                 report["runs"].append(run)
@@ -195,11 +196,26 @@ def cmd_joint(args) -> None:
                       f"{run['start']['acc']:.4f} final {run['final']['acc']:.4f} "
                       f"(NMI {run['final']['nmi']:.4f}; {run['seconds']:.0f}s"
                       f"{'' if agree is None else f'; head agreement {agree:.3f}'})", flush=True)
+                print("  largest mistakes [class, taken by, rows]: start", run["mistakes"]["start"], "final",
+                      run["mistakes"]["final"], flush=True)
                 if args.epochs_table:
                     print(epoch_table(history))
                 C.write_json(out_dir / f"{stem}.json", report)
     (out_dir / f"{stem}.md").write_text(markdown(report))
     print(f"wrote {out_dir / stem}.md")
+
+
+def top_mistakes(y, labels, n: int = 6) -> list[list[int]]:
+    """The ``n`` largest off-diagonal cells under the Hungarian map: [class, the class whose cluster took it,
+    rows], largest first (where the remaining ACC points are)."""
+    from deep_kmeans.evaluation.metrics import hungarian_map
+
+    to_class = hungarian_map(y, labels)
+    mapped = np.array([to_class.get(int(c), -1) for c in labels])  # -1: a cluster no class maps to
+    wrong = mapped != y
+    pairs, counts = np.unique(np.stack([np.asarray(y)[wrong], mapped[wrong]]), axis=1, return_counts=True)
+    order = np.argsort(-counts)[:n]
+    return [[int(pairs[0, i]), int(pairs[1, i]), int(counts[i])] for i in order]
 
 
 def epoch_table(history: dict) -> str:

@@ -30,6 +30,11 @@ def test_offline_environment_overrides_single_keys(project_root):
     assert offline["data"]["raw_dirs"]["reuters21578"].endswith("shared/datasets/reuters21578")
     # and KNet's start on the stand-in's CIFAR-10 features: the head on the features; the rest of the block is base's
     assert offline["take"]["overrides"]["cifar10"] == {**base["take"]["overrides"]["cifar10"], "knet_init": "input"}
+    # text: self-labelling (AG News with one of its WordNet views per row), over the base blocks (2026-12-07)
+    assert offline["take"]["overrides"]["agnews"] == {**base["take"]["overrides"]["agnews"], "knet_target": "self",
+                                                      "knet_confidence": 0.9, "knet_view_targets": True}
+    assert offline["take"]["overrides"]["reuters21578"] == {**base["take"]["overrides"]["reuters21578"],
+                                                            "knet_target": "self", "knet_confidence": 0.9}
     assert offline["take"]["preset"] == base["take"]["preset"]
 
 
@@ -76,17 +81,22 @@ def test_registry_composes_each_method_from_the_shared_stages(project_root):
     assert own_dec == {"dec_train"} | {f"dec.{n}" for n in evaluation}
 
 
-def test_the_cpu_preset_self_trains_mnist_on_confident_rows_and_their_views(project_root):
-    """The cpu preset's MNIST / Fashion-MNIST block (measured 2026-12-07, docs/take_joint_phase.md): self-training on
-    the rows 9 of whose 10 neighbours share their start label, with one stored view each; digits keeps every row
-    and no view."""
+def test_the_cpu_preset_self_labels_mnist_on_confident_rows_and_their_views(project_root):
+    """The cpu preset's MNIST / Fashion-MNIST block (measured 2026-12-07, docs/take_joint_phase.md): the first epoch
+    self-trains the rows 9 of whose 10 neighbours share their start label, then each row's own cluster where the
+    classifier is 0.9 sure (``knet_target: self``), with one stored view each; the offline env's AG News the same;
+    digits keeps its start as the target for every row and no view."""
     from deep_kmeans.methods.config import params_for
 
     take = load_params(project_root, "local")["take"]
     for dataset in ("mnist", "fashion_mnist"):
         params = params_for({**take, "preset": "cpu"}, dataset)
-        assert (params["knet_confidence"], params["knet_view_targets"]) == (0.9, True), dataset
+        assert (params["knet_target"], params["knet_confidence"], params["knet_view_targets"]) == ("self", 0.9, True)
     digits = params_for({**take, "preset": "cpu"}, "digits")
-    assert (digits["knet_confidence"], digits["knet_view_targets"]) == (0.0, False)
+    assert (digits["knet_target"], digits["knet_confidence"], digits["knet_view_targets"]) == ("start", 0.0, False)
+    offline = load_params(project_root, "offline")["take"]  # AG News with its WordNet views, on a CPU
+    agnews = params_for({**offline, "preset": "cpu"}, "agnews")
+    assert (agnews["knet_target"], agnews["knet_confidence"], agnews["knet_view_targets"]) == ("self", 0.9, True)
+    assert agnews["knet_init"] == "kmeans"
     paper = params_for({**take, "preset": "paper"}, "mnist")  # the paper's joint phase: no self-training at all
     assert paper["knet_target_weight"] == 0

@@ -190,6 +190,21 @@ def test_self_training_targets_by_hand():
     assert sure.tolist() == [True, False, False]  # max q: 0.982, 0.881, 0.5
 
 
+def test_self_labelling_gives_back_confidently_wrong_start_rows_that_the_start_target_keeps(blobs, pretrained):
+    """The MNIST block's ``knet_target: self``: a start that puts the 10 rows of blob 0 nearest blob 1 in cluster 1
+    (ACC 0.917). Trained towards that start, two of them stay in cluster 1; with self-labelling every row's target
+    after the first epoch is its own cluster under KNet's classifier, sure to 0.9, and every row comes back."""
+    _, y, _ = blobs
+    z, centers, labels = true_start(blobs, pretrained)
+    blob0 = np.flatnonzero(y == 0)
+    labels[blob0[np.argsort(((z[blob0] - centers[1]) ** 2).sum(1))[:10]]] = 1
+    assert clustering_scores(y, labels)["acc"] == pytest.approx(110 / 120)
+    kept = joint(blobs, pretrained, centers, labels, knet_target="start", knet_confidence=0.9)[2]
+    relabelled = joint(blobs, pretrained, centers, labels, knet_target="self", knet_confidence=0.9)[2]
+    assert clustering_scores(y, kept)["acc"] == pytest.approx(118 / 120)
+    assert clustering_scores(y, relabelled)["acc"] == 1.0
+
+
 @pytest.mark.parametrize("target", ["sharpened", "self"])
 def test_refreshed_targets_with_views_are_deterministic_and_resume_exactly(blobs, pretrained, target, tmp_path):
     """Targets recomputed every epoch (and a view of each row trained towards them) are part of the run's state:
