@@ -271,3 +271,57 @@ def test_the_pretraining_node_estimates_from_the_checkpoint_it_will_resume(monke
     # another seed is another training: its estimate does not count this one's checkpoint
     nodes.pretrain_take(features, config, 1, "cpu", False, store)
     assert seen == [3, 4, 0, 0]
+
+
+def test_a_run_resumed_in_its_joint_phase_counts_the_joint_epochs_left(fixed_steps, monkeypatch, caplog):
+    """Pretraining done and 2 of 3 joint epochs too: the estimate counts the start (encoding and K-means run
+    again) and one joint epoch, and the log says where the run resumes."""
+    x = rows(96)  # 3 batches of 32 per epoch
+    cfg = take.TAKEConfig(**SMALL, warmup_epochs=4, update_epochs=2, cluster_epochs=3, knet_init="kmeans")
+    e = take.estimate_seconds(x, GEOMETRY, cfg, "cpu", done_epochs=6, done_cluster_epochs=2)
+    encode = 96 * 1e-4
+    assert e["pretrain"] == 0 and e["start"] == pytest.approx(encode + 0.5)
+    assert e["cluster"] == pytest.approx(1 * (3 * 0.020 + encode + 0.5))
+    assert e["done_cluster_epochs"] == 2
+    with caplog.at_level(logging.INFO, logger=nodes.logger.name):
+        nodes.warn_if_long(x, GEOMETRY, cfg, {"faster": None, "n_clusters": 10}, "cpu", "mnist", done_epochs=6,
+                           done_cluster_epochs=2)
+    [info] = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert "resuming after pretraining epoch 6 of 6 and joint epoch 2 of 3; pretraining 0 s" in info
+
+
+def test_the_pretraining_node_reads_the_joint_checkpoint_that_the_clustering_will_resume(monkeypatch, tmp_path):
+    """A run cut off in its joint phase: the rerun's pretraining node (whose pretraining is done) finds that
+    checkpoint before the start exists, by the options, data and seed it records; another seed or other joint
+    options find none, nor does a run with resume off."""
+    import dataclasses
+
+    from deep_kmeans.io import DirectoryStore
+
+    x = rows(64)
+    cfg = take.TAKEConfig(**SMALL, warmup_epochs=1, update_epochs=0, cluster_epochs=3, knet_init="kmeans",
+                          checkpoint_every=1)
+    store = DirectoryStore(tmp_path / "ckpt")
+    features = {"x": x, "views": None, "geometry": GEOMETRY.to_dict(), "name": "digits", "fingerprint": "fp",
+                "preprocess": {"kind": "gray"}}
+    config = {"config": cfg.to_dict(), "train_rows": np.arange(64), "n_clusters": 4, "faster": None}
+    seen = []
+    monkeypatch.setattr(nodes, "warn_if_long", lambda *a, **kw: seen.append((kw["done_epochs"],
+                                                                              kw["done_cluster_epochs"])))
+    pretrained, _ = nodes.pretrain_take(features, config, 0, "cpu", False, store)
+    assert seen == [(0, 0)]
+    init = take.kmeans_initialise(x, pretrained, GEOMETRY, cfg, 4, seed=0, device="cpu")
+    with pytest.raises(KeyboardInterrupt):
+        take.cluster(x, pretrained, init["start_centers"], GEOMETRY, cfg, seed=0, device="cpu", progress=False,
+                     store=store, data_key="fp", stop_after=2, init_labels=init["start_labels"])
+    assert take.saved_cluster_epoch(store, x, cfg, 0, "fp") == 2
+    nodes.pretrain_take(features, config, 0, "cpu", False, store)
+    assert seen[-1] == (1, 2)  # pretraining's final state kept, and joint epoch 2 of 3
+    assert take.saved_cluster_epoch(store, x, cfg, 1, "fp") == 0
+    assert take.saved_cluster_epoch(store, x, dataclasses.replace(cfg, lambda3=cfg.lambda3 / 2), 0, "fp") == 0
+    assert take.saved_cluster_epoch(store, x, dataclasses.replace(cfg, resume=False), 0, "fp") == 0
+    assert take.saved_cluster_epoch(None, x, cfg, 0, "fp") == 0
+    # and the joint phase does resume there: the same key the estimate read
+    _, history = take.cluster(x, pretrained, init["start_centers"], GEOMETRY, cfg, seed=0, device="cpu",
+                              progress=False, store=store, data_key="fp", init_labels=init["start_labels"])
+    assert len(history["cluster/loss"]) == 3 and take.saved_cluster_epoch(store, x, cfg, 0, "fp") == 0

@@ -19,7 +19,8 @@ from deep_kmeans.methods.take.config import (CLUSTER_TRAINING_KEYS, NOT_TRAINING
                                              start_for_data)
 from deep_kmeans.methods.take.estimate import estimate_seconds
 from deep_kmeans.methods.take.estimator import TAKE, fit_take
-from deep_kmeans.methods.take.joint import cluster, head_start, kmeans_initialise, start_name
+from deep_kmeans.methods.take.joint import (cluster, head_start, kmeans_initialise, saved_cluster_epoch,
+                                           start_name)
 from deep_kmeans.methods.take.model import (build_tae, check_inputs, encode, fit_head, load_knet, load_tae, predict,
                                             soft_assignments, with_fitted_head)
 from deep_kmeans.methods.take.pretrain import pretrain, pretrain_checkpointer, view_augmenter
@@ -27,5 +28,5 @@ from deep_kmeans.methods.take.pretrain import pretrain, pretrain_checkpointer, v
 __all__ = ["CLUSTER_TRAINING_KEYS", "NOT_TRAINING_KEYS", "PRETRAIN_KEYS", "TAKE", "TAKEConfig",
            "build_tae", "check_inputs", "cluster", "encode", "estimate_seconds", "fit_head",
            "fit_take", "head_start", "kmeans_initialise", "load_knet", "load_tae", "predict", "pretrain", "start_name",
-           "pretrain_checkpointer", "read_take_params", "read_take_split", "sized_for_data", "soft_assignments",
-           "start_for_data", "view_augmenter", "with_fitted_head"]
+           "pretrain_checkpointer", "read_take_params", "read_take_split", "saved_cluster_epoch", "sized_for_data",
+           "soft_assignments", "start_for_data", "view_augmenter", "with_fitted_head"]

@@ -216,12 +216,12 @@ def kmeans_seconds(n_rows: int, dim: int, n_clusters: int, n_init, iterations: i
 
 def estimate_seconds(x: np.ndarray, geometry: Geometry, cfg: TAKEConfig, device: str = "auto",
                      views: np.ndarray | None = None, augment=None, n_clusters: int = 10,
-                     done_epochs: int = 0) -> dict:
+                     done_epochs: int = 0, done_cluster_epochs: int = 0) -> dict:
     """How long TAKE's training of ``cfg`` on ``x`` takes here: pretraining (warm-up and update epochs), the start
     of the clustering phase (encoding, K-means on z, the UMAP + GMM head where the config uses it) and the joint
     epochs (each ending with z of all rows and the diagnostics' K-means, and the refit of the centres for
-    ``knet_centers: refit``). ``done_epochs``: the pretraining epochs a resumed run skips (its checkpoint's); only
-    the epochs left count.
+    ``knet_centers: refit``). ``done_epochs``, ``done_cluster_epochs``: the pretraining and joint epochs a resumed
+    run skips (its checkpoints'); only the epochs left count.
 
     Returns seconds ``{"pretrain", "start", "cluster", "total"}``, what they cover (``rows``, ``epochs``: warm-up,
     update, clustering), the per-batch step times it measured
@@ -238,21 +238,25 @@ def estimate_seconds(x: np.ndarray, geometry: Geometry, cfg: TAKEConfig, device:
     load = cpu_load()
     steps = step_seconds(x, geometry, cfg, device, views=views, augment=augment, n_clusters=n_clusters,
                          loaded=load.loaded)
-    out = _phase_seconds(steps, len(x), cfg, n_clusters, done_epochs)
+    out = _phase_seconds(steps, len(x), cfg, n_clusters, done_epochs, done_cluster_epochs)
     if dev.type == "cpu" and load.loaded and load.threads > 1:
         one = step_seconds(x, geometry, cfg, device, views=views, augment=augment, n_clusters=n_clusters,
                            loaded=False, threads=1)
         with threadpool_limits(1):
-            out["one_thread"] = {**_phase_seconds(one, len(x), cfg, n_clusters, done_epochs), "steps": one}
+            out["one_thread"] = {**_phase_seconds(one, len(x), cfg, n_clusters, done_epochs, done_cluster_epochs),
+                                 "steps": one}
     return {**out, "rows": len(x), "epochs": [cfg.warmup_epochs, cfg.update_epochs, cfg.cluster_epochs],
-            "done_epochs": done_epochs, "steps": steps, "probe": time.perf_counter() - started, "device": str(dev),
+            "done_epochs": done_epochs, "done_cluster_epochs": done_cluster_epochs, "steps": steps,
+            "probe": time.perf_counter() - started, "device": str(dev),
             "machine": load}
 
 
-def _phase_seconds(steps: dict, n: int, cfg: TAKEConfig, n_clusters: int, done: int = 0) -> dict:
+def _phase_seconds(steps: dict, n: int, cfg: TAKEConfig, n_clusters: int, done: int = 0,
+                   done_cluster: int = 0) -> dict:
     """``{"pretrain", "start", "cluster", "total"}`` seconds of a training on ``n`` rows from its step times
-    (:func:`step_seconds`), less the first ``done`` pretraining epochs; K-means on z is timed here, with the
-    threads in force."""
+    (:func:`step_seconds`), less the first ``done`` pretraining and ``done_cluster`` joint epochs (a resumed joint
+    phase still encodes and finds its start: the start counts); K-means on z is timed here, with the threads in
+    force."""
     batches = n / steps["batch"]  # the last, smaller batch costs its share of a full one
     warmup = max(0, cfg.warmup_epochs - done)
     update = max(0, cfg.update_epochs - max(0, done - cfg.warmup_epochs))
@@ -272,5 +276,5 @@ def _phase_seconds(steps: dict, n: int, cfg: TAKEConfig, n_clusters: int, done: 
         per_epoch = batches * steps["cluster"] + encode + kmeans_seconds(n, cfg.latent_dim, k, 1, KMEANS_ITERATIONS)
         if cfg.knet_centers == "refit":
             per_epoch += kmeans_seconds(n, cfg.latent_dim, k, 1, REFIT_ITERATIONS)
-        cluster = cfg.cluster_epochs * per_epoch
+        cluster = max(0, cfg.cluster_epochs - done_cluster) * per_epoch
     return {"pretrain": pretrain, "start": start, "cluster": cluster, "total": pretrain + start + cluster}

@@ -231,11 +231,14 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
                                                      np.asarray(centers, np.float32)))
     # the key: the pretraining's and this phase's training options, the data, the seed, and where it starts from
     # (the pretrained TAE, the centres, the start's labels and their confidence)
+    rows_digest = "" if store is None else _digest(x)
     key = "" if store is None else run_key(
-        "take-cluster", cfg.training_options("cluster"), data_key, seed, _digest(x),
+        "take-cluster", cfg.training_options("cluster"), data_key, seed, rows_digest,
         _digest(np.asarray(centers, np.float32), *(pretrained["tae"][k] for k in sorted(pretrained["tae"]))),
         _digest(init_labels, confidence))
     ckpt = Checkpointer(store, key, cfg.checkpoint_every, cfg.resume)
+    # what the run's up-front estimate can compute before the start exists: the checkpoint carries it
+    progress = "" if store is None else _progress_key(rows_digest, cfg, seed, data_key)
     start = 0
     xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(dev)
     start_labels = torch.as_tensor(np.asarray(init_labels, dtype=np.int64), device=dev)
@@ -260,7 +263,6 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
                 ccl_logits.copy_(state["ccl_logits"])
         opt.load_state_dict(state["optimizer"])
         history, start = state["history"], state["epoch"]
-        # the run's up-front estimate could not see this checkpoint (its key needs the start): say what is left
         logger.info("take: the joint phase resumes from its checkpoint after epoch %d of %d", start, total)
         previous = torch.as_tensor(np.asarray(state["previous"]), device=dev)
         if state.get("targets") is not None:
@@ -324,7 +326,7 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
             ckpt.maybe_save(done, total, lambda: {
                 "tae": cpu_state_dict(tae), "knet": cpu_state_dict(knet), "optimizer": opt.state_dict(),
                 **({} if head is None else {"head": cpu_state_dict(head), "ccl_logits": ccl_logits.detach().cpu()}),
-                "history": history, "previous": previous.cpu().numpy(), "rng": rng_state(gen),
+                "history": history, "previous": previous.cpu().numpy(), "rng": rng_state(gen), "progress": progress,
                 **({"targets": targets.cpu().numpy(), "confident": confident.cpu().numpy()}
                    if cfg.knet_target != "start" else {})})
         if stop_after is not None and done >= stop_after and done < total:
@@ -333,6 +335,28 @@ def cluster(x: np.ndarray, pretrained: dict, centers: np.ndarray, geometry: Geom
     if group.is_main:
         ckpt.clear()
     return {"tae": cpu_state_dict(tae), "knet": cpu_state_dict(knet)}, history
+
+
+def _progress_key(rows_digest: str, cfg: TAKEConfig, seed: int, data_key: str) -> str:
+    """What a checkpoint of :func:`cluster` records of its run without the start (the checkpoint's own key hashes
+    the start, which exists only after encoding and K-means): the options, the data and the seed."""
+    return run_key("take-cluster-progress", cfg.training_options("cluster"), data_key, seed, rows_digest)
+
+
+def saved_cluster_epoch(store, x: np.ndarray, cfg: TAKEConfig, seed: int, data_key: str) -> int:
+    """The joint epochs a rerun of :func:`cluster` on ``x`` skips, read before its start is computed: the epoch
+    of the stored checkpoint of the same options, data and seed; 0 where there is none (or resume is off)."""
+    if store is None or not cfg.resume:
+        return 0
+    keys = [k for k in store.keys() if k.startswith("take-cluster-")]
+    if not keys:
+        return 0
+    progress = _progress_key(_digest(x), cfg, seed, data_key)
+    for key in keys:
+        state = store.get(key)
+        if isinstance(state, dict) and state.get("progress") == progress and isinstance(state.get("epoch"), int):
+            return state["epoch"]
+    return 0
 
 
 def _view_terms_modules(pretrained: dict, views: np.ndarray | None, cfg: TAKEConfig, dev: torch.device

@@ -126,19 +126,21 @@ def assumptions(estimate: dict) -> str:
 
 
 def warn_if_long(x: np.ndarray, geometry: Geometry, cfg: take.TAKEConfig, config: dict, device: str, dataset: str,
-                 views: np.ndarray | None = None, augment=None, done_epochs: int = 0) -> dict:
+                 views: np.ndarray | None = None, augment=None, done_epochs: int = 0,
+                 done_cluster_epochs: int = 0) -> dict:
     """Estimate the training time (:func:`take.estimate_seconds`, measured here and now) and log it with what it
     assumed; past ``LONG_RUN_SECONDS``, warn before any epoch runs, with the faster preset's estimate where that
     preset is really faster; where the run's threads stall on other processes' work and one thread is really
     faster, from ``STALLED_WARN_SECONDS`` on, with one thread's estimate. A run that resumes after
-    ``done_epochs`` pretraining epochs (its checkpoint's) is estimated, and said, as what is left of it.
-    Returns the estimate."""
+    ``done_epochs`` pretraining epochs and ``done_cluster_epochs`` joint epochs (its checkpoints') is estimated,
+    and said, as what is left of it. Returns the estimate."""
     n_clusters = int(config.get("n_clusters") or 10)
     estimate = take.estimate_seconds(x, geometry, cfg, device, views=views, augment=augment, n_clusters=n_clusters,
-                                     done_epochs=done_epochs)
+                                     done_epochs=done_epochs, done_cluster_epochs=done_cluster_epochs)
     one = estimate.get("one_thread")
     total_epochs = cfg.warmup_epochs + cfg.update_epochs
-    resumed = (f"resuming after pretraining epoch {done_epochs} of {total_epochs}; " if done_epochs else "")
+    joint = f" and joint epoch {done_cluster_epochs} of {cfg.cluster_epochs}" if done_cluster_epochs else ""
+    resumed = (f"resuming after pretraining epoch {done_epochs} of {total_epochs}{joint}; " if done_epochs else "")
     single = "" if one is None else f"; with OMP_NUM_THREADS=1 about {duration(one['total'])}"
     logger.info("take: %s estimated at %s (%spretraining %s, K-means start %s, clustering %s; measured on %s)%s",
                 "the rest of the training" if done_epochs else "training", duration(estimate["total"]), resumed,
@@ -188,8 +190,13 @@ def pretrain_take(features: dict, config: dict, seed: int, device: str, progress
     augment = take.view_augmenter(features, cfg, (feature_params or {}).get("views"))
     x, train_views = features["x"][rows], None if views is None else views[rows]  # one copy of the training rows
     ckpt = take.pretrain_checkpointer(x, train_views, cfg, seed, checkpoints, features["fingerprint"], augment)
+    done = ckpt.saved_epoch()
+    # pretraining done: an interrupted joint phase may resume too (its checkpoint says after which epoch)
+    done_joint = (take.saved_cluster_epoch(checkpoints, x, cfg, seed, features["fingerprint"])
+                  if done >= cfg.warmup_epochs + cfg.update_epochs and cfg.assignment == "knet" else 0)
     warn_if_long(x, geometry, cfg, config, device, features["name"],
-                 views=None if augment is not None else views, augment=augment, done_epochs=ckpt.saved_epoch())
+                 views=None if augment is not None else views, augment=augment, done_epochs=done,
+                 done_cluster_epochs=done_joint)
     start = time.perf_counter()
     # keep_final: a run cut off in a later phase reruns without pretraining again; cluster_take clears it
     state, history = take.pretrain(x, train_views, geometry, cfg,
