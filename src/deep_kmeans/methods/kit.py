@@ -475,7 +475,7 @@ class Checkpointer:
         if self.store is None or not self.resume:
             return None
         state = self.store.get(self.key)  # a file that does not load safely is discarded there: None
-        if state is not None and not self._holds_training(state):
+        if state is not None and not self.holds_training(state):
             logger.warning("Discarding the checkpoint %s of %s: it holds no training state; the phase starts "
                            "from its first epoch", self.key, self.store)
             self.store.delete(self.key)
@@ -489,10 +489,10 @@ class Checkpointer:
         if self.store is None or not self.resume:
             return 0
         state = self.store.get(self.key)
-        return state["epoch"] if self._holds_training(state) else 0
+        return state["epoch"] if self.holds_training(state) else 0
 
     @staticmethod
-    def _holds_training(state) -> bool:
+    def holds_training(state) -> bool:
         """Whether a stored entry is a phase's training state (what :meth:`load` resumes from)."""
         return isinstance(state, dict) and isinstance(state.get("epoch"), int)
 

@@ -354,7 +354,7 @@ def saved_cluster_epoch(store, x: np.ndarray, cfg: TAKEConfig, seed: int, data_k
     progress = _progress_key(_digest(x), cfg, seed, data_key)
     for key in keys:
         state = store.get(key)
-        if isinstance(state, dict) and state.get("progress") == progress and isinstance(state.get("epoch"), int):
+        if Checkpointer.holds_training(state) and state.get("progress") == progress:
             return state["epoch"]
     return 0
 
