@@ -53,6 +53,20 @@ def cache_path(cache: Path, dataset: str, seed: int, tag: str = "") -> Path:
     return cache / f"{dataset}{('-' + tag) if tag else ''}-seed{seed}.pt"
 
 
+def cached_z(cache: Path, spec: str, seed: int) -> tuple[dict, "np.ndarray"]:
+    """(the cached pretraining of ``DATASET[:TAG]`` and ``seed``, its pretrained z of every row, encoded on the CPU)."""
+    import torch
+
+    from deep_kmeans.data.registry import Geometry
+    from deep_kmeans.methods import take as T
+
+    name, _, tag = spec.partition(":")
+    blob = torch.load(cache_path(Path(cache), name, seed, tag), weights_only=False)
+    cfg = T.TAKEConfig.from_params(blob["config"])
+    tae = T.load_tae(blob["pretrained"], Geometry.from_dict(blob["geometry"]), cfg)
+    return blob, T.encode(tae, blob["x"], cfg.predict_batch_size, torch.device("cpu"))
+
+
 def load_dataset(dataset: str, env: str | None, device: str, custom: str | None = None,
                  n_samples: int | None = None, seed: int = 0, views: bool | None = None) -> dict:
     """The features record of ``dataset`` as ``kedro run --params=seed=<seed>`` builds it: the rows drawn with
@@ -137,18 +151,23 @@ def parse_kv(items) -> dict:
     return out
 
 
-def variant_config(stored: dict, dataset: str, env: str | None, spec: str, kind: str | None = None):
+def variant_config(stored: dict, dataset: str, env: str | None, spec: str, kind: str | None = None,
+                   n_rows: int | None = None, geometry=None):
     """(name, TAKEConfig): the stored pretraining config with the clustering keys that ``kedro run
-    --pipeline=take_cluster`` would take now (the current conf for the data set, or ``preset=NAME``'s, with the
-    start for ``kind`` of data: ``take.start_for_data``), then the variant's own keys."""
+    --pipeline=take_cluster`` would take now (the current conf for the data set, or ``preset=NAME``'s, sized to the
+    ``n_rows`` training rows as a run sizes them (``take.sized_for_data``: ``min_cluster_steps`` trains a table of
+    150 rows 75 clustering epochs, not 10), with the start for ``kind`` of data: ``take.start_for_data``), then the
+    variant's own keys."""
     from deep_kmeans.methods import take as T
     from deep_kmeans.pipelines.take.nodes import CLUSTER_KEYS
 
     name, _, rest = spec.partition(":")
     sets = parse_kv([rest])
-    base = take_params(dataset, env, preset=sets.pop("preset", "auto"))
+    base = T.TAKEConfig.from_params(take_params(dataset, env, preset=sets.pop("preset", "auto")))
+    if n_rows is not None:
+        base = T.sized_for_data(base, n_rows, geometry)[0]
+    base = T.start_for_data(base, kind)[0].to_dict()
     cfg = {**stored, **{k: base[k] for k in CLUSTER_KEYS if k in base}}
-    cfg = T.start_for_data(T.TAKEConfig.from_params(cfg), kind)[0].to_dict()
     cfg.update(sets)
     return name or "default", T.TAKEConfig.from_params(cfg)
 
@@ -167,10 +186,15 @@ def cmd_joint(args) -> None:
         for seed in args.seeds:
             blob = torch.load(cache_path(Path(args.cache), dataset, seed, args.tag), weights_only=False)
             x, y, geometry = blob["x"], blob["y"], Geometry.from_dict(blob["geometry"])
+            kind = blob.get("data_kind") or args.kind
+            if kind is None and dataset.startswith("custom"):  # auto would not see text: a run's start may differ
+                print(f"[{dataset}] seed {seed}: the cached pretraining does not record what its features were made "
+                      "from (cached before data kinds were); a text set's start is the run's only with --kind text",
+                      flush=True)
             views = None
             for spec in args.variant or ["default:"]:
                 name, cfg = variant_config(blob["config"], dataset if not dataset.startswith("custom") else "custom",
-                                           args.env, spec, blob.get("data_kind"))
+                                           args.env, spec, kind, len(x), geometry)
                 if cfg.uses_stored_views and views is None:  # not in the cache
                     views = load_dataset(dataset, args.env, args.device, args.custom, args.n_samples, seed)["views"]
                 t0 = time.perf_counter()
@@ -281,6 +305,9 @@ def main(argv=None) -> int:
     sub.choices["joint"].add_argument("--epochs-table", action="store_true")
     sub.choices["joint"].add_argument("--out-dir", default=str(C.REPO / "benchmarks" / "results"))
     sub.choices["joint"].add_argument("--out-tag", default="")
+    sub.choices["joint"].add_argument("--kind", default=None, choices=["gray", "rgb", "text", "tfidf", "vector"],
+                                      help="what the features were made from, for a cached pretraining that does not "
+                                           "record it (take.start_for_data reads it)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     {"pretrain": cmd_pretrain, "joint": cmd_joint}[args.cmd](args)

@@ -45,11 +45,6 @@ def landscape(z: np.ndarray, y: np.ndarray, k: int, seed: int, starts: int) -> d
 
 
 def main(argv=None) -> None:
-    import torch
-
-    from deep_kmeans.data.registry import Geometry
-    from deep_kmeans.methods import take as T
-
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("datasets", nargs="+", help="DATASET[:TAG] of the cached pretrainings")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -57,12 +52,8 @@ def main(argv=None) -> None:
     ap.add_argument("--cache", default=str(C.REPO / "benchmarks" / "cache"))
     args = ap.parse_args(argv)
     for spec in args.datasets:
-        name, _, tag = spec.partition(":")
         for seed in args.seeds:
-            blob = torch.load(J.cache_path(Path(args.cache), name, seed, tag), weights_only=False)
-            cfg = T.TAKEConfig.from_params(blob["config"])
-            tae = T.load_tae(blob["pretrained"], Geometry.from_dict(blob["geometry"]), cfg)
-            z = T.encode(tae, blob["x"], cfg.predict_batch_size, torch.device("cpu"))
+            blob, z = J.cached_z(args.cache, spec, seed)
             got = landscape(z, blob["y"], blob["n_clusters"], seed, args.starts)
             ranked = got["by_inertia"]
             best = int(np.argmax(ranked))
