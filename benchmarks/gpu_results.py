@@ -62,6 +62,28 @@ def speed_summary(speed: dict, n_rows: int) -> list[str]:
     return L + [""]
 
 
+def baseline_summary(before: dict, now: dict, commit: str) -> list[str]:
+    """samples/s of speed.py's tae section (the paper's MNIST TAE and the ResNet-feature one, the same rows and
+    epochs) in the loop before issue 25 (``gpu_run.sh``'s BASELINE tree, ``commit``) and now, on this card."""
+    rows = next((c.get("n") for c in (before.get("tae") or {}).values() if isinstance(c, dict) and "n" in c), "?")
+    L = [f"Before: the loop of {commit} (before issue 25), with its own speed.py; now: this tree. The same card, "
+         f"the same sizes (tae section: {rows} rows of synthetic data, 2 epochs a phase, stored views in the update "
+         "phase).", "",
+         "| configuration | phase | before samples/s | now samples/s | now / before |", "|---|---|---|---|---|"]
+    for name, old in (before.get("tae") or {}).items():
+        new = (now.get("tae") or {}).get(name)
+        if not isinstance(old, dict) or "warmup" not in old or not new:
+            continue
+        for phase in ("warmup", "update", "cluster"):
+            if phase in old and phase in new:
+                a, b = old[phase]["samples_per_s"], new[phase]["samples_per_s"]
+                L.append(f"| {name} | {phase} | {a:,.0f} | {b:,.0f} | {b / a:.1f}× |")
+        if "predict_samples_per_s" in old and "predict_samples_per_s" in new:
+            a, b = old["predict_samples_per_s"], new["predict_samples_per_s"]
+            L.append(f"| {name} | predict | {a:,.0f} | {b:,.0f} | {b / a:.1f}× |")
+    return L + [""]
+
+
 def quality_summary(quality: dict, n_rows: int) -> list[str]:
     L = ["| data | method | seed | ACC | NMI_max | ARI | wall s | phases s |", "|---|---|---|---|---|---|---|---|"]
     for r in quality.get("runs", []):
@@ -94,23 +116,33 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     parts = Path(args.parts)
     speeds, qualities = load(parts, "speed/*.json"), load(parts, "quality/*.json")
+    baselines = load(parts, "baseline/*.json")
     n_rows = next((d["n"] for _, q in qualities for d in q.get("data", {}).values()), 70_000)
     L = ["# benchmarks/gpu_run.sh: results", "",
          f"Written {dt.datetime.now().isoformat(timespec='seconds')}; the call's wall time "
          f"{args.wall_s:.0f} s." if args.wall_s is not None else "", ""]
     L += ["## Speed against issue 25's targets", ""]
     L += speed_summary(speeds[0][1], n_rows) if speeds else ["speed.py left no record (see the log).", ""]
+    L += ["## Against the loop before issue 25, on this card", ""]
+    commit = parts / "baseline" / "COMMIT"
+    commit = commit.read_text().strip() if commit.exists() else "the BASELINE tree"
+    try:
+        L += (baseline_summary(baselines[0][1], speeds[0][1], commit) if baselines and speeds
+              else ["No baseline record (the BASELINE tree was not carried, or it ran out of time: see the log).", ""])
+    except (KeyError, TypeError, AttributeError, ZeroDivisionError) as e:  # the rest of the file still gets written
+        L += [f"The baseline record could not be read ({type(e).__name__}: {e}); it is in the records below.", ""]
     L += ["## Clustering, the same data", ""]
     for _, q in qualities:
         L += quality_summary(q, n_rows)
     if not qualities:
         L += ["quality.py left no record (see the log).", ""]
-    for path, _ in speeds + qualities:
+    for path, _ in speeds + baselines + qualities:
         md = path.with_suffix(".md")
         if md.exists():
             L += ["---", "", *("#" + line if line.startswith("#") else line for line in md.read_text().splitlines()), ""]
-    L += ["## Records", "", "```json", json.dumps({"speed": [d for _, d in speeds], "quality": [d for _, d in qualities]},
-                                                  indent=1, default=str), "```", ""]
+    records = {"speed": [d for _, d in speeds], "baseline": [d for _, d in baselines],
+               "quality": [d for _, d in qualities]}
+    L += ["## Records", "", "```json", json.dumps(records, indent=1, default=str), "```", ""]
     Path(args.out).write_text("\n".join(L))
     print(f"wrote {args.out}")
     return 0
