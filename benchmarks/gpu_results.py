@@ -65,10 +65,16 @@ def speed_summary(speed: dict, n_rows: int) -> list[str]:
 def baseline_summary(before: dict, now: dict, commit: str) -> list[str]:
     """samples/s of speed.py's tae section (the paper's MNIST TAE and the ResNet-feature one, the same rows and
     epochs) in the loop before issue 25 (``gpu_run.sh``'s BASELINE tree, ``commit``) and now, on this card."""
-    rows = next((c.get("n") for c in (before.get("tae") or {}).values() if isinstance(c, dict) and "n" in c), "?")
-    L = [f"Before: the loop of {commit} (before issue 25), with its own speed.py; now: this tree. The same card, "
-         f"the same sizes (tae section: {rows} rows of synthetic data, 2 epochs a phase, stored views in the update "
-         "phase).", "",
+    def sizes(record):
+        size = record.get("size_preset") or {}
+        return size.get("tae_n", "?"), size.get("tae_epochs", "?")
+
+    (rows, epochs), (now_rows, now_epochs) = sizes(before), sizes(now)
+    differ = ("" if (rows, epochs) == (now_rows, now_epochs)
+              else f"; now {now_rows} rows, {now_epochs} epochs: NOT the same sizes")
+    L = [f"Before: the loop of {commit} (before issue 25), with its own speed.py; now: this tree, on the same card. "
+         f"tae section: {rows} rows of synthetic data, {epochs} epochs a phase, stored views in the update phase"
+         f"{differ}.", "",
          "| configuration | phase | before samples/s | now samples/s | now / before |", "|---|---|---|---|---|"]
     for name, old in (before.get("tae") or {}).items():
         new = (now.get("tae") or {}).get(name)

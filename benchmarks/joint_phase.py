@@ -36,15 +36,21 @@ import yaml  # noqa: E402
 log = logging.getLogger("benchmarks.joint_phase")
 
 
-def take_params(dataset: str, env: str | None, preset: str = "auto", cuda: bool = False) -> dict:
-    """``params:take`` as ``kedro run`` resolves it for ``dataset`` (preset auto on a machine with or without CUDA)."""
-    from deep_kmeans.methods.config import chosen_preset, params_for
+def take_conf(dataset: str, env: str | None, preset: str = "auto", cuda: bool = False) -> dict:
+    """``params:take`` as a run of ``dataset`` gets it, with ``preset`` resolved (``auto`` on a machine with or
+    without CUDA), before its data set's blocks are merged in."""
+    from deep_kmeans.methods.config import chosen_preset
 
     conf = copy.deepcopy(C.load_conf("take", env)["take"])
-    conf["preset"] = preset
-    if preset == "auto":
-        conf["preset"] = chosen_preset(conf, dataset, cuda=cuda)
-    params = params_for(conf, dataset)
+    conf["preset"] = chosen_preset({**conf, "preset": preset}, dataset, cuda=cuda)
+    return conf
+
+
+def take_params(dataset: str, env: str | None, preset: str = "auto", cuda: bool = False) -> dict:
+    """``params:take`` as ``kedro run`` resolves it for ``dataset`` (preset auto on a machine with or without CUDA)."""
+    from deep_kmeans.methods.config import params_for
+
+    params = params_for(take_conf(dataset, env, preset, cuda), dataset)
     params.pop("split", None)
     return params
 
@@ -151,25 +157,21 @@ def parse_kv(items) -> dict:
     return out
 
 
-def variant_config(stored: dict, dataset: str, env: str | None, spec: str, kind: str | None = None,
-                   n_rows: int | None = None, geometry=None):
-    """(name, TAKEConfig): the stored pretraining config with the clustering keys that ``kedro run
-    --pipeline=take_cluster`` would take now (the current conf for the data set, or ``preset=NAME``'s, sized to the
-    ``n_rows`` training rows as a run sizes them (``take.sized_for_data``: ``min_cluster_steps`` trains a table of
-    150 rows 75 clustering epochs, not 10), with the start for ``kind`` of data: ``take.start_for_data``), then the
+def variant_config(stored: dict, dataset: str, env: str | None, spec: str, kind: str | None, n_rows: int,
+                   geometry):
+    """(name, TAKEConfig): what ``kedro run --pipeline=take_cluster`` would cluster with now
+    (``nodes.cluster_config``: the stored pretraining config with the current conf's clustering keys for the data set,
+    or ``preset=NAME``'s, sized to the ``n_rows`` training rows and with the start for ``kind`` of data), then the
     variant's own keys."""
     from deep_kmeans.methods import take as T
-    from deep_kmeans.pipelines.take.nodes import CLUSTER_KEYS
+    from deep_kmeans.pipelines.take.nodes import cluster_config
 
     name, _, rest = spec.partition(":")
     sets = parse_kv([rest])
-    base = T.TAKEConfig.from_params(take_params(dataset, env, preset=sets.pop("preset", "auto")))
-    if n_rows is not None:
-        base = T.sized_for_data(base, n_rows, geometry)[0]
-    base = T.start_for_data(base, kind)[0].to_dict()
-    cfg = {**stored, **{k: base[k] for k in CLUSTER_KEYS if k in base}}
-    cfg.update(sets)
-    return name or "default", T.TAKEConfig.from_params(cfg)
+    conf = take_conf(dataset, env, preset=sets.pop("preset", "auto"))
+    pretrained = {"config": stored, "dataset": dataset, "train_rows": range(n_rows), "geometry": geometry.to_dict(),
+                  "data_kind": kind}
+    return name or "default", T.TAKEConfig.from_params({**cluster_config(pretrained, conf), **sets})
 
 
 def cmd_joint(args) -> None:

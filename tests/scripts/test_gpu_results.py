@@ -16,6 +16,7 @@ def tae(warmup, update, cluster, predict):
 
 
 def write(parts: Path, folder: str, record: dict) -> None:
+    record = {"size_preset": {"tae_n": 8192, "tae_epochs": 2}, **record}  # what speed.py records of its size
     (parts / folder).mkdir(parents=True, exist_ok=True)
     (parts / folder / "speed-cuda.json").write_text(json.dumps(record))
 
@@ -34,7 +35,7 @@ def test_the_results_give_each_phase_now_against_the_loop_before_on_the_same_car
     write(parts, "baseline", {"provenance": provenance, "tae": tae(10_000, 5_000, 5_000, 50_000)})
     (parts / "baseline" / "COMMIT").write_text("372d6b2\n")
     text = results(tmp_path)
-    assert "the loop of 372d6b2 (before issue 25)" in text and "8192 rows" in text
+    assert "the loop of 372d6b2 (before issue 25)" in text and "8192 rows of synthetic data, 2 epochs a phase, stored views in the update phase." in text
     assert "| gray_mnist_16patches_depth8 | warmup | 10,000 | 100,000 | 10.0× |" in text
     assert "| gray_mnist_16patches_depth8 | update | 5,000 | 40,000 | 8.0× |" in text
     assert "| gray_mnist_16patches_depth8 | cluster | 5,000 | 60,000 | 12.0× |" in text
@@ -49,3 +50,13 @@ def test_a_missing_or_unreadable_baseline_is_said_and_the_rest_is_still_written(
     write(parts, "baseline", {"tae": {"gray_mnist_16patches_depth8": {"n": 1, "warmup": {"samples_per_s": 0}}}})
     text = results(tmp_path)
     assert "could not be read (ZeroDivisionError" in text and "## Records" in text
+
+
+def test_sizes_that_differ_between_the_two_records_are_said(tmp_path):
+    parts = tmp_path / "parts"
+    provenance = {"machine": {"device": "cuda", "gpu": "NVIDIA H100", "cpu": "x"}, "versions": {"torch": "2"}}
+    write(parts, "speed", {"provenance": provenance, "size_preset": {"tae_n": 16384, "tae_epochs": 3},
+                           "tae": tae(100_000, 40_000, 60_000, 400_000)})
+    write(parts, "baseline", {"provenance": provenance, "tae": tae(10_000, 5_000, 5_000, 50_000)})
+    assert "8192 rows of synthetic data, 2 epochs a phase, stored views in the update phase; now 16384 rows, 3 " \
+           "epochs: NOT the same sizes." in results(tmp_path)
